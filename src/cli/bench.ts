@@ -1,0 +1,68 @@
+/** `softpatch bench backbone|engine`: speed measurements printed as one JSON object. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../common/config.js';
+import { loadBackbone } from '../backbone/index.js';
+import type { PreparedImage } from '../backbone/types.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function syntheticImage(size: number, seed: number): PreparedImage {
+  const data = new Float32Array(3 * size * size);
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = s >>> 24; }
+  const g = { originalWidth: size, originalHeight: size, resizedWidth: size, resizedHeight: size, cropLeft: 0, cropTop: 0, cropWidth: size, cropHeight: size };
+  return { data, width: size, height: size, geometry: g };
+}
+
+async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
+  const config = loadConfig();
+  const results: Array<{ threads: number; batch: number; msPerImage: number }> = [];
+  for (const threads of [1, 2]) {
+    const backbone = await loadBackbone(config.backboneDir, { threads, maxBatch: 8 });
+    try {
+      for (const batch of [1, 8]) {
+        const images = Array.from({ length: batch }, (_, i) => syntheticImage(224, i + 1));
+        await backbone.embed(images); // warm-up
+        const times: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const t = performance.now();
+          await backbone.embed(images);
+          times.push((performance.now() - t) / batch);
+        }
+        results.push({ threads, batch, msPerImage: +median(times).toFixed(2) });
+      }
+    } finally {
+      await backbone.close();
+    }
+  }
+  return { benchmark: 'backbone', backbone: config.backboneDir, input: '224x224', runs, statistic: 'median', results };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' },
+      images: { type: 'string', default: '200' }, patches: { type: 'string', default: '784' }, dim: { type: 'string', default: '1024' },
+      seed: { type: 'string', default: '0' }, ratio: { type: 'string', default: '0.1' },
+    },
+  });
+  let report: Record<string, unknown>;
+  switch (positionals[0]) {
+    case 'backbone':
+      report = await benchBackbone(Number(values.runs));
+      break;
+    case 'engine': {
+      const { benchEngine } = await import('./bench-engine.js');
+      report = await benchEngine({ images: Number(values.images), patches: Number(values.patches), dim: Number(values.dim), seed: Number(values.seed), ratio: Number(values.ratio) });
+      break;
+    }
+    default:
+      throw new Error('usage: softpatch bench backbone|engine [--json]');
+  }
+  console.log(JSON.stringify(report, null, values.json ? 0 : 2));
+  return 0;
+}

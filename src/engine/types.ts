@@ -1,0 +1,85 @@
+/** Shapes that cross the engine boundary. The engine is pure math on typed arrays. */
+
+export type Method = 'patchcore' | 'softpatch' | 'softpatch+';
+export type DiscriminatorName = 'lof' | 'nearest' | 'gaussian';
+
+export interface PlusConfig {
+  discriminators: DiscriminatorName[];
+  fusion: 'rank' | 'minmax' | 'maxRank';
+  rankScope: 'global' | 'perPosition';
+  tauCls: number;
+  tauSeg: number;
+  weightSource: 'lof' | 'fused' | 'none';
+  coresetRatioCls: number | null; // null = coresetRatio
+  coresetRatioSeg: number | null;
+  sharedProjection: boolean;
+}
+
+export interface EngineConfig {
+  method: Method;
+  discriminator: DiscriminatorName;
+  lofK: number;
+  lofScoreCap: number | null;
+  removalQuantile: number; // τ
+  coresetRatio: number; // ρ
+  projectionDim: number; // 128
+  startPoints: number; // 10
+  discriminatorSpace: 'proj128' | 'full';
+  firstPickRespectsMask: boolean;
+  softWeights: boolean;
+  blurSigma: number; // 4
+  seed: number;
+  plus: PlusConfig;
+}
+
+/** Training features, streamed in per image: `images[b]` holds P rows of `dim` floats (row p = y·w + x). */
+export interface TrainingFeatures {
+  images: Float32Array[];
+  grid: { h: number; w: number };
+  dim: number;
+}
+
+/** One memory bank: `rows` × `dim` features with a soft weight and the source training image per row. */
+export interface Bank {
+  rows: number;
+  dim: number;
+  features: Float32Array;
+  weights: Float32Array;
+  sourceImage: Int32Array;
+}
+
+/** A built model: softpatch+ keeps separate classification and segmentation banks; others use `cls` for both. */
+export interface BankSet {
+  method: Method;
+  grid: { h: number; w: number };
+  cls: Bank;
+  seg: Bank | null;
+}
+
+export interface NoiseEntry {
+  image: number;
+  removedShare: number;
+  meanScore: number;
+  maxScore: number;
+}
+
+export interface BuildProgress {
+  stage: 'denoising' | 'coreset';
+  done: number;
+  total: number;
+}
+
+export interface BuildResult {
+  bankSet: BankSet;
+  noise: NoiseEntry[];
+  stats: { removedShare: number; timingsMs: Record<string, number> };
+}
+
+export interface PatchScores {
+  /** a_p per patch (weighted squared distance), length P. */
+  scores: Float32Array;
+  /** Image score: max_p of the classification scores. */
+  imageScore: number;
+  /** Patch scores used for the map (seg bank for softpatch+, else same as `scores`). */
+  mapScores: Float32Array;
+}
