@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   features: { summary: 'features <image> [--json]: grid, feature dim, milliseconds', load: async () => (await import('./features.js')).run },
   classify: { summary: 'classify <image> [--top 5] [--json]: ImageNet top-k', load: async () => (await import('./classify.js')).run },
   doctor: { summary: 'check backbone files, classifier sanity, threads, data directory', load: async () => (await import('./doctor.js')).run },
+  eval: { summary: 'eval --data <root> [--category c] [--noise 0.1] [--overlap] [--method …]: accuracy report', load: async () => (await import('./eval.js')).run },
+  serve: { summary: 'start the HTTP service (same as npm start)', load: async () => (await import('./serve-command.js')).run },
   bench: { summary: 'bench backbone|engine [--json]: speed measurements as JSON', load: async () => (await import('./bench.js')).run },
 };
 

@@ -1,0 +1,101 @@
+/**
+ * `softpatch eval`: accuracy on an MVTec-layout category under noisy training sets, with the
+ * service's exact code path. Prints a table; `--json` writes every run; `--heatmaps` a contact sheet.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../common/config.js';
+import { appError } from '../common/errors.js';
+import { loadBackbone } from '../backbone/index.js';
+import type { DiscriminatorName, Method } from '../engine/types.js';
+import type { GtRule } from '../eval/mvtec.js';
+import type { NoiseMode } from '../eval/noise.js';
+import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
+import { colorScale } from '../render/heatmap.js';
+import { renderContactSheet } from '../render/contact-sheet.js';
+
+const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
+const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
+const NOISE_MODES: readonly NoiseMode[] = ['ratioOfClean', 'cap', 'ratioOfFinal'];
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw appError('EVAL_INPUT', [`--${name} must be one of ${allowed.join(', ')}, got "${value}"`]);
+  return value as T;
+}
+
+function num(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isFinite(v)) throw appError('EVAL_INPUT', [`--${name} must be a number, got "${value}"`]);
+  return v;
+}
+
+const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed(d));
+
+export function formatTable(runs: EvalRun[]): string {
+  const head = '| category | method | noise | overlap | image AUROC | pixel AUROC | AUPRO | F1-max | F1 @thr | acc @thr | build s | infer ms/img |';
+  const sep = '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const rows = runs.map((r) => `| ${r.category} | ${r.method}${r.discriminator && r.discriminator !== 'lof' ? ` (${r.discriminator})` : ''} | ${r.noise} | ${r.overlap ? 'yes' : 'no'} | ${fmt(r.imageAuroc)} | ${fmt(r.pixelAuroc)} | ${fmt(r.aupro)} | ${fmt(r.f1Max)} | ${fmt(r.f1AtThreshold)} | ${fmt(r.accuracyAtThreshold)} | ${(r.buildMs / 1000).toFixed(1)} | ${r.inferMsPerImage.toFixed(0)} |`);
+  return [head, sep, ...rows].join('\n');
+}
+
+async function writeContactSheet(result: EvalResult, file: string): Promise<void> {
+  const cal = result.firstRunCalibration;
+  if (!cal) return;
+  // Up to 8 good and 16 defective test images, in test order.
+  const good = result.firstRunImages.filter((s) => !s.item.anomalous).slice(0, 8);
+  const bad = result.firstRunImages.filter((s) => s.item.anomalous).slice(0, 16);
+  const tiles = await Promise.all([...good, ...bad].map(async (s) => ({
+    imageBytes: await fs.readFile(s.item.path), map: s.map, mapW: result.mapSize.w, mapH: result.mapSize.h,
+    geometry: s.geometry, label: s.item.name.replace(/^test\//, ''), anomalous: s.anomalous, score: s.score,
+  })));
+  const png = await renderContactSheet(tiles, { columns: 6, tileSize: 192, scale: colorScale(cal.pixelMedian, cal.threshold) });
+  await fs.writeFile(file, png);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' }, category: { type: 'string' }, noise: { type: 'string', default: '0.1' },
+      overlap: { type: 'boolean', default: false }, 'noise-mode': { type: 'string', default: 'cap' },
+      method: { type: 'string', default: 'softpatch' }, discriminator: { type: 'string', default: 'lof' },
+      seed: { type: 'string', default: '0' }, json: { type: 'string' }, heatmaps: { type: 'string' },
+      'coreset-ratio': { type: 'string' }, 'lof-k': { type: 'string' }, tau: { type: 'string' },
+      resize: { type: 'string', default: '256' }, crop: { type: 'string', default: '224' }, 'gt-rule': { type: 'string', default: 'official' },
+      'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.data) throw appError('EVAL_INPUT', ['--data <root> is required (a folder of MVTec categories, or a category folder with --category omitted)']);
+  const root = values.category ? path.join(values.data, values.category) : values.data;
+  const methods = values.method.split(',').map((m) => oneOf('method', m.trim(), METHODS));
+  const noises = values.noise.split(',').map((n) => num('noise', n.trim()) as number);
+  const engine = {
+    ...(values['coreset-ratio'] !== undefined && { coresetRatio: num('coreset-ratio', values['coreset-ratio']) }),
+    ...(values['lof-k'] !== undefined && { lofK: num('lof-k', values['lof-k']) }),
+    ...(values.tau !== undefined && { removalQuantile: num('tau', values.tau) }),
+  };
+  const config = loadConfig();
+  const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
+  let result: EvalResult;
+  try {
+    result = await runEvaluation(backbone, {
+      root, noises, methods, overlap: values.overlap,
+      noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
+      discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
+      seed: num('seed', values.seed) as number, engine,
+      resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
+      crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
+      gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
+      limitTrain: num('limit-train', values['limit-train']), limitTestPerType: num('limit-test', values['limit-test']),
+      onProgress: values.quiet ? undefined : (m) => console.error(`[eval] ${m}`),
+    });
+  } finally {
+    await backbone.close();
+  }
+  console.log(formatTable(result.runs));
+  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${argv.join(' ')}`, runs: result.runs }, null, 2)}\n`);
+  if (values.heatmaps) await writeContactSheet(result, values.heatmaps);
+  return 0;
+}

@@ -1,0 +1,83 @@
+/**
+ * The label-free decision threshold (guide §3). Every training image is scored against the new
+ * bank with its own memory rows excluded (leave-one-image-out), so it cannot find itself; the
+ * threshold is a robust upper fence of those scores, computed without the noise-report suspects so
+ * that the defective uploads do not drag it up.
+ */
+import { anomalyMap } from '../engine/map.js';
+import { scorePatches } from '../engine/score.js';
+import type { BankSet } from '../engine/types.js';
+
+/** The perceptual colour map src/render draws heatmaps with (recorded in each bank's colour scale). */
+export const COLORMAP = 'turbo';
+
+/** 1.4826 · MAD estimates σ for normally distributed scores. */
+const MAD_TO_SIGMA = 1.4826;
+
+export interface Calibration {
+  /** Leave-one-image-out image score per training image (build order). */
+  scores: number[];
+  median: number;
+  /** Robust spread s = 1.4826 · MAD (floored, see `robustSpread`). */
+  spread: number;
+  sensitivity: number;
+  threshold: number;
+  /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
+  pixelMedian: number;
+  /** Training images left out of m and s (suspects). */
+  excluded: number[];
+}
+
+export function median(values: ArrayLike<number>): number {
+  if (values.length === 0) return NaN;
+  const s = Float64Array.from(values).sort();
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * 1.4826 · MAD, floored at 1 % of |median| so that a perfectly uniform training set (MAD 0) still
+ * gives a threshold above its own scores instead of flagging every tiny deviation.
+ */
+export function robustSpread(values: ArrayLike<number>, m = median(values)): number {
+  const dev = Array.from(values, (v) => Math.abs(v - m));
+  return Math.max(MAD_TO_SIGMA * median(dev), 0.01 * Math.abs(m));
+}
+
+export function thresholdFrom(scores: number[], suspects: ReadonlySet<number>, sensitivity: number): { median: number; spread: number; threshold: number } {
+  const kept = scores.filter((_, i) => !suspects.has(i));
+  const basis = kept.length > 0 ? kept : scores;
+  const m = median(basis);
+  const s = robustSpread(basis, m);
+  return { median: m, spread: s, threshold: m + sensitivity * s };
+}
+
+export interface CalibrationInput {
+  bankSet: BankSet;
+  /** Training features in build order (the bank's source image indices refer to these). */
+  features: Float32Array[];
+  suspects: ReadonlySet<number>;
+  sensitivity: number;
+  /** Map resolution (the crop) and blur of spec §6. */
+  mapSize: { h: number; w: number };
+  blurSigma: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export async function calibrate(input: CalibrationInput): Promise<Calibration> {
+  const { bankSet, features, suspects, sensitivity, mapSize } = input;
+  const scores: number[] = [];
+  const pixelMedians: number[] = [];
+  for (let b = 0; b < features.length; b++) {
+    input.signal?.throwIfAborted();
+    const r = await scorePatches(bankSet, features[b], { excludeImage: b });
+    scores.push(r.imageScore);
+    // The median of all pixel scores is estimated as the median of per-image medians: exact
+    // enough for a colour scale and O(B) memory instead of B·H·W.
+    pixelMedians.push(median(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma)));
+    input.onProgress?.(b + 1, features.length);
+  }
+  const t = thresholdFrom(scores, suspects, sensitivity);
+  return { scores, ...t, sensitivity, pixelMedian: median(pixelMedians), excluded: [...suspects].sort((a, b) => a - b) };
+}
