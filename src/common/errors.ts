@@ -44,6 +44,7 @@ export const Errors = Object.freeze({
   ENGINE_INPUT: spec('engine_input', 400, 'Invalid engine input: %s'),
   CANCELLED: spec('cancelled', 409, 'Cancelled: %s'),
   UNEXPECTED_FIELD: spec('validation_failed', 400, 'Unexpected multipart field "%s": send the files in the field "images"'),
+  UNSUPPORTED_CONTENT_TYPE: spec('unsupported_media_type', 415, 'Content-Type "%s" is not accepted here: %s'),
   NO_READABLE_IMAGE: spec('bad_request', 400, 'None of the %s files is a readable image: %s'),
   NOISE_REPORT_UNAVAILABLE: spec('conflict', 409, 'Build "%s" has no noise report: it is %s'),
   BANK_BACKBONE_MISMATCH: spec('conflict', 409, 'Bank %s was built with backbone %s, this server runs %s: run a new build'),

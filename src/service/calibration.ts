@@ -5,7 +5,7 @@
  * that the defective uploads do not drag it up.
  */
 import { anomalyMap } from '../engine/map.js';
-import { scorePatches } from '../engine/score.js';
+import { createBankSearchers, releaseBankSearchers, scorePatches } from '../engine/score.js';
 import type { BankSet } from '../engine/types.js';
 
 /** The perceptual colour map src/render draws heatmaps with (recorded in each bank's colour scale). */
@@ -63,20 +63,28 @@ export interface CalibrationInput {
   blurSigma: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** onnxruntime threads of the search (engine default when absent). */
+  threads?: number;
 }
 
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   const { bankSet, features, suspects, sensitivity, mapSize } = input;
   const scores: number[] = [];
   const pixelMedians: number[] = [];
-  for (let b = 0; b < features.length; b++) {
-    input.signal?.throwIfAborted();
-    const r = await scorePatches(bankSet, features[b], { excludeImage: b });
-    scores.push(r.imageScore);
-    // The median of all pixel scores is estimated as the median of per-image medians: exact
-    // enough for a colour scale and O(B) memory instead of B·H·W.
-    pixelMedians.push(median(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma)));
-    input.onProgress?.(b + 1, features.length);
+  // One search structure for all B images (building one per call would dominate the cost).
+  const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
+  try {
+    for (let b = 0; b < features.length; b++) {
+      input.signal?.throwIfAborted();
+      const r = await scorePatches(bankSet, features[b], { excludeImage: b, searchers });
+      scores.push(r.imageScore);
+      // The median of all pixel scores is estimated as the median of per-image medians: exact
+      // enough for a colour scale and O(B) memory instead of B·H·W.
+      pixelMedians.push(median(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma)));
+      input.onProgress?.(b + 1, features.length);
+    }
+  } finally {
+    releaseBankSearchers(searchers);
   }
   const t = thresholdFrom(scores, suspects, sensitivity);
   return { scores, ...t, sensitivity, pixelMedian: median(pixelMedians), excluded: [...suspects].sort((a, b) => a - b) };

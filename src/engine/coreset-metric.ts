@@ -1,0 +1,121 @@
+/**
+ * The one definition of the coreset's float32 distance (spec §5), shared by the reference loop and
+ * the fast sampler so that both see the same bits:
+ *   ‖a‖² = float32(Σ a_k², summed in float64),  a·b = float32(even-k sum + odd-k sum, float64),
+ *   D(a, b) = float32(√max(0, float32(float32(‖a‖² + ‖b‖²) − 2·(a·b)))).
+ * (PyTorch's float32 matmul rounds differently; only self-consistency matters here.)
+ */
+import type { Rng } from './random.js';
+
+export interface CoresetInput {
+  /** Projected rows, `count × dim` float32 (may live in a SharedArrayBuffer). */
+  y: Float32Array;
+  count: number;
+  dim: number;
+  /** κ: 1 = usable, 0 = removed (length `count`). */
+  keep: Uint8Array;
+  /** M: number of picks. */
+  picks: number;
+  /** S0: rows whose mean distance seeds δ. */
+  startPoints: Int32Array;
+  /** Multiply the initial δ by κ (switch of spec §5; official: false). */
+  firstPickRespectsMask: boolean;
+}
+
+export function squaredNorms(y: Float32Array, count: number, dim: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let n = 0; n < count; n++) {
+    let s = 0;
+    for (let k = n * dim, e = k + dim; k < e; k++) s += y[k] * y[k];
+    out[n] = s;
+  }
+  return out;
+}
+
+/** Dot product of rows `a` and `b`: float64, even and odd `k` summed separately, rounded to float32. */
+export function rowDot(y: Float32Array, a: number, b: number, dim: number): number {
+  const ia = a * dim;
+  const ib = b * dim;
+  let s0 = 0, s1 = 0;
+  let k = 0;
+  for (; k + 1 < dim; k += 2) {
+    s0 += y[ia + k] * y[ib + k];
+    s1 += y[ia + k + 1] * y[ib + k + 1];
+  }
+  if (k < dim) s0 += y[ia + k] * y[ib + k];
+  return Math.fround(s0 + s1);
+}
+
+function fromDot(na: number, nb: number, dot: number): number {
+  const s = Math.fround(Math.fround(na + nb) - 2 * dot);
+  return Math.fround(Math.sqrt(s > 0 ? s : 0));
+}
+
+export function coresetDistance(y: Float32Array, norms: Float32Array, a: number, b: number, dim: number): number {
+  return fromDot(norms[a], norms[b], rowDot(y, a, b, dim));
+}
+
+/**
+ * `coresetDistance(rows[i], x)` for `i = start .. start + 3` (same bits), into `out[start + i]`.
+ * Four rows share one pass so their cache misses overlap: a single 512-byte row fetched at random
+ * from memory would otherwise stall the loop for most of its 300 ns.
+ */
+export function coresetDistances4(y: Float32Array, norms: Float32Array, rows: Int32Array, start: number, x: number, dim: number, out: Float32Array): void {
+  const ix = x * dim;
+  const r0 = rows[start], r1 = rows[start + 1], r2 = rows[start + 2], r3 = rows[start + 3];
+  const i0 = r0 * dim, i1 = r1 * dim, i2 = r2 * dim, i3 = r3 * dim;
+  let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+  let k = 0;
+  for (; k + 1 < dim; k += 2) {
+    const u = y[ix + k];
+    const v = y[ix + k + 1];
+    a0 += y[i0 + k] * u;
+    b0 += y[i0 + k + 1] * v;
+    a1 += y[i1 + k] * u;
+    b1 += y[i1 + k + 1] * v;
+    a2 += y[i2 + k] * u;
+    b2 += y[i2 + k + 1] * v;
+    a3 += y[i3 + k] * u;
+    b3 += y[i3 + k + 1] * v;
+  }
+  if (k < dim) {
+    const u = y[ix + k];
+    a0 += y[i0 + k] * u;
+    a1 += y[i1 + k] * u;
+    a2 += y[i2 + k] * u;
+    a3 += y[i3 + k] * u;
+  }
+  const nx = norms[x];
+  out[start] = fromDot(norms[r0], nx, Math.fround(a0 + b0));
+  out[start + 1] = fromDot(norms[r1], nx, Math.fround(a1 + b1));
+  out[start + 2] = fromDot(norms[r2], nx, Math.fround(a2 + b2));
+  out[start + 3] = fromDot(norms[r3], nx, Math.fround(a3 + b3));
+}
+
+/** δ_n = mean over S0 of D(n, s), for rows `lo .. hi − 1` (float64 sum, rounded to float32). */
+export function startDistances(input: CoresetInput, norms: Float32Array, lo: number, hi: number): Float32Array {
+  const { y, dim, startPoints, keep } = input;
+  const out = new Float32Array(hi - lo);
+  for (let n = lo; n < hi; n++) {
+    if (input.firstPickRespectsMask && keep[n] === 0) continue;
+    let s = 0;
+    for (const sp of startPoints) s += coresetDistance(y, norms, n, sp, dim);
+    out[n - lo] = s / startPoints.length;
+  }
+  return out;
+}
+
+/** S0: `min(wanted, count)` distinct rows, drawn uniformly in draw order (rejection of repeats). */
+export function drawStartPoints(rng: Rng, count: number, wanted: number): Int32Array {
+  if (count <= wanted) return Int32Array.from({ length: count }, (_, i) => i);
+  const chosen = new Set<number>();
+  const out = new Int32Array(wanted);
+  let i = 0;
+  while (i < wanted) {
+    const n = rng.int(count);
+    if (chosen.has(n)) continue;
+    chosen.add(n);
+    out[i++] = n;
+  }
+  return out;
+}

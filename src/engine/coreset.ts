@@ -1,0 +1,272 @@
+/**
+ * Fast weighted greedy coreset (spec §5) with the same picks as `greedyCoresetReference`. The rows
+ * are split into contiguous ranges, one `CoresetPartition` each, run either in this thread (small
+ * inputs, tests) or in worker threads over SharedArrayBuffers, where every pick costs one barrier:
+ * each worker publishes its local argmax, all merge them the same way (largest δ, lowest index)
+ * and update their own rows. Pruning (see `coreset-partition.ts`) means only a few percent of the
+ * N·M distances are ever computed.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { appError } from '../common/errors.js';
+import { type CoresetInput, squaredNorms } from './coreset-metric.js';
+import { type Argmax, type CoresetShared, CoresetPartition, type PartitionCounters } from './coreset-partition.js';
+import { createRng } from './random.js';
+
+export interface CoresetOptions {
+  /** Worker threads (default: up to 2, the cores this service is sized for); 1 = this thread. */
+  threads?: number;
+  /** Called now and then with the number of picks made. */
+  onProgress?(done: number, total: number): void;
+  signal?: AbortSignal;
+  /** Directions of the cheap lower bounds (default 32). */
+  basisDim?: number;
+}
+
+export interface CoresetResult {
+  /** Picked rows, in pick order. */
+  selected: Int32Array;
+  counters: PartitionCounters;
+}
+
+/** Below this many rows worker start-up costs more than it saves. */
+const MIN_ROWS_FOR_WORKERS = 20_000;
+/** 32 directions: on real features the row bound then settles ~85 % of the rows the triangle tests leave. */
+const DEFAULT_BASIS_DIM = 32;
+const U = 2 ** -24;
+
+/** Layout of the control words shared with the workers. */
+export const CTL = { GEN: 0, ARRIVED: 1, FAILED: 2, LENGTH: 3 } as const;
+
+/** What a worker needs besides the shared arrays. */
+export interface WorkerSetup {
+  y: Float32Array;
+  keep: Uint8Array;
+  norms: Float32Array;
+  control: Int32Array;
+  /** Two slots (pick parity) × workers × (value, index). */
+  results: Float64Array;
+  selected: Int32Array;
+  count: number;
+  dim: number;
+  picks: number;
+  startPoints: Int32Array;
+  firstPickRespectsMask: boolean;
+  basis: Float64Array;
+  basisDim: number;
+  eps2: number;
+  basisSlack: number;
+  lo: number;
+  hi: number;
+  id: number;
+  workers: number;
+}
+
+export type WorkerMessage = { type: 'progress'; done: number } | { type: 'done'; counters: PartitionCounters };
+
+/**
+ * Top principal directions of (a sample of) the rows, orthonormal to rounding: subspace iteration
+ * on the shifted covariance, modified Gram-Schmidt applied twice. Any orthonormal basis keeps the
+ * bound valid; principal directions make it tight. Rows sorted by variance, largest first, so the
+ * early exit in the bound triggers soon.
+ */
+export function principalBasis(y: Float32Array, count: number, dim: number, want: number): { basis: Float64Array; basisDim: number } {
+  const k = Math.min(want, dim);
+  if (k === dim) {
+    const basis = new Float64Array(dim * dim);
+    for (let i = 0; i < dim; i++) basis[i * dim + i] = 1;
+    return { basis, basisDim: dim };
+  }
+  const stride = Math.max(1, Math.floor(count / 4096));
+  const mean = new Float64Array(dim);
+  let samples = 0;
+  for (let n = 0; n < count; n += stride, samples++) for (let j = 0; j < dim; j++) mean[j] += y[n * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= samples;
+  const cov = new Float64Array(dim * dim);
+  const row = new Float64Array(dim);
+  for (let n = 0; n < count; n += stride) {
+    for (let j = 0; j < dim; j++) row[j] = y[n * dim + j] - mean[j];
+    for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) cov[i * dim + j] += row[i] * row[j];
+  }
+  let trace = 0;
+  for (let i = 0; i < dim; i++) {
+    for (let j = 0; j < i; j++) cov[i * dim + j] = cov[j * dim + i];
+    trace += cov[i * dim + i];
+  }
+  // The shift keeps the iteration well defined for rank-deficient data (same eigenvectors).
+  const shift = (1e-3 * trace) / dim + 1e-30;
+  for (let i = 0; i < dim; i++) cov[i * dim + i] += shift;
+  // Fixed internal seed: the basis only affects speed, never the picks.
+  const rng = createRng(0x5eed);
+  let q = Float64Array.from({ length: k * dim }, () => rng.next() - 0.5);
+  orthonormalise(q, k, dim);
+  for (let it = 0; it < 12; it++) {
+    const next = new Float64Array(k * dim);
+    for (let r = 0; r < k; r++) {
+      for (let i = 0; i < dim; i++) {
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += cov[i * dim + j] * q[r * dim + j];
+        next[r * dim + i] = s;
+      }
+    }
+    orthonormalise(next, k, dim);
+    q = next;
+  }
+  const variance = Array.from({ length: k }, (_, r) => {
+    let s = 0;
+    for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) s += q[r * dim + i] * cov[i * dim + j] * q[r * dim + j];
+    return { r, s };
+  }).sort((a, b) => b.s - a.s);
+  const basis = new Float64Array(k * dim);
+  variance.forEach(({ r }, i) => basis.set(q.subarray(r * dim, (r + 1) * dim), i * dim));
+  return { basis, basisDim: k };
+}
+
+function orthonormalise(q: Float64Array, k: number, dim: number): void {
+  for (let pass = 0; pass < 2; pass++) {
+    for (let r = 0; r < k; r++) {
+      for (let s = 0; s < r; s++) {
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += q[r * dim + j] * q[s * dim + j];
+        for (let j = 0; j < dim; j++) q[r * dim + j] -= dot * q[s * dim + j];
+      }
+      let norm = 0;
+      for (let j = 0; j < dim; j++) norm += q[r * dim + j] * q[r * dim + j];
+      norm = Math.sqrt(norm);
+      for (let j = 0; j < dim; j++) q[r * dim + j] /= norm;
+    }
+  }
+}
+
+function sharedState(input: CoresetInput, norms: Float32Array, basisDim: number): CoresetShared {
+  let maxNorm = 0;
+  for (const v of norms) if (v > maxNorm) maxNorm = v;
+  const { basis, basisDim: k } = principalBasis(input.y, input.count, input.dim, basisDim);
+  // Row basis coordinates are stored in float32 (error ≤ u·‖y‖ each); pick coordinates in float64.
+  const basisSlack = (Math.sqrt(k) * 1.1 * U + 1e-10) * Math.sqrt(maxNorm);
+  return { input, norms, basis, basisDim: k, eps2: 16 * U * maxNorm, basisSlack };
+}
+
+/** Largest value, lowest index on ties; ranges without rows report index −1. */
+export function mergeArgmax(parts: readonly Argmax[]): Argmax {
+  let best: Argmax = { value: -Infinity, index: -1 };
+  for (const a of parts) {
+    if (a.index < 0) continue;
+    if (a.value > best.value || (a.value === best.value && a.index < best.index)) best = a;
+  }
+  return { ...best };
+}
+
+function checkInput(input: CoresetInput): void {
+  const { y, count, dim, keep, picks, startPoints } = input;
+  const problems: string[] = [];
+  if (!(count >= 1 && dim >= 1 && y.length === count * dim)) problems.push(`y holds ${y.length} values, expected ${count} × ${dim}`);
+  if (keep.length !== count) problems.push(`keep mask has ${keep.length} entries, expected ${count}`);
+  if (!(Number.isInteger(picks) && picks >= 1)) problems.push(`picks must be a positive integer, got ${picks}`);
+  if (startPoints.length === 0 || startPoints.some((s) => s < 0 || s >= count)) problems.push('start points must be non-empty row indices');
+  if (problems.length > 0) throw appError('ENGINE_INPUT', [problems.join('; ')]);
+}
+
+function cancelled(): Error {
+  return appError('CANCELLED', ['build cancelled']);
+}
+
+export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = {}): Promise<CoresetResult> {
+  checkInput(input);
+  if (opts.signal?.aborted) throw cancelled();
+  const threads = Math.max(1, Math.min(opts.threads ?? Math.min(2, os.availableParallelism()), Math.ceil(input.count / 1024)));
+  const useWorkers = threads > 1 && input.count >= MIN_ROWS_FOR_WORKERS;
+  return useWorkers ? coresetInWorkers(input, threads, opts) : coresetInThisThread(input, opts);
+}
+
+async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): Promise<CoresetResult> {
+  const norms = squaredNorms(input.y, input.count, input.dim);
+  const part = new CoresetPartition(sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM), 0, input.count);
+  const selected = new Int32Array(input.picks);
+  let lastYield = performance.now();
+  for (let t = 0; t < input.picks; t++) {
+    const pick = part.argmax();
+    selected[t] = pick.index;
+    part.update(pick.index);
+    if (performance.now() - lastYield > 20) {
+      // Let the event loop see an abort or deliver progress.
+      await yieldToLoop();
+      lastYield = performance.now();
+      if (opts.signal?.aborted) throw cancelled();
+      opts.onProgress?.(t + 1, input.picks);
+    }
+  }
+  opts.onProgress?.(input.picks, input.picks);
+  return { selected, counters: part.counters };
+}
+
+function sharedCopy<T extends Float32Array | Uint8Array | Int32Array | Float64Array>(a: T, make: (buf: SharedArrayBuffer) => T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const out = make(new SharedArrayBuffer(a.byteLength));
+  out.set(a as never);
+  return out;
+}
+
+async function coresetInWorkers(input: CoresetInput, workers: number, opts: CoresetOptions): Promise<CoresetResult> {
+  const { count, dim, picks } = input;
+  const y = sharedCopy(input.y, (b) => new Float32Array(b));
+  const keep = sharedCopy(input.keep, (b) => new Uint8Array(b));
+  const norms = sharedCopy(squaredNorms(y, count, dim), (b) => new Float32Array(b));
+  const shared = sharedState({ ...input, y, keep }, norms, opts.basisDim ?? DEFAULT_BASIS_DIM);
+  const control = new Int32Array(new SharedArrayBuffer(CTL.LENGTH * 4));
+  const results = new Float64Array(new SharedArrayBuffer(2 * workers * 2 * 8));
+  const selected = new Int32Array(new SharedArrayBuffer(picks * 4));
+  const url = new URL('./coreset-worker.js', import.meta.url);
+  const threads: Worker[] = [];
+  const counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
+
+  await new Promise<void>((resolve, reject) => {
+    let finished = 0;
+    let settled = false;
+    const stop = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        Atomics.store(control, CTL.FAILED, 1);
+        Atomics.notify(control, CTL.GEN);
+        for (const w of threads) void w.terminate();
+        reject(err);
+      } else resolve();
+    };
+    const onAbort = (): void => stop(cancelled());
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    for (let id = 0; id < workers; id++) {
+      const setup: WorkerSetup = {
+        y, keep, norms, control, results, selected, count, dim, picks,
+        startPoints: input.startPoints,
+        firstPickRespectsMask: input.firstPickRespectsMask,
+        basis: shared.basis,
+        basisDim: shared.basisDim,
+        eps2: shared.eps2,
+        basisSlack: shared.basisSlack,
+        lo: Math.floor((count * id) / workers),
+        hi: Math.floor((count * (id + 1)) / workers),
+        id,
+        workers,
+      };
+      const w = new Worker(url, { workerData: setup });
+      threads.push(w);
+      w.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'progress') opts.onProgress?.(msg.done, picks);
+        else {
+          counters.pointDistances += msg.counters.pointDistances;
+          counters.centreDistances += msg.counters.centreDistances;
+          if (++finished === workers) stop(null);
+        }
+      });
+      w.on('error', (err) => stop(appError('INTERNAL', [`coreset worker failed: ${err.message}`])));
+      w.on('exit', (code) => {
+        if (!settled && code !== 0) stop(appError('INTERNAL', [`coreset worker exited with code ${code}`]));
+      });
+    }
+  });
+  opts.onProgress?.(picks, picks);
+  return { selected: Int32Array.from(selected), counters };
+}

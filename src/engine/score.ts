@@ -1,0 +1,79 @@
+/**
+ * Patch and image scores of one image (spec §6 steps 2–4, §7.2 "Inspect"): each patch's nearest
+ * memory row is chosen on squared distance alone, and only then multiplied by that row's soft
+ * weight, a_p = w[m*(p)]·d_p. The image score is max_p a_p from the classification bank; the map
+ * scores come from the segmentation bank when there is one (softpatch+).
+ */
+import { appError } from '../common/errors.js';
+import { createSearcher } from './search.js';
+import type { NearestResult, SearcherOptions, Searcher } from './search-types.js';
+import type { Bank, BankSet, PatchScores } from './types.js';
+
+/** One searcher per bank of a bank set, built once per loaded bank set. */
+export interface BankSearchers {
+  cls: Searcher;
+  seg: Searcher | null;
+}
+
+export async function createBankSearchers(bankSet: BankSet, opts: SearcherOptions = {}): Promise<BankSearchers> {
+  const cls = await createSearcher(bankSet.cls, opts);
+  const seg = bankSet.seg === null ? null : await createSearcher(bankSet.seg, opts);
+  return { cls, seg };
+}
+
+export function releaseBankSearchers(s: BankSearchers): void {
+  s.cls.release();
+  s.seg?.release();
+}
+
+export interface ScoreOptions {
+  /** Skip the rows taken from this training image (leave-one-image-out calibration). */
+  excludeImage?: number;
+  /** Multiply by the row weights (default true; false = PatchCore's plain distance). */
+  softWeights?: boolean;
+  /** Reuse searchers; without them temporary fast searchers are built (costly per call). */
+  searchers?: BankSearchers;
+}
+
+/** a_p = w[m*]·d_p (or d_p without weights), from a finished nearest-row search. */
+export function weightedScores(bank: Bank, nearest: NearestResult, softWeights: boolean): Float32Array {
+  const n = nearest.index.length;
+  const out = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    const row = nearest.index[p];
+    if (row < 0) throw appError('ENGINE_INPUT', ['every bank row comes from the excluded image']);
+    out[p] = softWeights ? bank.weights[row] * nearest.dist2[p] : nearest.dist2[p];
+  }
+  return out;
+}
+
+async function bankScores(bank: Bank, searcher: Searcher, query: Float32Array, patches: number, opts: ScoreOptions): Promise<Float32Array> {
+  if (searcher.rows !== bank.rows || searcher.dim !== bank.dim) {
+    throw appError('ENGINE_INPUT', [`searcher for ${searcher.rows} × ${searcher.dim} does not match bank ${bank.rows} × ${bank.dim}`]);
+  }
+  const exclude = opts.excludeImage === undefined ? {} : { excludeSource: { sourceImage: bank.sourceImage, image: opts.excludeImage } };
+  const nearest = await searcher.nearest(query, patches, exclude);
+  return weightedScores(bank, nearest, opts.softWeights ?? true);
+}
+
+export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<PatchScores> {
+  const patches = bankSet.grid.h * bankSet.grid.w;
+  const dim = bankSet.cls.dim;
+  if (query.length !== patches * dim) {
+    throw appError('ENGINE_INPUT', [`query has ${query.length} floats, expected ${patches} patches × ${dim}`]);
+  }
+  const searchers = opts.searchers ?? (await createBankSearchers(bankSet));
+  try {
+    const scores = await bankScores(bankSet.cls, searchers.cls, query, patches, opts);
+    let imageScore = -Infinity;
+    for (let p = 0; p < patches; p++) imageScore = Math.max(imageScore, scores[p]);
+    let mapScores = scores;
+    if (bankSet.seg !== null) {
+      if (searchers.seg === null) throw appError('ENGINE_INPUT', ['softpatch+ bank set scored without a segmentation searcher']);
+      mapScores = await bankScores(bankSet.seg, searchers.seg, query, patches, opts);
+    }
+    return { scores, imageScore, mapScores };
+  } finally {
+    if (opts.searchers === undefined) releaseBankSearchers(searchers);
+  }
+}

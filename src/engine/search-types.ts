@@ -1,0 +1,65 @@
+/** Shapes shared by the nearest-row searchers (spec §6 step 2). */
+
+/** The part of a bank that search needs: `rows` × `dim` float32 features, row-major. */
+export interface SearchBank {
+  features: Float32Array;
+  rows: number;
+  dim: number;
+}
+
+/** Rows whose source image is `image` are skipped (leave-one-image-out calibration). */
+export interface SourceExclusion {
+  sourceImage: Int32Array;
+  image: number;
+}
+
+export interface SearchOptions {
+  excludeSource?: SourceExclusion;
+}
+
+/** Per query: the nearest row (-1 when every row is excluded) and its squared distance (Infinity then). */
+export interface NearestResult {
+  index: Int32Array;
+  dist2: Float32Array;
+}
+
+
+/**
+ * `fast`: projected lower-bound candidates with exact re-ranking (search-fast.ts); `gemm`: one
+ * float32 GEMM with the argmin in the graph (search-gemm.ts); `reference`: the plain loop.
+ */
+export type SearcherKind = 'fast' | 'gemm' | 'reference';
+
+export interface SearcherOptions {
+  kind?: SearcherKind;
+  /** onnxruntime intra-op threads (default 2). */
+  threads?: number;
+  /** fast: dimension of the projected candidate space (default 128). */
+  projectionDim?: number;
+  /** fast: candidates per query from the projected space (default 16). */
+  candidates?: number;
+  /** fast: seed of the projection's subspace iteration (default 0; changes speed, never results). */
+  seed?: number;
+}
+
+/** How the fast searcher's answers were proven, counted over its lifetime. */
+export interface SearchStats {
+  queries: number;
+  /** proven exact among the projected candidates */
+  projected: number;
+  /** needed the full-dimension GEMM candidates */
+  fullGemm: number;
+  /** needed a scan of every row */
+  scanned: number;
+}
+
+/** A search structure built once per loaded bank and reused for every query batch. */
+export interface Searcher {
+  readonly kind: SearcherKind;
+  readonly rows: number;
+  readonly dim: number;
+  nearest(queries: Float32Array, nq: number, opts?: SearchOptions): Promise<NearestResult>;
+  stats(): SearchStats;
+  /** Drops the searcher's tensors; later calls fail. Sessions are shared and stay cached. */
+  release(): void;
+}

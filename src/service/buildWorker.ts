@@ -1,0 +1,190 @@
+/**
+ * Build worker thread: embeds the line's training images with the backbone (streaming them in
+ * batches), builds the bank set, calibrates the threshold without labels (guide §3), assembles the
+ * noise report and writes the complete bank folder into the line's tmp/. The manager renames it
+ * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
+ * the next batch or engine checkpoint.
+ */
+import { readFile } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { appError, isAppError } from '../common/errors.js';
+import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
+import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
+import { buildBankSet } from '../engine/build.js';
+import type { TrainingFeatures } from '../engine/types.js';
+import { colorScale } from '../render/heatmap.js';
+import { BankStore } from '../store/banks.js';
+import { Layout } from '../store/paths.js';
+import type { BuildStage } from '../store/types.js';
+import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './buildProtocol.js';
+import { calibrate, COLORMAP } from './calibration.js';
+import { noiseReport, noiseReportEntries, type TrainingImageRef } from './noiseReport.js';
+
+const job = workerData as BuildJob;
+const port = parentPort!;
+const abort = new AbortController();
+port.on('message', (msg: ManagerMessage) => {
+  if (msg.type === 'cancel') abort.abort();
+});
+
+function post(msg: WorkerMessage): void {
+  port.postMessage(msg);
+}
+
+function checkCancelled(): void {
+  if (abort.signal.aborted) throw appError('CANCELLED', ['the build was cancelled']);
+}
+
+/** Posts each stage's wall time when the next stage begins. */
+class StageClock {
+  private current: string | null = null;
+  private started = 0;
+
+  enter(stage: BuildStage): void {
+    if (stage === this.current) return;
+    this.finish();
+    this.current = stage;
+    this.started = performance.now();
+  }
+
+  finish(): void {
+    if (this.current !== null) post({ type: 'timing', stage: this.current, ms: Math.round(performance.now() - this.started) });
+    this.current = null;
+  }
+}
+
+const clock = new StageClock();
+
+function progress(stage: BuildStage, done: number, total: number): void {
+  clock.enter(stage);
+  post({ type: 'progress', stage, done, total });
+}
+
+interface Embedded {
+  features: TrainingFeatures;
+  used: TrainingImageRef[];
+  crop: { width: number; height: number };
+}
+
+async function embedAll(backbone: Backbone): Promise<Embedded> {
+  const paths = new Layout(job.dataDir).line(job.line);
+  const images: Float32Array[] = [];
+  const used: TrainingImageRef[] = [];
+  let grid: { h: number; w: number } | null = null;
+  let crop: ImageGeometry | null = null;
+  let dim = 0;
+  const total = job.images.length;
+  progress('embedding', 0, total);
+  for (let start = 0; start < total; start += job.batch) {
+    checkCancelled();
+    const chunk = job.images.slice(start, start + job.batch);
+    const prepared: PreparedImage[] = [];
+    const refs: TrainingImageRef[] = [];
+    for (const img of chunk) {
+      try {
+        const bytes = await readFile(paths.imageBytes(img.id, img.ext));
+        prepared.push(await prepareImage(bytes, { resize: job.config.resize, crop: job.config.crop, maxPixels: job.maxPixels }));
+        refs.push({ id: img.id, filename: img.filename });
+      } catch (err) {
+        // Deleted since the build started, or unreadable: the bank is built from the others.
+        if (!isAppError(err) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    const feats = prepared.length ? await backbone.embed(prepared) : [];
+    feats.forEach((f, k) => {
+      if (grid === null) {
+        grid = f.grid;
+        dim = f.dim;
+        crop = prepared[k].geometry;
+      } else if (f.grid.h !== grid.h || f.grid.w !== grid.w) {
+        throw appError('UNPROCESSABLE', [`training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`]);
+      }
+      images.push(f.data);
+      used.push(refs[k]);
+    });
+    progress('embedding', Math.min(total, start + chunk.length), total);
+  }
+  if (images.length < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, images.length]);
+  const g = crop as ImageGeometry | null;
+  return { features: { images, grid: grid!, dim }, used, crop: { width: g!.cropWidth, height: g!.cropHeight } };
+}
+
+async function run(): Promise<StagedBank> {
+  const backbone = await loadBackbone(job.backboneDir, { threads: job.threads, verify: false });
+  let embedded: Embedded;
+  try {
+    embedded = await embedAll(backbone);
+  } finally {
+    // Not needed past embedding: release its memory before the bank is built.
+    await backbone.close();
+  }
+  const { features, used, crop } = embedded;
+  const built = await buildBankSet(features, job.engineConfig, {
+    signal: abort.signal,
+    maxBytes: job.maxBankBytes,
+    onProgress: (p) => progress(p.stage, p.done, p.total),
+  });
+  checkCancelled();
+
+  // Suspects come from the noise figures alone; calibration needs them to leave them out of m and s.
+  const suspects = new Set(built.noise.filter((e) => e.removedShare > job.config.suspectShare).map((e) => e.image));
+  const B = features.images.length;
+  progress('calibrating', 0, B);
+  const cal = await calibrate({
+    bankSet: built.bankSet,
+    features: features.images,
+    suspects,
+    sensitivity: job.config.threshold.sensitivity,
+    mapSize: { h: crop.height, w: crop.width },
+    blurSigma: job.engineConfig.blurSigma,
+    onProgress: (done, total) => progress('calibrating', done, total),
+    signal: abort.signal,
+    threads: job.threads,
+  });
+  const entries = noiseReportEntries(built.noise, used, cal.scores, job.config.suspectShare);
+  const scale = colorScale(cal.pixelMedian, cal.threshold);
+
+  progress('writing', 0, 1);
+  const bankSet = built.bankSet;
+  const store = new BankStore(new Layout(job.dataDir));
+  const dir = await store.stage(job.line, {
+    meta: {
+      format: 1,
+      line: job.line,
+      buildId: job.buildId,
+      createdAt: new Date().toISOString(),
+      method: bankSet.method,
+      config: job.config,
+      engineConfig: { ...job.engineConfig },
+      backbone: { id: backbone.id, sha256: backbone.sha256 },
+      grid: bankSet.grid,
+      dim: features.dim,
+      rows: { cls: bankSet.cls.rows, seg: bankSet.seg ? bankSet.seg.rows : null },
+      trainingImages: used.map((u) => u.id),
+      calibration: {
+        imageScores: cal.scores,
+        excluded: cal.excluded.map((b) => used[b].id),
+        median: cal.median,
+        spread: cal.spread,
+        sensitivity: cal.sensitivity,
+        threshold: cal.threshold,
+        pixelMedian: cal.pixelMedian,
+      },
+      threshold: cal.threshold,
+      colorScale: { lo: scale.lo, hi: scale.hi, colormap: COLORMAP },
+    },
+    bankSet,
+    noiseReport: noiseReport(job.line, job.buildId, job.config, entries),
+  });
+  progress('writing', 1, 1);
+  clock.finish();
+  return { dir, method: bankSet.method, rows: bankSet.cls.rows + (bankSet.seg?.rows ?? 0), threshold: cal.threshold, images: B, suspects: suspects.size };
+}
+
+run().then((bank) => post({ type: 'staged', bank }), (err: unknown) => {
+  clock.finish();
+  const error = isAppError(err)
+    ? { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }
+    : { code: 'internal', message: err instanceof Error ? err.message : String(err) };
+  post({ type: 'failed', error: abort.signal.aborted ? { code: 'cancelled', message: 'The build was cancelled' } : error });
+});

@@ -1,0 +1,292 @@
+/**
+ * The build manager: one build per line, at most BUILD_CONCURRENCY running (the rest queued), each
+ * in its own worker thread so the HTTP event loop stays free. It owns the live build records,
+ * persists them at every stage change, and on success renames the staged bank into place, records
+ * the build and only then activates the new bank (guide §4).
+ */
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { BackboneManifest } from '../backbone/types.js';
+import type { ServiceConfig } from '../common/config.js';
+import { appError } from '../common/errors.js';
+import type { Store } from '../store/index.js';
+import { newBuildId } from '../store/ids.js';
+import type { BuildError, BuildRecord } from '../store/types.js';
+import type { BuildJob, StagedBank, WorkerMessage } from './buildProtocol.js';
+import { assertWithinCapacity, estimateBuild } from './capacity.js';
+import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './lineConfig.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/** How long a running build may take to stop after `cancel` before its thread is terminated. */
+const CANCEL_GRACE_MS = 5000;
+/** Images per backbone run while embedding. */
+const EMBED_BATCH = 8;
+
+type StopReason = 'cancel' | 'shutdown' | 'delete';
+
+interface ActiveBuild {
+  record: BuildRecord;
+  worker: Worker | null;
+  stopReason: StopReason | null;
+  /** Settles when the build reached its final state. */
+  done: Promise<void>;
+  resolveDone: () => void;
+  /** Serialises record writes of this build. */
+  writes: Promise<void>;
+}
+
+export interface BuildManagerDeps {
+  store: Store;
+  config: ServiceConfig;
+  metrics: ServiceMetrics;
+  log: Logger;
+  /** The backbone's manifest once it is known to be loadable; builds are refused before. */
+  manifest: () => BackboneManifest | null;
+}
+
+export class BuildManager {
+  private readonly active = new Map<string, ActiveBuild>();
+  private readonly byLine = new Map<string, string>();
+  private readonly queue: string[] = [];
+  private readonly jobs = new Map<string, BuildJob>();
+  private running = 0;
+  private closing = false;
+
+  constructor(private readonly deps: BuildManagerDeps) {}
+
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** Validates and queues a build; answers at once with the queued record. */
+  async start(lineId: string, overrides: LineConfigPatch | undefined): Promise<BuildRecord> {
+    const { store, config } = this.deps;
+    if (this.closing) throw appError('UNAVAILABLE', ['The service is shutting down']);
+    const manifest = this.deps.manifest();
+    if (!manifest) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
+    const line = await store.lines.get(lineId);
+    const buildConfig = mergeLineConfig(line.config, overrides);
+    const engineConfig = engineConfigFor(buildConfig);
+    const images = await store.images.list(lineId);
+    if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
+    if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
+    assertWithinCapacity(estimateBuild(images, buildConfig, manifest), config.maxBankBytes);
+
+    const now = new Date().toISOString();
+    const record: BuildRecord = {
+      id: newBuildId(), line: lineId, status: 'queued', stage: 'queued', progress: null, createdAt: now,
+      startedAt: null, finishedAt: null, config: buildConfig, images: images.length, timingsMs: {}, bankVersion: null, error: null,
+    };
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => { resolveDone = r; });
+    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve() };
+    this.byLine.set(lineId, record.id);
+    this.active.set(record.id, entry);
+    try {
+      await store.builds.save(record);
+    } catch (err) {
+      this.forget(entry);
+      throw err;
+    }
+    const job: BuildJob = {
+      dataDir: store.layout.dataDir, line: lineId, buildId: record.id,
+      images: images.map((i) => ({ id: i.id, filename: i.filename, ext: i.ext })),
+      config: buildConfig, engineConfig, backboneDir: config.backboneDir, threads: config.ortThreads,
+      maxPixels: config.maxPixels, maxBankBytes: config.maxBankBytes, minTrainImages: config.minTrainImages, batch: EMBED_BATCH,
+    };
+    this.queue.push(record.id);
+    this.jobs.set(record.id, job);
+    this.deps.metrics.buildQueue.set(this.queue.length);
+    this.pump();
+    return { ...record };
+  }
+
+  /** The live record of an active build, else the stored one. */
+  async get(lineId: string, buildId: string): Promise<BuildRecord> {
+    const a = this.active.get(buildId);
+    if (a && a.record.line === lineId) return structuredClone(a.record);
+    return this.deps.store.builds.get(lineId, buildId);
+  }
+
+  async list(lineId: string): Promise<BuildRecord[]> {
+    const stored = await this.deps.store.builds.list(lineId);
+    return stored.map((b) => {
+      const a = this.active.get(b.id);
+      return a ? structuredClone(a.record) : b;
+    });
+  }
+
+  /** Cancels a queued or running build; waits briefly so the answer usually shows the final state. */
+  async cancel(lineId: string, buildId: string): Promise<BuildRecord> {
+    const a = this.active.get(buildId);
+    if (!a || a.record.line !== lineId) {
+      const rec = await this.deps.store.builds.get(lineId, buildId);
+      throw appError('BUILD_FINISHED', [rec.id]);
+    }
+    this.stop(a, 'cancel');
+    await Promise.race([a.done, new Promise((r) => setTimeout(r, 2000).unref())]);
+    return this.get(lineId, buildId);
+  }
+
+  /** Stops the line's build (if any) and waits until it is gone; used before deleting the line. */
+  async stopLine(lineId: string): Promise<void> {
+    const id = this.byLine.get(lineId);
+    const a = id ? this.active.get(id) : undefined;
+    if (!a) return;
+    this.stop(a, 'delete');
+    await a.done;
+  }
+
+  /** Shutdown: queued and running builds end as failed ("interrupted"); running threads are stopped cleanly. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const all = [...this.active.values()];
+    for (const a of all) this.stop(a, 'shutdown');
+    await Promise.all(all.map((a) => a.done));
+  }
+
+  private stop(a: ActiveBuild, reason: StopReason): void {
+    if (a.stopReason) return;
+    a.stopReason = reason;
+    if (a.record.status === 'queued') {
+      const i = this.queue.indexOf(a.record.id);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.deps.metrics.buildQueue.set(this.queue.length);
+      void this.finish(a, null);
+      return;
+    }
+    if (a.worker) {
+      a.worker.postMessage({ type: 'cancel' });
+      const worker = a.worker;
+      const grace = reason === 'delete' ? 0 : CANCEL_GRACE_MS;
+      setTimeout(() => {
+        if (a.worker === worker) void worker.terminate();
+      }, grace).unref();
+    }
+  }
+
+  private pump(): void {
+    while (!this.closing && this.running < this.deps.config.buildConcurrency && this.queue.length > 0) {
+      const id = this.queue.shift()!;
+      const a = this.active.get(id);
+      const job = this.jobs.get(id);
+      this.jobs.delete(id);
+      if (!a || !job) continue;
+      this.running++;
+      this.launch(a, job);
+    }
+    this.deps.metrics.buildQueue.set(this.queue.length);
+  }
+
+  private launch(a: ActiveBuild, job: BuildJob): void {
+    const r = a.record;
+    r.status = 'running';
+    r.stage = 'embedding';
+    r.progress = { done: 0, total: job.images.length };
+    r.startedAt = new Date().toISOString();
+    this.persist(a);
+    this.deps.log.info({ line: r.line, buildId: r.id, images: job.images.length }, 'build started');
+    const worker = new Worker(new URL('./buildWorker.js', import.meta.url), { workerData: job });
+    a.worker = worker;
+    let settled = false;
+    const settle = (staged: StagedBank | null, error: BuildError | null): void => {
+      if (settled) return;
+      settled = true;
+      a.worker = null;
+      void worker.terminate();
+      void this.finish(a, staged, error);
+    };
+    worker.on('message', (msg: WorkerMessage) => {
+      switch (msg.type) {
+        case 'progress': {
+          const stageChanged = r.stage !== msg.stage;
+          r.stage = msg.stage;
+          r.progress = { done: msg.done, total: msg.total };
+          if (stageChanged) this.persist(a);
+          break;
+        }
+        case 'timing':
+          r.timingsMs[msg.stage] = msg.ms;
+          break;
+        case 'staged':
+          settle(msg.bank, null);
+          break;
+        case 'failed':
+          settle(null, msg.error);
+          break;
+      }
+    });
+    worker.on('error', (err) => settle(null, { code: 'internal', message: err.message }));
+    worker.on('exit', () => settle(null, a.stopReason ? { code: 'cancelled', message: 'The build was stopped' } : { code: 'internal', message: 'The build thread exited unexpectedly' }));
+  }
+
+  /** Final state: commit a staged bank, or record the failure; frees the line and the slot. */
+  private async finish(a: ActiveBuild, staged: StagedBank | null, error: BuildError | null = null): Promise<void> {
+    const { store, metrics, log } = this.deps;
+    const r = a.record;
+    const wasRunning = r.status === 'running';
+    try {
+      // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
+      if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
+        await rm(staged.dir, { recursive: true, force: true });
+        staged = null;
+      }
+      if (staged) {
+        const version = await store.banks.commit(r.line, staged.dir);
+        Object.assign(r, { status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null });
+        this.persist(a);
+        await a.writes;
+        await store.lines.update(r.line, (line) => ({ ...line, activeBank: version }));
+        metrics.bankRows.set({ line: r.line }, staged.rows);
+        log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
+      } else {
+        if (wasRunning) await this.removeStagedBanks(r.line);
+        const reason = a.stopReason;
+        if (reason === 'cancel' || (reason === 'delete' && !error)) {
+          Object.assign(r, { status: 'cancelled', error: null });
+        } else if (reason === 'shutdown' || reason === 'delete') {
+          Object.assign(r, { status: 'failed', error: { code: 'interrupted', message: 'The service shut down during this build; start a new build' } });
+        } else {
+          Object.assign(r, { status: 'failed', error: error ?? { code: 'internal', message: 'unknown failure' } });
+        }
+        r.finishedAt = new Date().toISOString();
+        if (reason !== 'delete') this.persist(a);
+        log[r.status === 'failed' ? 'warn' : 'info']({ line: r.line, buildId: r.id, status: r.status, error: r.error }, 'build ended');
+      }
+    } catch (err) {
+      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'internal', message: (err as Error).message } });
+      if (a.stopReason !== 'delete') this.persist(a);
+      log.error({ err, line: r.line, buildId: r.id }, 'build finalisation failed');
+    }
+    await a.writes;
+    metrics.builds.inc({ status: r.status });
+    if (r.startedAt) metrics.buildDuration.observe((Date.parse(r.finishedAt ?? new Date().toISOString()) - Date.parse(r.startedAt)) / 1000);
+    if (wasRunning) this.running--;
+    this.forget(a);
+    a.resolveDone();
+    this.pump();
+  }
+
+  /** A stopped thread may leave a staged bank folder in the line's tmp/ (one build per line, so all are its own). */
+  private async removeStagedBanks(lineId: string): Promise<void> {
+    const tmp = this.deps.store.layout.line(lineId).tmp;
+    const names = await readdir(tmp).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
+  }
+
+  private forget(a: ActiveBuild): void {
+    this.active.delete(a.record.id);
+    this.jobs.delete(a.record.id);
+    if (this.byLine.get(a.record.line) === a.record.id) this.byLine.delete(a.record.line);
+  }
+
+  /** Queues a write of the record's current state (writes of one build stay in order). */
+  private persist(a: ActiveBuild): void {
+    const snapshot = structuredClone(a.record);
+    a.writes = a.writes
+      .then(() => this.deps.store.builds.save(snapshot))
+      .catch((err: unknown) => this.deps.log.error({ err, buildId: snapshot.id }, 'could not write the build record'));
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The inspection service without HTTP: the store (after startup recovery), the build manager, the
+ * inspection pool, metrics and readiness. `src/http` maps routes onto it; `close()` is the
+ * graceful part of shutdown (finish inspections, stop builds cleanly).
+ */
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
+import type { BackboneManifest } from '../backbone/types.js';
+import type { ServiceConfig } from '../common/config.js';
+import { Store } from '../store/index.js';
+import { BuildManager } from './builds.js';
+import { ImageService } from './images.js';
+import { InspectionService } from './inspection.js';
+import { LineService } from './lines.js';
+import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+
+export interface ReadinessCheck {
+  ok: boolean;
+  message?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: { backbone: ReadinessCheck; dataDir: ReadinessCheck; shutdown: ReadinessCheck };
+}
+
+export interface Service {
+  readonly config: ServiceConfig;
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly metrics: ServiceMetrics;
+  readonly lines: LineService;
+  readonly images: ImageService;
+  readonly builds: BuildManager;
+  readonly inspection: InspectionService;
+  /** Resolves once the backbone is verified and loaded in every inspection worker (or failed to). */
+  readonly backboneReady: Promise<void>;
+  readiness(): Promise<Readiness>;
+  /** True from `beginShutdown()` on: readiness is 503 and new requests are refused. */
+  readonly shuttingDown: boolean;
+  /** Marks the service as shutting down without stopping anything yet. */
+  beginShutdown(): void;
+  close(): Promise<void>;
+}
+
+export async function createService(config: ServiceConfig, log: Logger): Promise<Service> {
+  const store = new Store(config.dataDir, config.bankCache);
+  const recovery = await store.open();
+  log.info({ dataDir: config.dataDir, ...recovery }, 'data directory recovered');
+
+  const registry = new Registry();
+  const metrics = createServiceMetrics(registry);
+  let manifest: BackboneManifest | null = null;
+  let backboneError: string | null = 'loading';
+  let shuttingDown = false;
+
+  const builds = new BuildManager({ store, config, metrics, log, manifest: () => manifest });
+  const inspection = new InspectionService({ store, config, metrics, log });
+  const lines = new LineService(store, builds, metrics, log);
+  const images = new ImageService(store, config);
+  await lines.publishBankRows();
+
+  const backboneReady = (async () => {
+    try {
+      const m = await readManifest(config.backboneDir);
+      const problems = await verifyModelFiles(config.backboneDir, m);
+      if (problems.length) throw new Error(problems.join('; '));
+      const loaded = await inspection.warmup();
+      manifest = m;
+      backboneError = null;
+      log.info({ backbone: loaded.backboneId, sha256: loaded.backboneSha256, workers: config.inspectWorkers }, 'backbone loaded');
+    } catch (err) {
+      backboneError = (err as Error).message;
+      log.error({ err, backboneDir: config.backboneDir }, 'backbone could not be loaded');
+    }
+  })();
+
+  return {
+    config, store, registry, metrics, lines, images, builds, inspection, backboneReady,
+    get shuttingDown(): boolean {
+      return shuttingDown;
+    },
+    async readiness(): Promise<Readiness> {
+      const writable = await store.writable();
+      const checks = {
+        backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
+        dataDir: writable ? { ok: true } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
+        shutdown: shuttingDown ? { ok: false, message: 'the service is shutting down' } : { ok: true },
+      };
+      return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
+    },
+    beginShutdown(): void {
+      shuttingDown = true;
+    },
+    async close(): Promise<void> {
+      shuttingDown = true;
+      await backboneReady;
+      await Promise.all([builds.close(), inspection.close()]);
+      log.info('service stopped');
+    },
+  };
+}

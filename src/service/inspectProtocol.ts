@@ -1,0 +1,58 @@
+/** Tasks and results exchanged with the inspection worker pool. */
+import type { BankSet } from '../engine/types.js';
+import type { AnomalyRegion } from '../render/heatmap.js';
+
+export type HeatmapKind = 'none' | 'heatmap' | 'overlay';
+
+export interface InspectTask {
+  type: 'inspect';
+  /** Identifies the bank (line/version/sha256) so workers can keep per-bank search state. */
+  bankKey: string;
+  /** Arrays in SharedArrayBuffers: posted to the worker without copying. */
+  bankSet: BankSet;
+  images: Uint8Array[];
+  preprocess: { resize: number | null; crop: number | null; maxPixels: number };
+  blurSigma: number;
+  threshold: number;
+  scale: { lo: number; hi: number };
+  heatmap: HeatmapKind;
+  opacity: number;
+  regions: boolean;
+}
+
+export interface WarmupTask {
+  type: 'warmup';
+}
+
+export interface InspectStageTimings {
+  decode: number;
+  backbone: number;
+  search: number;
+  render: number;
+}
+
+export interface InspectImageResult {
+  width: number;
+  height: number;
+  score: number;
+  heatmap?: Uint8Array;
+  regions?: AnomalyRegion[];
+  timingsMs: InspectStageTimings;
+}
+
+export type InspectTaskResult =
+  | { ok: true; results: InspectImageResult[] }
+  /** A catalogued error of image `index` (bad format, too many pixels, undecodable). */
+  | { ok: false; index: number; error: { code: string; status: number; message: string } };
+
+export interface WarmupResult {
+  backboneId: string;
+  backboneSha256: string;
+}
+
+export interface InspectWorkerData {
+  backboneDir: string;
+  threads: number;
+  /** Per-bank search structures kept (BANK_CACHE). */
+  cachedBanks: number;
+}

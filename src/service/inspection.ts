@@ -1,0 +1,186 @@
+/**
+ * Inspection: scores images against a line's active bank in a pool of worker threads (piscina),
+ * so the event loop only parses requests and formats answers. Requests beyond the pool's queue
+ * limit are refused with 429 and a Retry-After estimate.
+ */
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { probeImage } from '../backbone/preprocess.js';
+import type { ServiceConfig } from '../common/config.js';
+import { AppError, appError, isAppError } from '../common/errors.js';
+import type { Store } from '../store/index.js';
+import type { LoadedBank } from '../store/banks.js';
+import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspectProtocol.js';
+import { effectiveThreshold } from './lineConfig.js';
+import type { InspectStage, ServiceMetrics } from './metrics.js';
+import type { AnomalyRegion } from '../render/heatmap.js';
+
+/** Images per worker task: large requests are spread over the workers, small ones stay one batch. */
+const TASK_BATCH = 8;
+
+export interface InspectOptions {
+  heatmap: HeatmapKind;
+  threshold?: number;
+  regions: boolean;
+  opacity: number;
+}
+
+export interface InspectFile {
+  filename: string;
+  bytes: Buffer;
+}
+
+export interface InspectionResultView {
+  filename: string;
+  width: number;
+  height: number;
+  score: number;
+  normalizedScore: number;
+  threshold: number;
+  anomalous: boolean;
+  /** PNG bytes; the HTTP layer base64-encodes them for JSON. */
+  heatmap?: Buffer;
+  regions?: AnomalyRegion[];
+  timingsMs: Record<InspectStage, number>;
+}
+
+export interface InspectionResponse {
+  line: string;
+  bank: { version: number; method: string };
+  results: InspectionResultView[];
+}
+
+export interface InspectionDeps {
+  store: Store;
+  config: ServiceConfig;
+  metrics: ServiceMetrics;
+  log: Logger;
+}
+
+const round = (v: number): number => Math.round(v * 100) / 100;
+
+export class InspectionService {
+  private readonly pool: Piscina;
+  private inFlight = 0;
+  /** Moving average of one task's wall time, for Retry-After. */
+  private taskMs = 200;
+  private backbone: WarmupResult | null = null;
+
+  constructor(private readonly deps: InspectionDeps) {
+    const { config } = deps;
+    const workerData: InspectWorkerData = {
+      backboneDir: config.backboneDir,
+      // The workers share the cores: each gets its share of ORT_THREADS.
+      threads: Math.max(1, Math.floor(config.ortThreads / config.inspectWorkers)),
+      cachedBanks: config.bankCache,
+    };
+    this.pool = new Piscina({
+      filename: new URL('./inspectWorker.js', import.meta.url).href,
+      minThreads: config.inspectWorkers,
+      maxThreads: config.inspectWorkers,
+      idleTimeout: Infinity,
+      workerData,
+    });
+  }
+
+  /** Loads the backbone in every worker; resolves with its identity. */
+  async warmup(): Promise<WarmupResult> {
+    const all = await Promise.all(Array.from({ length: this.deps.config.inspectWorkers }, () => this.pool.run({ type: 'warmup' }) as Promise<WarmupResult>));
+    this.backbone = all[0];
+    return all[0];
+  }
+
+  get queued(): number {
+    return this.pool.queueSize;
+  }
+
+  async inspect(lineId: string, files: InspectFile[], opts: InspectOptions): Promise<InspectionResponse> {
+    const { store, config, metrics } = this.deps;
+    if (files.length === 0) throw appError('NO_IMAGES_FIELD');
+    const line = await store.lines.get(lineId);
+    // From here on the line exists, so failures are counted under its label.
+    const tasks = Math.ceil(files.length / TASK_BATCH);
+    let admitted = false;
+    try {
+      if (line.activeBank === null) throw appError('NO_ACTIVE_BANK', [lineId]);
+      if (this.inFlight + tasks > config.inspectWorkers + config.inspectQueue) {
+        const seconds = Math.max(1, Math.ceil(((this.inFlight / config.inspectWorkers) * this.taskMs) / 1000));
+        throw appError('BUSY', [seconds], { retryAfterSeconds: seconds });
+      }
+      this.inFlight += tasks;
+      admitted = true;
+      for (const f of files) {
+        try {
+          await probeImage(f.bytes, config.maxPixels);
+        } catch (err) {
+          if (isAppError(err)) throw new AppError(err, [], { filename: f.filename });
+          throw err;
+        }
+      }
+      const bank = await store.bankCache.get(lineId, line.activeBank);
+      this.checkBackbone(bank);
+      const threshold = effectiveThreshold(bank.meta.calibration, line.config, opts.threshold);
+      const bankKey = `${lineId}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;
+      const chunks: InspectFile[][] = [];
+      for (let i = 0; i < files.length; i += TASK_BATCH) chunks.push(files.slice(i, i + TASK_BATCH));
+      const outputs = await Promise.all(chunks.map((chunk) => this.runTask({
+        type: 'inspect', bankKey, bankSet: bank.bankSet,
+        images: chunk.map((f) => new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)),
+        preprocess: { resize: bank.meta.config.resize, crop: bank.meta.config.crop, maxPixels: config.maxPixels },
+        blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4), threshold, scale: bank.meta.colorScale,
+        heatmap: opts.heatmap, opacity: opts.opacity, regions: opts.regions,
+      }, chunk)));
+      const results = outputs.flatMap((out, c) => out.map((r, k) => this.view(lineId, chunks[c][k].filename, r, threshold)));
+      return { line: lineId, bank: { version: bank.version, method: bank.meta.method }, results };
+    } catch (err) {
+      metrics.inspections.inc({ line: lineId, result: 'error' }, files.length);
+      throw err;
+    } finally {
+      if (admitted) this.inFlight -= tasks;
+    }
+  }
+
+  private checkBackbone(bank: LoadedBank): void {
+    const b = this.backbone;
+    if (b && bank.meta.backbone.sha256 !== b.backboneSha256) {
+      throw appError('BANK_BACKBONE_MISMATCH', [`${bank.line}/${bank.version}`, bank.meta.backbone.id, b.backboneId]);
+    }
+  }
+
+  private async runTask(task: InspectTask, chunk: InspectFile[]): Promise<InspectImageResult[]> {
+    const t0 = performance.now();
+    const out = (await this.pool.run(task)) as InspectTaskResult;
+    this.taskMs = 0.8 * this.taskMs + 0.2 * (performance.now() - t0);
+    if (!out.ok) {
+      throw new AppError({ code: out.error.code, status: out.error.status, message: out.error.message }, [], { filename: chunk[out.index].filename });
+    }
+    return out.results;
+  }
+
+  private view(lineId: string, filename: string, r: InspectImageResult, threshold: number): InspectionResultView {
+    const { metrics } = this.deps;
+    const anomalous = r.score > threshold;
+    metrics.inspections.inc({ line: lineId, result: anomalous ? 'anomalous' : 'normal' });
+    for (const stage of ['decode', 'backbone', 'search', 'render'] as const) {
+      metrics.inspectDuration.observe({ line: lineId, stage }, r.timingsMs[stage] / 1000);
+    }
+    const view: InspectionResultView = {
+      filename,
+      width: r.width,
+      height: r.height,
+      score: r.score,
+      normalizedScore: r.score / threshold,
+      threshold,
+      anomalous,
+      timingsMs: { decode: round(r.timingsMs.decode), backbone: round(r.timingsMs.backbone), search: round(r.timingsMs.search), render: round(r.timingsMs.render) },
+    };
+    if (r.heatmap) view.heatmap = Buffer.from(r.heatmap.buffer, r.heatmap.byteOffset, r.heatmap.byteLength);
+    if (r.regions) view.regions = r.regions;
+    return view;
+  }
+
+  /** Waits for running tasks, then stops the workers. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

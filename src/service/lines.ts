@@ -1,0 +1,121 @@
+/** Lines, their banks (listing, activation = rollback) and the build noise reports. */
+import type { Logger } from 'pino';
+import { appError } from '../common/errors.js';
+import type { Store } from '../store/index.js';
+import { assertLineId } from '../store/paths.js';
+import type { LineRecord, NoiseReport } from '../store/types.js';
+import type { BuildManager } from './builds.js';
+import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, type LineConfigPatch } from './lineConfig.js';
+import type { ServiceMetrics } from './metrics.js';
+import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView } from './views.js';
+
+export interface CreateLineInput {
+  id: string;
+  name?: string;
+  config?: LineConfigPatch;
+}
+
+export interface PatchLineInput {
+  name?: string;
+  config?: LineConfigPatch;
+}
+
+export class LineService {
+  constructor(
+    private readonly store: Store,
+    private readonly builds: BuildManager,
+    private readonly metrics: ServiceMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  async create(input: CreateLineInput): Promise<LineView> {
+    const id = assertLineId(input.id);
+    const now = new Date().toISOString();
+    const record: LineRecord = { id, name: input.name ?? id, config: mergeLineConfig(DEFAULT_LINE_CONFIG, input.config), createdAt: now, updatedAt: now, activeBank: null };
+    await this.store.lines.create(record);
+    this.log.info({ line: id }, 'line created');
+    return this.view(record);
+  }
+
+  async list(): Promise<LineSummary[]> {
+    const out: LineSummary[] = [];
+    for (const rec of await this.store.lines.list()) {
+      const [images, builds] = await Promise.all([this.store.images.count(rec.id), this.builds.list(rec.id)]);
+      out.push({ id: rec.id, name: rec.name, createdAt: rec.createdAt, images, activeBank: rec.activeBank, lastBuild: buildRef(builds[0]) });
+    }
+    return out;
+  }
+
+  async get(lineId: string): Promise<LineView> {
+    return this.view(await this.store.lines.get(lineId));
+  }
+
+  async patch(lineId: string, input: PatchLineInput): Promise<LineView> {
+    const rec = await this.store.lines.update(lineId, (r) => ({
+      ...r,
+      name: input.name ?? r.name,
+      config: mergeLineConfig(r.config, input.config),
+      updatedAt: new Date().toISOString(),
+    }));
+    return this.view(rec);
+  }
+
+  /** Stops the line's build first, then removes the whole folder. */
+  async delete(lineId: string): Promise<void> {
+    await this.store.lines.get(lineId);
+    await this.builds.stopLine(lineId);
+    await this.store.deleteLine(lineId);
+    this.metrics.bankRows.remove({ line: lineId });
+    this.log.info({ line: lineId }, 'line deleted');
+  }
+
+  async banks(lineId: string): Promise<BankSummary[]> {
+    const line = await this.store.lines.get(lineId);
+    const out: BankSummary[] = [];
+    for (const v of await this.store.banks.versions(lineId)) out.push(bankSummary(v, await this.store.banks.meta(lineId, v), line));
+    return out.reverse();
+  }
+
+  /** Makes an existing bank the active one (rollback or roll forward); applies to the next inspection. */
+  async activate(lineId: string, version: number): Promise<LineView> {
+    await this.store.lines.get(lineId);
+    const meta = await this.store.banks.meta(lineId, version);
+    const rec = await this.store.lines.update(lineId, (r) => ({ ...r, activeBank: version, updatedAt: new Date().toISOString() }));
+    this.metrics.bankRows.set({ line: lineId }, meta.rows.cls + (meta.rows.seg ?? 0));
+    this.log.info({ line: lineId, bankVersion: version }, 'bank activated');
+    return this.view(rec);
+  }
+
+  async noiseReport(lineId: string, buildId: string): Promise<NoiseReport & { bankVersion: number }> {
+    const build = await this.builds.get(lineId, buildId);
+    if (build.status !== 'succeeded' || build.bankVersion === null) throw appError('NOISE_REPORT_UNAVAILABLE', [buildId, build.status]);
+    return { ...(await this.store.banks.noiseReport(lineId, build.bankVersion)), bankVersion: build.bankVersion };
+  }
+
+  /** Sets the bank-rows gauge of every line from its active bank (at startup). */
+  async publishBankRows(): Promise<void> {
+    for (const rec of await this.store.lines.list()) {
+      if (rec.activeBank === null) continue;
+      const meta = await this.store.banks.meta(rec.id, rec.activeBank).catch(() => null);
+      if (meta) this.metrics.bankRows.set({ line: rec.id }, meta.rows.cls + (meta.rows.seg ?? 0));
+    }
+  }
+
+  private async view(rec: LineRecord): Promise<LineView> {
+    const [images, builds, versions] = await Promise.all([this.store.images.count(rec.id), this.builds.list(rec.id), this.store.banks.versions(rec.id)]);
+    const meta = rec.activeBank === null ? null : await this.store.banks.meta(rec.id, rec.activeBank).catch(() => null);
+    return {
+      id: rec.id,
+      name: rec.name,
+      createdAt: rec.createdAt,
+      updatedAt: rec.updatedAt,
+      config: rec.config,
+      images,
+      builds: builds.length,
+      banks: versions.length,
+      activeBank: meta && rec.activeBank !== null ? bankSummary(rec.activeBank, meta, rec) : null,
+      threshold: meta ? effectiveThreshold(meta.calibration, rec.config) : null,
+      lastBuild: buildRef(builds[0]),
+    };
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Banks: immutable folders banks/<version>/ with meta.json, little-endian typed arrays
+ * (<bank>.<field>.bin) and noise-report.json. A bank is written completely in the line's tmp/,
+ * then renamed into place under the next version number. Loading verifies every file's sha256
+ * and places the arrays in SharedArrayBuffers, so inspection workers read them without copies.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Bank, BankSet } from '../engine/types.js';
+import { appError } from '../common/errors.js';
+import { fsyncDir, isNotFound, readJsonIfExists, renameDurable, tmpName, writeSynced } from './atomic.js';
+import { KeyedMutex } from './mutex.js';
+import type { Layout } from './paths.js';
+import type { BankFileRecord, BankMeta, NoiseReport } from './types.js';
+
+if (os.endianness() !== 'LE') throw new Error('Bank files are little-endian; this platform is big-endian');
+
+export interface BankPayload {
+  meta: Omit<BankMeta, 'files'>;
+  bankSet: BankSet;
+  noiseReport: NoiseReport;
+}
+
+export interface LoadedBank {
+  line: string;
+  version: number;
+  meta: BankMeta;
+  bankSet: BankSet;
+}
+
+type BankName = 'cls' | 'seg';
+const FIELDS = [
+  ['features', 'float32'],
+  ['weights', 'float32'],
+  ['sourceImage', 'int32'],
+] as const;
+
+function fileName(bank: BankName, field: string): string {
+  return `${bank}.${field}.bin`;
+}
+
+function bytesOf(arr: Float32Array | Int32Array): Uint8Array {
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+const READ_CHUNK = 1 << 20;
+
+/** Reads a file into shared memory in chunks, hashing as it goes (no long event-loop stall). */
+async function readShared(file: string, expect: BankFileRecord): Promise<SharedArrayBuffer> {
+  const sab = new SharedArrayBuffer(expect.bytes);
+  const view = new Uint8Array(sab);
+  const hash = createHash('sha256');
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size !== expect.bytes) throw new Error(`${path.basename(file)} has ${size} bytes, meta.json says ${expect.bytes}`);
+    for (let off = 0; off < size; ) {
+      const { bytesRead } = await fh.read(view, off, Math.min(READ_CHUNK, size - off), off);
+      if (bytesRead === 0) throw new Error(`${path.basename(file)} ended early`);
+      hash.update(view.subarray(off, off + bytesRead));
+      off += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (hash.digest('hex') !== expect.sha256) throw new Error(`${path.basename(file)} does not match its sha256`);
+  return sab;
+}
+
+export class BankStore {
+  private readonly locks = new KeyedMutex();
+
+  constructor(private readonly layout: Layout) {}
+
+  /** Writes a complete bank folder in the line's tmp/ (every file fsynced) and returns its path. */
+  async stage(lineId: string, payload: BankPayload): Promise<string> {
+    const paths = this.layout.line(lineId);
+    await mkdir(paths.tmp, { recursive: true });
+    const dir = tmpName(paths.tmp, 'bank');
+    await mkdir(dir);
+    try {
+      const files: Record<string, BankFileRecord> = {};
+      const banks: [BankName, Bank | null][] = [['cls', payload.bankSet.cls], ['seg', payload.bankSet.seg]];
+      for (const [name, bank] of banks) {
+        if (!bank) continue;
+        for (const [field, dtype] of FIELDS) {
+          const arr = bank[field];
+          const data = bytesOf(arr);
+          await writeSynced(path.join(dir, fileName(name, field)), data);
+          files[fileName(name, field)] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength, dtype, length: arr.length };
+        }
+      }
+      const meta: BankMeta = { ...payload.meta, files };
+      await writeSynced(path.join(dir, 'noise-report.json'), `${JSON.stringify(payload.noiseReport, null, 2)}\n`);
+      await writeSynced(path.join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+      await fsyncDir(dir);
+      return dir;
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Renames a staged bank folder to the next free version; returns that version. */
+  commit(lineId: string, stagedDir: string): Promise<number> {
+    return this.locks.run(lineId, async () => {
+      const paths = this.layout.line(lineId);
+      await mkdir(paths.banks, { recursive: true });
+      const version = Math.max(0, ...(await this.versions(lineId))) + 1;
+      await renameDurable(stagedDir, paths.bank(version));
+      return version;
+    });
+  }
+
+  /** Bank versions present, ascending. */
+  async versions(lineId: string): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.layout.line(lineId).banks);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    return names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number).sort((a, b) => a - b);
+  }
+
+  async meta(lineId: string, version: number): Promise<BankMeta> {
+    const meta = await readJsonIfExists<BankMeta>(path.join(this.layout.line(lineId).bank(version), 'meta.json'));
+    if (!meta) throw appError('BANK_NOT_FOUND', [version]);
+    return meta;
+  }
+
+  async noiseReport(lineId: string, version: number): Promise<NoiseReport> {
+    const report = await readJsonIfExists<NoiseReport>(path.join(this.layout.line(lineId).bank(version), 'noise-report.json'));
+    if (!report) throw appError('BANK_NOT_FOUND', [version]);
+    return report;
+  }
+
+  /** Loads and verifies a bank; a corrupt file is an internal error naming the file. */
+  async load(lineId: string, version: number): Promise<LoadedBank> {
+    const meta = await this.meta(lineId, version);
+    const dir = this.layout.line(lineId).bank(version);
+    const readBank = async (name: BankName): Promise<Bank> => {
+      const arrays: Partial<Record<(typeof FIELDS)[number][0], Float32Array | Int32Array>> = {};
+      for (const [field, dtype] of FIELDS) {
+        const rec = meta.files[fileName(name, field)];
+        if (!rec) throw appError('BANK_CORRUPT', [`${lineId}/${version}`, `${fileName(name, field)} missing from meta.json`]);
+        let sab: SharedArrayBuffer;
+        try {
+          sab = await readShared(path.join(dir, fileName(name, field)), rec);
+        } catch (err) {
+          throw appError('BANK_CORRUPT', [`${lineId}/${version}`, (err as Error).message]);
+        }
+        arrays[field] = dtype === 'float32' ? new Float32Array(sab) : new Int32Array(sab);
+      }
+      const rows = arrays.weights!.length;
+      return { rows, dim: arrays.features!.length / Math.max(1, rows), features: arrays.features as Float32Array, weights: arrays.weights as Float32Array, sourceImage: arrays.sourceImage as Int32Array };
+    };
+    const cls = await readBank('cls');
+    const seg = meta.rows.seg === null ? null : await readBank('seg');
+    return { line: lineId, version, meta, bankSet: { method: meta.method, grid: meta.grid, cls, seg } };
+  }
+
+  /** Removes a bank folder (startup recovery only: banks are otherwise immutable). */
+  async remove(lineId: string, version: number): Promise<void> {
+    await rm(this.layout.line(lineId).bank(version), { recursive: true, force: true });
+    await fsyncDir(this.layout.line(lineId).banks);
+  }
+}

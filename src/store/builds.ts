@@ -1,0 +1,40 @@
+/** Build records at builds/<buildId>.json. */
+import { readdir } from 'node:fs/promises';
+import { appError } from '../common/errors.js';
+import { isNotFound, readJsonIfExists, writeJsonDurable } from './atomic.js';
+import { BUILD_ID_PATTERN, type Layout } from './paths.js';
+import type { BuildRecord } from './types.js';
+
+export class BuildStore {
+  constructor(private readonly layout: Layout) {}
+
+  async save(record: BuildRecord): Promise<void> {
+    const paths = this.layout.line(record.line);
+    await writeJsonDurable(paths.tmp, paths.build(record.id), record);
+  }
+
+  async get(lineId: string, buildId: string): Promise<BuildRecord> {
+    const rec = BUILD_ID_PATTERN.test(buildId) ? await readJsonIfExists<BuildRecord>(this.layout.line(lineId).build(buildId)) : undefined;
+    if (!rec) throw appError('BUILD_NOT_FOUND', [buildId.slice(0, 80)]);
+    return rec;
+  }
+
+  /** Newest first (build ids sort by creation time). */
+  async list(lineId: string): Promise<BuildRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.layout.line(lineId).builds);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter((id) => BUILD_ID_PATTERN.test(id));
+    ids.sort().reverse();
+    const out: BuildRecord[] = [];
+    for (const id of ids) {
+      const rec = await readJsonIfExists<BuildRecord>(this.layout.line(lineId).build(id));
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+}

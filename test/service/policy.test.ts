@@ -1,0 +1,83 @@
+/** Pure parts of the service: line config merging, the threshold policy, the noise report, the build estimate. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isAppError } from '../../src/common/errors.js';
+import type { BackboneManifest } from '../../src/backbone/types.js';
+import { median, robustSpread, thresholdFrom } from '../../src/service/calibration.js';
+import { assertWithinCapacity, estimateBuild } from '../../src/service/capacity.js';
+import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/lineConfig.js';
+import { noiseReportEntries } from '../../src/service/noiseReport.js';
+import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
+
+test('line config: documented defaults, partial merges, cross-field rules', () => {
+  assert.deepEqual(DEFAULT_LINE_CONFIG, {
+    method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
+    resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3,
+  });
+  const merged = mergeLineConfig(DEFAULT_LINE_CONFIG, { coresetRatio: 0.01, threshold: { policy: 'fixed', value: 2 } });
+  assert.equal(merged.coresetRatio, 0.01);
+  assert.deepEqual(merged.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5 });
+  assert.equal(DEFAULT_LINE_CONFIG.coresetRatio, 0.1, 'defaults are not mutated');
+  const back = mergeLineConfig(merged, { threshold: { policy: 'auto' } });
+  assert.equal(back.threshold.policy, 'auto');
+  assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { threshold: { policy: 'fixed' } }), (e) => isAppError(e) && e.code === 'validation_failed');
+  assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: 100, crop: 112 }), (e) => isAppError(e) && e.status === 400);
+  assert.deepEqual(mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: null, crop: 112 }).resize, null);
+  const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
+  assert.equal(engine.method, 'patchcore');
+  assert.equal(engine.lofK, 5);
+  assert.equal(engine.blurSigma, 4);
+});
+
+test('threshold: m + k·s over non-suspects; request > fixed line value > auto with the line k', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  const scores = [1.0, 1.1, 0.9, 1.2, 0.8, 9.0, 8.0];
+  const suspects = new Set([5, 6]);
+  const t = thresholdFrom(scores, suspects, 3.5);
+  assert.equal(t.median, 1.0);
+  assert.ok(Math.abs(t.spread - 1.4826 * 0.1) < 1e-12);
+  assert.ok(Math.abs(t.threshold - (1 + 3.5 * 1.4826 * 0.1)) < 1e-12);
+  const dragged = thresholdFrom(scores, new Set(), 3.5);
+  assert.ok(dragged.threshold > t.threshold, 'suspects would drag the threshold up');
+  assert.ok(robustSpread([2, 2, 2, 2]) > 0, 'a uniform set still gets a positive spread');
+
+  const cal: CalibrationRecord = { imageScores: scores, excluded: [], median: 1, spread: 0.2, sensitivity: 3.5, threshold: 1.7, pixelMedian: 0.1 };
+  const line = DEFAULT_LINE_CONFIG;
+  assert.ok(Math.abs(effectiveThreshold(cal, line) - 1.7) < 1e-12);
+  assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+});
+
+test('noise report: suspects by removed share, most suspicious first', () => {
+  const images = ['a', 'b', 'c', 'd'].map((id) => ({ id, filename: `${id}.png` }));
+  const entries = noiseReportEntries(
+    [
+      { image: 0, removedShare: 0.1, meanScore: 1, maxScore: 2 },
+      { image: 1, removedShare: 0.5, meanScore: 3, maxScore: 9 },
+      { image: 2, removedShare: 0.1, meanScore: 1, maxScore: 5 },
+      { image: 3, removedShare: 0.31, meanScore: 2, maxScore: 4 },
+    ],
+    images,
+    [1, 2, 3, 4],
+    0.3,
+  );
+  assert.deepEqual(entries.map((e) => e.id), ['b', 'd', 'c', 'a']);
+  assert.deepEqual(entries.map((e) => e.suspect), [true, true, false, false]);
+  assert.equal(entries[0].calibrationScore, 2);
+  assert.equal(entries[0].filename, 'b.png');
+});
+
+test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES with the numbers', () => {
+  const manifest = { output: { kind: 'patchFeatures', name: 'f', dim: 1024, stride: 8 } } as BackboneManifest;
+  const img = (w: number, h: number) => ({ width: w, height: h }) as ImageRecord;
+  const e = estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, manifest);
+  assert.equal(e.patches, 2 * 28 * 28);
+  assert.equal(e.bankRows, Math.floor(0.1 * 2 * 784));
+  const whole = estimateBuild([img(128, 96)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, manifest);
+  assert.equal(whole.patches, 16 * 12);
+  assert.ok(e.bytes > e.patches * 1024 * 4, 'features alone are a lower bound');
+  assert.doesNotThrow(() => assertWithinCapacity(e, e.bytes));
+  assert.throws(() => assertWithinCapacity(e, e.bytes - 1), (err) => isAppError(err) && err.code === 'over_capacity' && err.status === 422 && err.details?.estimatedBytes === e.bytes);
+});
