@@ -4,7 +4,7 @@
  * stops accepting, running inspections finish, builds stop cleanly (recorded as interrupted).
  */
 import closeWithGrace from 'close-with-grace';
-import { loadConfig, type ServiceConfig } from '../common/config.js';
+import type { ServiceConfig } from '../common/config.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
 import { createService } from '../service/index.js';
@@ -24,9 +24,4 @@ export async function serve(config: ServiceConfig): Promise<void> {
     await service.close();
   });
   await app.listen({ port: config.port, host: config.host });
-}
-
-export async function run(_argv: string[]): Promise<number> {
-  await serve(loadConfig());
-  return 0;
 }

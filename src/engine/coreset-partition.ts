@@ -13,16 +13,17 @@
  *  2. row, same inequality with the row's own δ_n;
  *  3. row, ‖P(y_n − x)‖ ≥ δ_n (+ margin) with the row's stored basis coordinates: 128 bytes read
  *     instead of the row's 512.
- * Only rows that survive all three get the float32 distance. On real features (bottle, N = 156,800,
- * M = 15,680) about 0.2 % of the N·M distances remain.
+ * Only rows that survive all three get the float32 distance: on real features (bottle, N = 156,800,
+ * M = 15,680, τ = 0.15) 0.2 % of the N·M distances.
  *
  * Rounding margins. With u = 2⁻²⁴ and N* = max‖y‖², the float32 formula's squared result is within
  * ε² = 16·u·N* of the true squared distance (norms, dot, sum and difference each add at most
  * u·(‖a‖² + ‖b‖²)), and the final sqrt/rounding adds a relative 2u. So D(n, x) ≥ δ_n holds as soon as
  * the true a = ‖y_n − x‖ has a² ≥ δ²(1 + 2.1u) + ε² (test 3). For tests 1-2: with b = true ‖y_n − c‖,
  * b² ≤ δ²(1 + 2.1u) + ε², and a ≥ ‖x − c‖ − b, so ‖x − c‖² ≥ 4·δ²·(1 + 1e−6) + 4·ε² suffices.
- * Basis coordinates carry float32 rounding (rows) or float64 rounding (picks); `basisSlack` bounds
- * the resulting error of a basis distance.
+ * Basis coordinates carry float32 rounding (rows) or float64 rounding (picks); `basisSlack` = s
+ * bounds the resulting error of a basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6
+ * turns "A − s ≥ bound" into a test on A² without a square root.
  */
 import { type CoresetInput, coresetDistances4, startDistances } from './coreset-metric.js';
 
@@ -56,18 +57,26 @@ function triangleThreshold(r: number, eps2: number): number {
   return 4.000004 * r * r + 4 * eps2;
 }
 
-/** Lower bound on the square of `√lb2 − slack` (taken as 0 when negative), without a sqrt: (A − s)² ≥ A²(1 − h) − s²(1/h − 1), h = 1e−6. */
-function lessSlack(lb2: number, slack: number): number {
-  return lb2 * (1 - 1e-6) - slack * slack * 1e6;
+
+/**
+ * One group's rows, stored contiguously (row index, δ, basis coordinates) so that a sweep streams
+ * through memory instead of jumping between 512-byte rows. The row count lives in the partition's
+ * `size` array, which the scan over all groups reads without touching these objects.
+ */
+interface Group {
+  rows: Int32Array;
+  deltas: Float32Array;
+  coords: Float32Array;
+}
+
+function newGroup(capacity: number, basisDim: number): Group {
+  return { rows: new Int32Array(capacity), deltas: new Float32Array(capacity), coords: new Float32Array(capacity * basisDim) };
 }
 
 export class CoresetPartition {
   readonly counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
-  private readonly delta: Float32Array;
-  /** Basis coordinates of this range's rows (`(hi − lo) × basisDim`). */
-  private readonly rowBasis: Float32Array;
   /** Group g < picks belongs to pick g; group `picks` holds the rows without a centre yet. */
-  private readonly members: Int32Array[];
+  private readonly groups: Group[];
   private readonly size: Int32Array;
   private readonly maxDelta: Float64Array;
   private readonly maxIndex: Int32Array;
@@ -75,10 +84,12 @@ export class CoresetPartition {
   private readonly exactThreshold: Float64Array;
   /** The same test on the squared basis distance, slack included. */
   private readonly basisThreshold: Float64Array;
-  private readonly centreRow: Int32Array;
+  /** The picks' rows and basis coordinates, copied in pick order (the scan reads them in order). */
+  private readonly centreRows: Float32Array;
   private readonly centreBasis: Float64Array;
-  /** Rows moving to the new pick's group. */
-  private readonly scratch: Int32Array;
+  /** The new pick's group as it fills. */
+  private readonly incoming: Group;
+  private incomingSize = 0;
   /** Rows whose distance to the new pick must be computed (padded to a multiple of 4). */
   private readonly pending: Int32Array;
   private readonly distances: Float32Array;
@@ -89,32 +100,31 @@ export class CoresetPartition {
     private readonly lo: number,
     private readonly hi: number,
   ) {
-    const { input, norms, basis, basisDim } = shared;
-    const { y, dim } = input;
+    const { input, norms, basisDim } = shared;
+    const count = hi - lo;
     const groups = input.picks + 1;
-    this.members = new Array<Int32Array>(groups).fill(new Int32Array(0));
+    this.groups = Array.from({ length: groups }, () => newGroup(0, basisDim));
     this.size = new Int32Array(groups);
     this.maxDelta = new Float64Array(groups).fill(-1);
     this.maxIndex = new Int32Array(groups);
     this.exactThreshold = new Float64Array(groups);
     this.basisThreshold = new Float64Array(groups);
-    this.centreRow = new Int32Array(input.picks);
+    this.centreRows = new Float32Array(input.picks * input.dim);
     this.centreBasis = new Float64Array(input.picks * basisDim);
-    this.scratch = new Int32Array(hi - lo);
-    this.pending = new Int32Array(hi - lo + 4);
-    this.distances = new Float32Array(hi - lo + 4);
-    this.delta = startDistances(input, norms, lo, hi);
-    this.rowBasis = new Float32Array((hi - lo) * basisDim);
+    this.incoming = newGroup(count, basisDim);
+    this.pending = new Int32Array(count + 4);
+    this.distances = new Float32Array(count + 4);
+    const start = startDistances(input, norms, lo, hi);
+    const none = newGroup(count, basisDim);
+    let size = 0;
     for (let n = lo; n < hi; n++) {
-      for (let i = 0; i < basisDim; i++) {
-        let s = 0;
-        for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[n * dim + k];
-        this.rowBasis[(n - lo) * basisDim + i] = s;
-      }
+      if (input.firstPickRespectsMask && input.keep[n] === 0) continue;
+      none.rows[size] = n;
+      none.deltas[size] = start[n - lo];
+      this.project(n, none.coords, size * basisDim);
+      size++;
     }
-    const none: number[] = [];
-    for (let n = lo; n < hi; n++) if (!(input.firstPickRespectsMask && input.keep[n] === 0)) none.push(n);
-    this.setGroup(input.picks, Int32Array.from(none));
+    this.setGroup(input.picks, none, size);
   }
 
   /** Largest δ in this range, lowest row index on ties (all δ = 0: the first row; no rows: index −1). */
@@ -136,17 +146,17 @@ export class CoresetPartition {
 
   /** Applies the next pick, row `x`, to every row of the range. */
   update(x: number): void {
-    const { input, basis, basisDim } = this.shared;
+    const { input, basisDim } = this.shared;
     const { y, dim } = input;
+    const { centreRows, centreBasis } = this;
     const t = this.picked++;
-    this.centreRow[t] = x;
+    centreRows.set(y.subarray(x * dim, (x + 1) * dim), t * dim);
+    const coords = new Float64Array(basisDim);
+    this.project(x, coords, 0);
+    centreBasis.set(coords, t * basisDim);
     const zx = t * basisDim;
-    for (let i = 0; i < basisDim; i++) {
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[x * dim + k];
-      this.centreBasis[zx + i] = s;
-    }
-    let moved = 0;
+    const xr = t * dim;
+    this.incomingSize = 0;
     for (let g = 0; g < t; g++) {
       if (this.size[g] === 0) continue;
       // Cheap bound first, with early exit: partial sums only grow.
@@ -154,51 +164,53 @@ export class CoresetPartition {
       const zg = g * basisDim;
       let lb = 0;
       for (let i = 0; i < basisDim && lb < limit; i++) {
-        const u = this.centreBasis[zx + i] - this.centreBasis[zg + i];
+        const u = centreBasis[zx + i] - centreBasis[zg + i];
         lb += u * u;
       }
       if (lb >= limit) continue;
       this.counters.centreDistances++;
-      const c = this.centreRow[g];
+      const gr = g * dim;
       let exact = 0;
       for (let k = 0; k < dim; k++) {
-        const u = y[x * dim + k] - y[c * dim + k];
+        const u = centreRows[xr + k] - centreRows[gr + k];
         exact += u * u;
       }
       const lower = exact * (1 - 1e-12);
       if (lower >= this.exactThreshold[g]) continue;
-      moved = this.sweep(g, x, t, lower, moved);
+      this.sweep(g, x, t, lower);
     }
-    moved = this.sweep(input.picks, x, t, -1, moved);
-    this.setGroup(t, this.scratch.slice(0, moved));
+    this.sweep(input.picks, x, t, -1);
+    const { incoming, incomingSize: size } = this;
+    this.setGroup(t, { rows: incoming.rows.slice(0, size), deltas: incoming.deltas.slice(0, size), coords: incoming.coords.slice(0, size * basisDim) }, size);
   }
 
   /**
-   * Updates the rows of group `g` against pick `x` (ordinal `t`); rows whose δ drops move to group
-   * `t` (collected in `scratch` from position `moved`). `lower` bounds ‖x − c_g‖² from below (−1:
-   * unknown). Two passes: collect the rows no bound settles, compute their distances four at a
-   * time, then apply.
+   * Updates the rows of group `g` against pick `x` (ordinal `t`); rows whose δ drops move to the
+   * incoming group. `lower` bounds ‖x − c_g‖² from below (−1: unknown). Two passes: collect the
+   * rows no bound settles, compute their distances four at a time, then apply.
    */
-  private sweep(g: number, x: number, t: number, lower: number, moved: number): number {
+  private sweep(g: number, x: number, t: number, lower: number): void {
     const { input, norms, eps2, basisDim, basisSlack } = this.shared;
     const { y, dim, keep } = input;
-    const { delta, scratch, lo, pending, distances, rowBasis, centreBasis } = this;
-    const zx = t * basisDim;
-    const list = this.members[g];
+    const { pending, distances, centreBasis, incoming } = this;
+    const group = this.groups[g];
+    const { rows, deltas, coords } = group;
     const size = this.size[g];
+    const zx = t * basisDim;
+    const slack2 = basisSlack * basisSlack * 1e6;
     let count = 0;
     for (let m = 0; m < size; m++) {
-      const n = list[m];
-      const dn = delta[n - lo];
-      if (keep[n] === 0 || lower >= triangleThreshold(dn, eps2)) continue;
-      const need = dn * dn * (1 + 1e-6) + eps2;
-      const zn = (n - lo) * basisDim;
+      const dn = deltas[m];
+      if (keep[rows[m]] === 0 || lower >= triangleThreshold(dn, eps2)) continue;
+      // Test 3, with early exit: (√lb − s)² ≥ δ²(1 + 1e−6) + ε² settles the row.
+      const limit = (dn * dn * (1 + 1e-6) + eps2 + slack2) / (1 - 1e-6);
+      const zn = m * basisDim;
       let lb = 0;
-      for (let i = 0; i < basisDim; i++) {
-        const u = rowBasis[zn + i] - centreBasis[zx + i];
+      for (let i = 0; i < basisDim && lb < limit; i++) {
+        const u = coords[zn + i] - centreBasis[zx + i];
         lb += u * u;
       }
-      if (lessSlack(lb, basisSlack) < need) pending[count++] = n;
+      if (lb < limit) pending[count++] = rows[m];
     }
     if (count > 0) {
       for (let i = count; i % 4 !== 0; i++) pending[i] = pending[count - 1];
@@ -210,40 +222,57 @@ export class CoresetPartition {
     let best = -1;
     let bestIndex = 0;
     for (let m = 0; m < size; m++) {
-      const n = list[m];
+      const n = rows[m];
       // Removed rows only ever sit in the no-centre group, before the first pick: δ = κ·D = 0.
-      if (keep[n] === 0) {
-        delta[n - lo] = 0;
-        continue;
-      }
-      const dn = delta[n - lo];
+      if (keep[n] === 0) continue;
+      const dn = deltas[m];
       if (next < count && pending[next] === n) {
         const d = distances[next++];
         if (d < dn) {
-          delta[n - lo] = d;
-          scratch[moved++] = n;
+          const i = this.incomingSize++;
+          incoming.rows[i] = n;
+          incoming.deltas[i] = d;
+          incoming.coords.set(coords.subarray(m * basisDim, (m + 1) * basisDim), i * basisDim);
           continue;
         }
       }
-      list[kept++] = n;
+      if (kept !== m) {
+        rows[kept] = n;
+        deltas[kept] = dn;
+        coords.copyWithin(kept * basisDim, m * basisDim, (m + 1) * basisDim);
+      }
+      kept++;
       if (dn > best || (dn === best && n < bestIndex)) {
         best = dn;
         bestIndex = n;
       }
     }
     this.size[g] = kept;
-    if (kept * 4 < list.length && list.length > 64) this.members[g] = list.slice(0, kept);
+    if (kept * 4 < rows.length && rows.length > 64) {
+      this.groups[g] = { rows: rows.slice(0, kept), deltas: deltas.slice(0, kept), coords: coords.slice(0, kept * basisDim) };
+    }
     this.setStats(g, best, bestIndex);
-    return moved;
   }
 
-  private setGroup(g: number, rows: Int32Array): void {
-    this.members[g] = rows;
-    this.size[g] = rows.length;
+  /** Basis coordinates of row `n` into `out[at ..]`. */
+  private project(n: number, out: Float32Array | Float64Array, at: number): void {
+    const { input, basis, basisDim } = this.shared;
+    const { y, dim } = input;
+    for (let i = 0; i < basisDim; i++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[n * dim + k];
+      out[at + i] = s;
+    }
+  }
+
+  private setGroup(g: number, group: Group, size: number): void {
+    this.groups[g] = group;
+    this.size[g] = size;
     let best = -1;
     let bestIndex = 0;
-    for (const n of rows) {
-      const dn = this.delta[n - this.lo];
+    for (let m = 0; m < size; m++) {
+      const dn = group.deltas[m];
+      const n = group.rows[m];
       if (dn > best || (dn === best && n < bestIndex)) {
         best = dn;
         bestIndex = n;
@@ -258,7 +287,6 @@ export class CoresetPartition {
     this.maxIndex[g] = bestIndex;
     const exact = triangleThreshold(Math.max(best, 0), eps2);
     this.exactThreshold[g] = exact;
-    // lessSlack(lb2) ≥ exact  ⇐  lb2 ≥ (exact + 1e6·slack²) / (1 − 1e−6).
     this.basisThreshold[g] = (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
   }
 }

@@ -7,8 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CTL, type WorkerMessage, type WorkerSetup, mergeArgmax } from './coreset.js';
 import { type Argmax, CoresetPartition } from './coreset-partition.js';
 
-/** Busy-wait this many polls before sleeping: a pick takes tens of microseconds. */
-const SPINS = 200000;
+/**
+ * Busy-wait this long before sleeping: a pick takes well under a millisecond and waking a sleeping
+ * thread costs tens of microseconds or more (on a VM), but spinning longer starves whatever else
+ * shares the two cores.
+ */
+const SPIN_MS = 0.5;
 
 function barrier(control: Int32Array, workers: number): void {
   const gen = Atomics.load(control, CTL.GEN);
@@ -18,11 +22,14 @@ function barrier(control: Int32Array, workers: number): void {
     Atomics.notify(control, CTL.GEN);
     return;
   }
+  const started = performance.now();
   let spins = 0;
+  let sleep = false;
   while (Atomics.load(control, CTL.GEN) === gen) {
     if (Atomics.load(control, CTL.FAILED) !== 0) throw new Error('coreset stopped');
     // Timed waits so a stop request is seen even if no notify comes.
-    if (++spins > SPINS) Atomics.wait(control, CTL.GEN, gen, 50);
+    if (sleep) Atomics.wait(control, CTL.GEN, gen, 50);
+    else if ((++spins & 255) === 0) sleep = performance.now() - started > SPIN_MS;
   }
 }
 

@@ -28,6 +28,8 @@ export interface CoresetResult {
   /** Picked rows, in pick order. */
   selected: Int32Array;
   counters: PartitionCounters;
+  /** Worker threads used (1 = this thread). */
+  threads: number;
 }
 
 /** Below this many rows worker start-up costs more than it saves. */
@@ -198,7 +200,7 @@ async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): P
     }
   }
   opts.onProgress?.(input.picks, input.picks);
-  return { selected, counters: part.counters };
+  return { selected, counters: part.counters, threads: 1 };
 }
 
 function sharedCopy<T extends Float32Array | Uint8Array | Int32Array | Float64Array>(a: T, make: (buf: SharedArrayBuffer) => T): T {
@@ -268,5 +270,5 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
     }
   });
   opts.onProgress?.(picks, picks);
-  return { selected: Int32Array.from(selected), counters };
+  return { selected: Int32Array.from(selected), counters, threads: workers };
 }

@@ -83,9 +83,11 @@ function blurLines(src: Float64Array, dst: Float64Array, lines: number, n: numbe
   for (let line = 0; line < lines; line++) {
     const s = lineStart(line);
     for (let i = 0; i < padded.length; i++) padded[i] = src[s + map[i] * stride];
+    // The kernel is symmetric: pair the taps at ±t around the centre.
     for (let i = 0; i < n; i++) {
-      let acc = 0;
-      for (let t = 0; t < kernel.length; t++) acc += kernel[t] * padded[i + t];
+      const c = i + radius;
+      let acc = kernel[radius] * padded[c];
+      for (let t = 1; t <= radius; t++) acc += kernel[radius + t] * (padded[c - t] + padded[c + t]);
       dst[s + i * stride] = acc;
     }
   }

@@ -3,11 +3,10 @@
  * (−1/√D, +1/√D) (PyTorch `Linear(D, d, bias=False)` initialisation), drawn from the engine's
  * seeded generator. Features are projected image by image as they arrive, so no N × D copy of the
  * training set is ever made. The fast path is one onnxruntime MatMul per image (a JS loop costs
- * ~70 ms per image for both projections, more than the backbone); the plain loop stays as the
- * reference the tests compare it with.
+ * ~70 ms per image for both projections, more than the backbone itself); the plain loop stays as
+ * the reference the tests compare it with.
  */
-import ort from 'onnxruntime-node';
-import { GraphBuilder } from '../common/onnx-graph.js';
+import { matmul } from './ort-search.js';
 import type { Rng } from './random.js';
 
 /** Draws `R` (row-major, `outDim × inDim`) from `rng`. */
@@ -31,59 +30,45 @@ export function projectReference(x: Float32Array, rows: number, inDim: number, r
   return out;
 }
 
-/** Projects blocks of rows with several matrices at once (one pass over the input). */
-export interface Projector {
+/**
+ * Projects blocks of rows with several matrices at once (one pass over the input): one float32
+ * MatMul `X[rows, D] · W` in onnxruntime, `W` holding the matrices transposed side by side.
+ * Single-threaded: the work is small (0.4 GFLOP per 784-row image for two matrices), and a fixed
+ * thread count keeps the rounding, hence the bank, the same on every run.
+ */
+export class Projector {
+  private readonly w: Float32Array;
+  private readonly outDims: number[];
+  private readonly total: number;
+
+  constructor(
+    matrices: Float32Array[],
+    private readonly inDim: number,
+  ) {
+    this.outDims = matrices.map((m) => m.length / inDim);
+    this.total = this.outDims.reduce((a, b) => a + b, 0);
+    this.w = new Float32Array(inDim * this.total);
+    let col0 = 0;
+    matrices.forEach((m, j) => {
+      for (let i = 0; i < this.outDims[j]; i++) {
+        for (let k = 0; k < inDim; k++) this.w[k * this.total + col0 + i] = m[i * inDim + k];
+      }
+      col0 += this.outDims[j];
+    });
+  }
+
   /**
    * Projects `rows` rows of `x` with every matrix; matrix `j`'s result goes to `outs[j]` starting
    * at row `rowOffset` (so per-image results land in one N-row array).
    */
-  project(x: Float32Array, rows: number, outs: Float32Array[], rowOffset: number): Promise<void>;
-  release(): Promise<void>;
-}
-
-/**
- * One MatMul graph `X[n, D] · Wᵀ` with `W` the stacked matrices. Single-threaded by default: the
- * work is small (0.4 GFLOP per 784-row image) and the coreset workers need the cores.
- */
-export async function createProjector(matrices: Float32Array[], inDim: number, opts: { threads?: number } = {}): Promise<Projector> {
-  const outDims = matrices.map((m) => m.length / inDim);
-  const total = outDims.reduce((a, b) => a + b, 0);
-  // Transposed and stacked: column block j of W holds matrix j.
-  const w = new Float32Array(inDim * total);
-  let col0 = 0;
-  matrices.forEach((m, j) => {
-    for (let i = 0; i < outDims[j]; i++) {
-      for (let k = 0; k < inDim; k++) w[k * total + col0 + i] = m[i * inDim + k];
-    }
-    col0 += outDims[j];
-  });
-  const g = new GraphBuilder('projection');
-  const xName = g.input('x', ['n', inDim]);
-  const wName = g.constant('w', [inDim, total], w);
-  g.node('MatMul', [xName, wName], {}, ['y']);
-  g.output('y', ['n', total]);
-  const session = await ort.InferenceSession.create(g.encode(), {
-    intraOpNumThreads: opts.threads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
-
-  return {
-    async project(x, rows, outs, rowOffset) {
-      const input = new ort.Tensor('float32', x.subarray(0, rows * inDim), [rows, inDim]);
-      const result = await session.run({ x: input });
-      const y = result.y.data as Float32Array;
-      let c = 0;
-      outs.forEach((out, j) => {
-        const dj = outDims[j];
-        for (let row = 0; row < rows; row++) {
-          out.set(y.subarray(row * total + c, row * total + c + dj), (rowOffset + row) * dj);
-        }
-        c += dj;
-      });
-      result.y.dispose();
-    },
-    release: () => session.release(),
-  };
+  async project(x: Float32Array, rows: number, outs: Float32Array[], rowOffset: number): Promise<void> {
+    const { total, outDims } = this;
+    const y = await matmul(x.subarray(0, rows * this.inDim), this.w, rows, this.inDim, total, 1);
+    let c = 0;
+    outs.forEach((out, j) => {
+      const dj = outDims[j];
+      for (let row = 0; row < rows; row++) out.set(y.subarray(row * total + c, row * total + c + dj), (rowOffset + row) * dj);
+      c += dj;
+    });
+  }
 }

@@ -5,7 +5,7 @@
  * scores come from the segmentation bank when there is one (softpatch+).
  */
 import { appError } from '../common/errors.js';
-import { createSearcher } from './search.js';
+import { cachedSearcher, createSearcher } from './search.js';
 import type { NearestResult, SearcherOptions, Searcher } from './search-types.js';
 import type { Bank, BankSet, PatchScores } from './types.js';
 
@@ -31,7 +31,7 @@ export interface ScoreOptions {
   excludeImage?: number;
   /** Multiply by the row weights (default true; false = PatchCore's plain distance). */
   softWeights?: boolean;
-  /** Reuse searchers; without them temporary fast searchers are built (costly per call). */
+  /** Searchers to use; without them the banks' cached fast searchers (built on first use). */
   searchers?: BankSearchers;
 }
 
@@ -62,18 +62,17 @@ export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: 
   if (query.length !== patches * dim) {
     throw appError('ENGINE_INPUT', [`query has ${query.length} floats, expected ${patches} patches × ${dim}`]);
   }
-  const searchers = opts.searchers ?? (await createBankSearchers(bankSet));
-  try {
-    const scores = await bankScores(bankSet.cls, searchers.cls, query, patches, opts);
-    let imageScore = -Infinity;
-    for (let p = 0; p < patches; p++) imageScore = Math.max(imageScore, scores[p]);
-    let mapScores = scores;
-    if (bankSet.seg !== null) {
-      if (searchers.seg === null) throw appError('ENGINE_INPUT', ['softpatch+ bank set scored without a segmentation searcher']);
-      mapScores = await bankScores(bankSet.seg, searchers.seg, query, patches, opts);
-    }
-    return { scores, imageScore, mapScores };
-  } finally {
-    if (opts.searchers === undefined) releaseBankSearchers(searchers);
+  const searchers = opts.searchers ?? {
+    cls: await cachedSearcher(bankSet.cls),
+    seg: bankSet.seg === null ? null : await cachedSearcher(bankSet.seg),
+  };
+  const scores = await bankScores(bankSet.cls, searchers.cls, query, patches, opts);
+  let imageScore = -Infinity;
+  for (let p = 0; p < patches; p++) imageScore = Math.max(imageScore, scores[p]);
+  let mapScores = scores;
+  if (bankSet.seg !== null) {
+    if (searchers.seg === null) throw appError('ENGINE_INPUT', ['softpatch+ bank set scored without a segmentation searcher']);
+    mapScores = await bankScores(bankSet.seg, searchers.seg, query, patches, opts);
   }
+  return { scores, imageScore, mapScores };
 }

@@ -104,9 +104,12 @@ export interface SearchBenchResult {
   queries: number;
   bankRows: number;
   dim: number;
-  /** median ms per batch */
+  /** median wall-clock ms per batch */
   exactGemmMs: number;
   fastMs: number;
+  /** median CPU ms per batch, all threads (steadier than wall time on a shared machine) */
+  exactGemmCpuMs: number;
+  fastCpuMs: number;
   /** one-off cost of building the fast searcher */
   fastSetupMs: number;
   /** share of queries where the fast and the Gemm searcher chose the same row */
@@ -123,6 +126,11 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
 export async function benchSearch(opts: SearchBenchOptions): Promise<SearchBenchResult> {
   const { bank, queries, nq } = clusteredData({ rows: opts.bankRows, queries: opts.queries, dim: opts.dim, seed: opts.seed, decay: opts.decay });
   const runs = opts.runs ?? 5;
@@ -135,13 +143,19 @@ export async function benchSearch(opts: SearchBenchOptions): Promise<SearchBench
   let fastResult = await fast.nearest(queries, nq);
   const gemmMs: number[] = [];
   const fastMs: number[] = [];
+  const gemmCpu: number[] = [];
+  const fastCpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    let cpu = process.cpuUsage();
     t = performance.now();
     gemmResult = await gemm.nearest(queries, nq);
     gemmMs.push(performance.now() - t);
+    gemmCpu.push(cpuMs(cpu));
+    cpu = process.cpuUsage();
     t = performance.now();
     fastResult = await fast.nearest(queries, nq);
     fastMs.push(performance.now() - t);
+    fastCpu.push(cpuMs(cpu));
   }
   let agree = 0;
   for (let q = 0; q < nq; q++) if (gemmResult.index[q] === fastResult.index[q]) agree++;
@@ -151,6 +165,8 @@ export async function benchSearch(opts: SearchBenchOptions): Promise<SearchBench
     dim: bank.dim,
     exactGemmMs: median(gemmMs),
     fastMs: median(fastMs),
+    exactGemmCpuMs: median(gemmCpu),
+    fastCpuMs: median(fastCpu),
     fastSetupMs,
     top1Agreement: agree / Math.max(1, nq),
     fastStats: fast.stats(),

@@ -154,7 +154,7 @@ export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions 
     aug: bankTensors(augFeatures, rows, adim),
     augNorm2,
     maxAugNorm2,
-    candidates: Math.max(1, Math.min(opts.candidates ?? 16, rows)),
+    candidates: Math.max(1, Math.min(opts.candidates ?? 64, rows)),
     threads,
     stats: { queries: 0, projected: 0, fullGemm: 0, scanned: 0 },
   };
@@ -205,7 +205,8 @@ function rerank(
 /** Lower bound on ‖q − b‖² from a projected key `‖b'‖² − 2q'·b'`, for a query with ‖q'‖² = qn2. */
 function projectedBound(index: FastIndex, qn2: number): (key: number) => number {
   const { pdim, dim } = index.proj;
-  const gemmTol = (gamma(pdim + 1) + 4 * U) * (qn2 + index.maxAugNorm2);
+  // Key and norms come from float32 dot products of length pdim + 1 (the norms too, in the graph).
+  const gemmTol = (2 * gamma(pdim + 1) + 3 * U) * (qn2 + index.maxAugNorm2);
   // Error of one computed augmented vector, relative to its norm: the projection, the residual and its norm.
   const rel = 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
   const slack = rel * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));

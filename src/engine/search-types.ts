@@ -36,7 +36,7 @@ export interface SearcherOptions {
   threads?: number;
   /** fast: dimension of the projected candidate space (default 128). */
   projectionDim?: number;
-  /** fast: candidates per query from the projected space (default 16). */
+  /** fast: candidates per query from the projected space (default 64). */
   candidates?: number;
   /** fast: seed of the projection's subspace iteration (default 0; changes speed, never results). */
   seed?: number;

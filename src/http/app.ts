@@ -48,6 +48,10 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
   app.addHook('onRequest', async () => {
     if (service.shuttingDown) throw appError('UNAVAILABLE', ['The service is shutting down']);
   });
+  // Answers finished during shutdown close their connection, so the listener can close.
+  app.addHook('onSend', async (_req, reply) => {
+    if (service.shuttingDown) reply.header('Connection', 'close');
+  });
   registerHttpMetrics(app, service.registry);
 
   // No route takes plain text: without this parser such bodies are a 415, not a schema error.

@@ -18,6 +18,8 @@ interface ValidationIssue {
   message?: string;
 }
 
+const MALFORMED_MULTIPART = /multipart|boundary|terminated early|malformed part header/i;
+
 function validationError(err: FastifyError): AppError {
   const issues = (err.validation ?? []) as ValidationIssue[];
   const where = err.validationContext ?? 'request';
@@ -52,8 +54,8 @@ export function toAppError(err: unknown, req: FastifyRequest, config: ServiceCon
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return appError('UNSUPPORTED_CONTENT_TYPE', [String(req.headers['content-type'] ?? '').slice(0, 100), 'send multipart/form-data (field "images"), JSON or image/* as the route describes']);
   }
-  // Busboy reports malformed multipart bodies as plain Errors.
-  if (req.isMultipart?.() && !(typeof e.statusCode === 'number' && e.statusCode >= 500)) {
+  // Busboy reports malformed multipart bodies as plain Errors with these messages.
+  if (req.isMultipart?.() && e.statusCode === undefined && MALFORMED_MULTIPART.test(e.message ?? '')) {
     return appError('BAD_REQUEST', [`malformed multipart body: ${e.message}`]);
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
@@ -71,7 +73,7 @@ export function errorBody(err: AppError, requestId: string): ErrorResponse {
 export function registerErrorHandling(app: App, config: ServiceConfig): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const mapped = toAppError(err, req, config);
-    if (mapped.status >= 500) req.log.error({ err }, 'request failed');
+    if (mapped.code === 'internal') req.log.error({ err }, 'request failed');
     else req.log.info({ code: mapped.code, status: mapped.status }, mapped.message);
     if (mapped.code === 'unauthorized') reply.header('WWW-Authenticate', 'Bearer');
     const retry = mapped.details?.retryAfterSeconds;

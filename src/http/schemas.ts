@@ -3,13 +3,14 @@
  * serialisation and the OpenAPI document all come from these.
  */
 import { Type, type Static, type TSchema } from '@fastify/type-provider-typebox';
+import { BUILD_ID_PATTERN, IMAGE_ID_PATTERN, LINE_ID_PATTERN } from '../store/paths.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-export const LineId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Line id: 1-64 characters a-z, 0-9, "_", "-", starting with a letter or digit' });
-export const ImageId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 of the image bytes' });
-export const BuildId = Type.String({ pattern: '^b_[0-9A-HJKMNP-TV-Z]{26}$' });
+export const LineId = Type.String({ pattern: LINE_ID_PATTERN.source, description: 'Line id: 1-64 characters a-z, 0-9, "_", "-", starting with a letter or digit' });
+export const ImageId = Type.String({ pattern: IMAGE_ID_PATTERN.source, description: 'sha256 of the image bytes' });
+export const BuildId = Type.String({ pattern: BUILD_ID_PATTERN.source });
 
 export const LineParams = Type.Object({ line: LineId }, strict);
 export const ImageParams = Type.Object({ line: LineId, imageId: ImageId }, strict);

@@ -122,6 +122,7 @@ async function run(): Promise<StagedBank> {
   const built = await buildBankSet(features, job.engineConfig, {
     signal: abort.signal,
     maxBytes: job.maxBankBytes,
+    threads: job.threads,
     onProgress: (p) => progress(p.stage, p.done, p.total),
   });
   checkCancelled();

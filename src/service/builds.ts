@@ -72,7 +72,7 @@ export class BuildManager {
     const images = await store.images.list(lineId);
     if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
     if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
-    assertWithinCapacity(estimateBuild(images, buildConfig, manifest), config.maxBankBytes);
+    assertWithinCapacity(estimateBuild(images, buildConfig, engineConfig, manifest), config.maxBankBytes);
 
     const now = new Date().toISOString();
     const record: BuildRecord = {
@@ -235,10 +235,12 @@ export class BuildManager {
       }
       if (staged) {
         const version = await store.banks.commit(r.line, staged.dir);
-        Object.assign(r, { status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null });
-        this.persist(a);
+        // Readers see `succeeded` only once the bank is also active: record first, then activate.
+        const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
         await a.writes;
+        await store.builds.save(final);
         await store.lines.update(r.line, (line) => ({ ...line, activeBank: version }));
+        Object.assign(r, final);
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
       } else {

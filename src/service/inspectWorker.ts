@@ -9,7 +9,7 @@ import type { PreparedImage } from '../backbone/types.js';
 import { isAppError } from '../common/errors.js';
 import { anomalyMap } from '../engine/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from '../engine/score.js';
-import type { BankSet } from '../engine/types.js';
+import type { Bank, BankSet } from '../engine/types.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
 import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspectProtocol.js';
 
@@ -24,29 +24,48 @@ function getBackbone(): Promise<Backbone> {
   return backbone;
 }
 
-/** Search structures per bank, most recently used last; as many as the main thread caches banks. */
-const searchers = new Map<string, Promise<BankSearchers>>();
+function privateBank(bank: Bank): Bank {
+  return { ...bank, features: new Float32Array(bank.features), weights: new Float32Array(bank.weights), sourceImage: new Int32Array(bank.sourceImage) };
+}
 
-function searchersFor(key: string, bankSet: BankSet): Promise<BankSearchers> {
-  let s = searchers.get(key);
-  if (s) {
-    searchers.delete(key);
+function privateCopy(set: BankSet): BankSet {
+  return { ...set, cls: privateBank(set.cls), seg: set.seg && privateBank(set.seg) };
+}
+
+interface ReadyBank {
+  bankSet: BankSet;
+  searchers: BankSearchers;
+}
+
+async function prepareBank(shared: BankSet): Promise<ReadyBank> {
+  // onnxruntime refuses tensors over shared memory: the worker searches a private copy.
+  const bankSet = privateCopy(shared);
+  return { bankSet, searchers: await createBankSearchers(bankSet, { threads: data.threads }) };
+}
+
+/** Banks ready to search, most recently used last; as many as the main thread caches. */
+const banks = new Map<string, Promise<ReadyBank>>();
+
+function bankFor(key: string, shared: BankSet): Promise<ReadyBank> {
+  let entry = banks.get(key);
+  if (entry) {
+    banks.delete(key);
   } else {
-    s = createBankSearchers(bankSet, { threads: data.threads });
-    s.catch(() => searchers.delete(key));
+    entry = prepareBank(shared);
+    entry.catch(() => banks.delete(key));
   }
-  searchers.set(key, s);
-  while (searchers.size > data.cachedBanks) {
-    const [oldest, entry] = searchers.entries().next().value as [string, Promise<BankSearchers>];
-    searchers.delete(oldest);
-    void entry.then(releaseBankSearchers, () => undefined);
+  banks.set(key, entry);
+  while (banks.size > data.cachedBanks) {
+    const [oldest, old] = banks.entries().next().value as [string, Promise<ReadyBank>];
+    banks.delete(oldest);
+    void old.then((b) => releaseBankSearchers(b.searchers), () => undefined);
   }
-  return s;
+  return entry;
 }
 
 async function inspect(task: InspectTask): Promise<InspectTaskResult> {
   const net = await getBackbone();
-  const search = await searchersFor(task.bankKey, task.bankSet);
+  const bank = await bankFor(task.bankKey, task.bankSet);
   const prepared: PreparedImage[] = [];
   const decodeMs: number[] = [];
   const buffers = task.images.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
@@ -68,7 +87,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
   const results: InspectImageResult[] = [];
   for (let i = 0; i < prepared.length; i++) {
     const t2 = performance.now();
-    const ps = await scorePatches(task.bankSet, features[i].data, { searchers: search });
+    const ps = await scorePatches(bank.bankSet, features[i].data, { searchers: bank.searchers });
     const t3 = performance.now();
     const g = prepared[i].geometry;
     const result: InspectImageResult = {
@@ -78,7 +97,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
       timingsMs: { decode: decodeMs[i], backbone: backboneMs, search: t3 - t2, render: 0 },
     };
     if (task.heatmap !== 'none' || task.regions) {
-      const map = anomalyMap(ps.mapScores, task.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma);
+      const map = anomalyMap(ps.mapScores, bank.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma);
       if (task.heatmap === 'heatmap') result.heatmap = await renderHeatmapPng(map, g.cropWidth, g.cropHeight, g, task.scale);
       if (task.heatmap === 'overlay') result.heatmap = await renderOverlayPng(buffers[i], map, g.cropWidth, g.cropHeight, g, task.scale, task.opacity);
       if (task.regions) result.regions = anomalyRegions(map, g.cropWidth, g.cropHeight, g, task.threshold);

@@ -103,6 +103,7 @@ export class InspectionService {
     let admitted = false;
     try {
       if (line.activeBank === null) throw appError('NO_ACTIVE_BANK', [lineId]);
+      if (!this.backbone) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
       if (this.inFlight + tasks > config.inspectWorkers + config.inspectQueue) {
         const seconds = Math.max(1, Math.ceil(((this.inFlight / config.inspectWorkers) * this.taskMs) / 1000));
         throw appError('BUSY', [seconds], { retryAfterSeconds: seconds });
@@ -141,8 +142,8 @@ export class InspectionService {
   }
 
   private checkBackbone(bank: LoadedBank): void {
-    const b = this.backbone;
-    if (b && bank.meta.backbone.sha256 !== b.backboneSha256) {
+    const b = this.backbone!;
+    if (bank.meta.backbone.sha256 !== b.backboneSha256) {
       throw appError('BANK_BACKBONE_MISMATCH', [`${bank.line}/${bank.version}`, bank.meta.backbone.id, b.backboneId]);
     }
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../../src/engine/score.js';
 import { clusteredData } from '../../src/engine/search-bench.js';
-import { nearestRowsReference } from '../../src/engine/search.js';
+import { cachedSearcher, nearestRowsReference } from '../../src/engine/search.js';
 import type { Bank, BankSet } from '../../src/engine/types.js';
 
 function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
@@ -75,4 +75,16 @@ test('scores agree across searcher kinds and equal w·d² of the reference neigh
 test('scorePatches rejects a query of the wrong size', async () => {
   const set: BankSet = { method: 'softpatch', grid: { h: 2, w: 2 }, cls: weighted, seg: null };
   await assert.rejects(scorePatches(set, new Float32Array(6)), (e: Error & { code?: string }) => e.code === 'engine_input');
+});
+
+test('without searchers, scorePatches reuses one cached fast searcher per bank', async () => {
+  const data = clusteredData({ rows: 300, queries: 16, dim: 32, seed: 6 });
+  const b: Bank = { ...data.bank, weights: new Float32Array(300).fill(1) };
+  const set: BankSet = { method: 'softpatch', grid: { h: 4, w: 4 }, cls: b, seg: null };
+  const first = await scorePatches(set, data.queries);
+  const second = await scorePatches(set, data.queries);
+  assert.deepEqual([...second.scores], [...first.scores]);
+  const searcher = await cachedSearcher(b);
+  assert.equal(searcher.kind, 'fast');
+  assert.equal(searcher.stats().queries, 32);
 });

@@ -126,9 +126,9 @@ test('plain functions reuse one searcher per bank and agree with the reference',
 
 test('searchers reject queries that do not fit the bank', async () => {
   const s = await createSearcher(bank, { kind: 'reference' });
-  await assert.rejects(async () => s.nearest(new Float32Array(10), 1), (e: Error & { code?: string }) => e.code === 'engine_input');
+  await assert.rejects(s.nearest(new Float32Array(10), 1), (e: Error & { code?: string }) => e.code === 'engine_input');
   await assert.rejects(
-    async () => s.nearest(data.queries, 1, { excludeSource: { sourceImage: new Int32Array(3), image: 0 } }),
+    s.nearest(data.queries, 1, { excludeSource: { sourceImage: new Int32Array(3), image: 0 } }),
     (e: Error & { code?: string }) => e.code === 'engine_input',
   );
   await assert.rejects(createSearcher({ features: new Float32Array(5), rows: 2, dim: 3 }), (e: Error & { code?: string }) => e.code === 'engine_input');
@@ -141,4 +141,15 @@ test('benchSearch reports timings and full agreement on a small case', async () 
   assert.ok(r.exactGemmMs > 0 && r.fastMs > 0);
   assert.equal(r.fastReferenceAgreement, 1);
   assert.ok(r.top1Agreement > 0.99);
+});
+
+test('large batches run in chunks that bound the key matrix, with the same answers', async () => {
+  // 50,000 rows: a 16M-element key matrix holds 335 queries, so 600 queries take two runs.
+  const big = clusteredData({ rows: 50_000, queries: 600, dim: 8, seed: 8, clusters: 16, latentDim: 3 });
+  const opts = { excludeSource: { sourceImage: big.bank.sourceImage, image: 1 } };
+  const ref = nearestRowsReference(big.bank, big.queries, big.nq, opts);
+  for (const kind of ['fast', 'gemm'] as const) {
+    const s = await createSearcher(big.bank, { kind, projectionDim: 4 });
+    assertSame(await s.nearest(big.queries, big.nq, opts), ref, kind);
+  }
 });

@@ -6,13 +6,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { call, form, partImage, startServer, type TestServer } from './server.js';
 
 let srv: TestServer;
 let png: Buffer;
 
 before(async () => {
-  srv = await startServer({ MAX_FILE_BYTES: String(200 * 1024), MAX_FILES: '5', MAX_INSPECT_FILES: '3' });
+  srv = await startServer({ MAX_FILE_BYTES: String(200 * 1024), MAX_FILES: '6', MAX_INSPECT_FILES: '3', MAX_PIXELS: '100000' });
   png = await partImage(1);
 });
 after(async () => {
@@ -110,18 +111,20 @@ test('uploads: stored once per content, bad files rejected with reasons, limits 
   await req('POST', '/v1/lines', { id: 'up' });
   const jpeg = await partImage(2, { format: 'jpeg' });
   const truncated = png.subarray(0, Math.floor(png.length / 2));
+  const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080' } }).png().toBuffer();
   const res = await req('POST', '/v1/lines/up/images', form([
     { name: 'a.png', bytes: png },
     { name: 'dir/b.jpg', bytes: jpeg, type: 'image/jpeg' },
     { name: 'again.png', bytes: png },
     { name: 'notes.txt', bytes: Buffer.from('not an image'), type: 'text/plain' },
     { name: 'half.png', bytes: truncated },
+    { name: 'large.png', bytes: large },
   ]));
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.stored, 2);
   assert.equal(res.body.duplicates, 1);
-  assert.equal(res.body.rejected, 2);
-  const [a, b, again, txt, half] = res.body.files;
+  assert.equal(res.body.rejected, 3);
+  const [a, b, again, txt, half, wide] = res.body.files;
   assert.equal(a.status, 'stored');
   assert.match(a.id, /^[0-9a-f]{64}$/);
   assert.equal(a.width, 128);
@@ -132,6 +135,8 @@ test('uploads: stored once per content, bad files rejected with reasons, limits 
   assert.match(txt.reason, /format/i);
   assert.equal(half.status, 'rejected');
   assert.ok(half.reason.length > 0);
+  assert.equal(wide.status, 'rejected');
+  assert.match(wide.reason, /MAX_PIXELS/);
 
   const listed = await req('GET', '/v1/lines/up/images?limit=1&offset=1');
   assert.equal(listed.status, 200);
@@ -162,7 +167,7 @@ test('uploads: stored once per content, bad files rejected with reasons, limits 
   // Limits: a file over MAX_FILE_BYTES and more than MAX_FILES files stop the request; nothing of it is stored.
   const big = Buffer.alloc(300 * 1024, 7);
   assertError(await req('POST', '/v1/lines/up/images', form([{ name: 'c.png', bytes: await partImage(3) }, { name: 'big.png', bytes: big }])), 413, 'payload_too_large');
-  const many = await Promise.all([10, 11, 12, 13, 14, 15].map((s) => partImage(s)));
+  const many = await Promise.all([10, 11, 12, 13, 14, 15, 16].map((s) => partImage(s)));
   assertError(await req('POST', '/v1/lines/up/images', form(many.map((m, i) => ({ name: `${i}.png`, bytes: m })))), 413, 'payload_too_large');
   assert.equal((await req('GET', '/v1/lines/up/images')).body.total, 2, 'requests stopped by a limit store nothing');
   const tmp = await readdir(path.join(srv.config.dataDir, 'lines', 'up', 'tmp'));

@@ -5,6 +5,7 @@ import { isAppError } from '../../src/common/errors.js';
 import type { BackboneManifest } from '../../src/backbone/types.js';
 import { median, robustSpread, thresholdFrom } from '../../src/service/calibration.js';
 import { assertWithinCapacity, estimateBuild } from '../../src/service/capacity.js';
+import { estimateBuildBytes } from '../../src/engine/build.js';
 import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/lineConfig.js';
 import { noiseReportEntries } from '../../src/service/noiseReport.js';
 import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
@@ -72,12 +73,13 @@ test('noise report: suspects by removed share, most suspicious first', () => {
 test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES with the numbers', () => {
   const manifest = { output: { kind: 'patchFeatures', name: 'f', dim: 1024, stride: 8 } } as BackboneManifest;
   const img = (w: number, h: number) => ({ width: w, height: h }) as ImageRecord;
-  const e = estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, manifest);
-  assert.equal(e.patches, 2 * 28 * 28);
-  assert.equal(e.bankRows, Math.floor(0.1 * 2 * 784));
-  const whole = estimateBuild([img(128, 96)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, manifest);
-  assert.equal(whole.patches, 16 * 12);
-  assert.ok(e.bytes > e.patches * 1024 * 4, 'features alone are a lower bound');
+  const engine = engineConfigFor(DEFAULT_LINE_CONFIG);
+  const e = estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest);
+  assert.equal(e.patchesPerImage, 28 * 28);
+  assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine));
+  assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
+  const whole = estimateBuild([img(128, 96), img(64, 64)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, engine, manifest);
+  assert.equal(whole.patchesPerImage, 16 * 12, 'the largest frame counts');
   assert.doesNotThrow(() => assertWithinCapacity(e, e.bytes));
   assert.throws(() => assertWithinCapacity(e, e.bytes - 1), (err) => isAppError(err) && err.code === 'over_capacity' && err.status === 422 && err.details?.estimatedBytes === e.bytes);
 });

@@ -1,0 +1,283 @@
+/**
+ * Building a bank set from training features: PatchCore (spec §5), SoftPatch (§4-§5) and
+ * SoftPatch+ (§7.2). Random draws, in this order from one generator seeded with `config.seed`:
+ * R_disc, R_core, S0, then (SoftPatch+ without a shared projection) R_core and S0 of the
+ * segmentation bank. R_disc is drawn for every method so that the same seed gives every method the
+ * same coreset projection and start points.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { appError } from '../common/errors.js';
+import { resolveEngineConfig } from './config.js';
+import { greedyCoreset } from './coreset.js';
+import { drawStartPoints } from './coreset-metric.js';
+import { type PatchSet, PositionDiscriminator } from './discriminators.js';
+import { fuseScores } from './fusion.js';
+import { Projector, drawProjection } from './projection.js';
+import { createRng } from './random.js';
+import { removeOutliers, softWeights } from './removal.js';
+import type { Bank, BuildProgress, BuildResult, DiscriminatorName, EngineConfig, NoiseEntry, TrainingFeatures } from './types.js';
+
+export interface BuildHooks {
+  onProgress?(p: BuildProgress): void;
+  signal?: AbortSignal;
+  /** Refuse builds whose estimated memory (`estimateBuildBytes`) exceeds this. */
+  maxBytes?: number;
+  /** Coreset worker threads (default up to 2); never changes the result. */
+  threads?: number;
+}
+
+/** Positions scored between two looks at the abort signal (~20 ms of work). */
+const POSITIONS_PER_STEP = 16;
+
+function cancelled(): Error {
+  return appError('CANCELLED', ['build cancelled']);
+}
+
+function isPlus(config: EngineConfig): boolean {
+  return config.method === 'softpatch+';
+}
+
+function discriminatorsOf(config: EngineConfig): DiscriminatorName[] {
+  if (config.method === 'patchcore') return [];
+  return isPlus(config) ? config.plus.discriminators : [config.discriminator];
+}
+
+function picksFor(ratio: number, rows: number): number {
+  return Math.max(1, Math.floor(ratio * rows));
+}
+
+/**
+ * Peak memory of a build in bytes, the training features included: projections, scores, the
+ * coreset's working set (~300 bytes a row) and the banks.
+ */
+export function estimateBuildBytes(images: number, patches: number, dim: number, config: EngineConfig): number {
+  const n = images * patches;
+  const d = config.projectionDim === dim ? dim : config.projectionDim;
+  const plus = isPlus(config);
+  const separate = plus && !config.plus.sharedProjection;
+  const discriminators = discriminatorsOf(config).length;
+  const projDisc = discriminators > 0 && config.discriminatorSpace === 'proj128' && d !== dim ? n * d * 4 : 0;
+  const projCore = n * d * 4 * (separate ? 2 : 1);
+  const scores = discriminators > 0 ? n * 8 * (discriminators + 3) : 0;
+  const masks = n * 10;
+  const coreset = n * 300;
+  const ratios = plus ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio] : [config.coresetRatio];
+  const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
+  return n * dim * 4 + projDisc + projCore + scores + masks + coreset + banks;
+}
+
+function checkFeatures(features: TrainingFeatures): void {
+  const { images, grid, dim } = features;
+  const problems: string[] = [];
+  if (!Array.isArray(images) || images.length === 0) problems.push('no training images');
+  if (!(Number.isInteger(grid?.h) && Number.isInteger(grid?.w) && grid.h > 0 && grid.w > 0)) problems.push(`bad grid ${JSON.stringify(grid)}`);
+  if (!(Number.isInteger(dim) && dim > 0)) problems.push(`bad feature dimension ${dim}`);
+  if (problems.length === 0) {
+    const expected = grid.h * grid.w * dim;
+    images.forEach((img, b) => {
+      if (!(img instanceof Float32Array) || img.length !== expected) problems.push(`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`);
+    });
+  }
+  if (problems.length > 0) throw appError('ENGINE_INPUT', [problems.slice(0, 5).join('; ')]);
+}
+
+function checkFinite(values: Float32Array, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw appError('ENGINE_INPUT', [`${what} contain NaN or infinite values`]);
+  }
+}
+
+interface Projections {
+  /** Discriminator input (proj128 space), N × d; null when the discriminators read the features. */
+  disc: Float32Array | null;
+  /** Coreset inputs (one, or two without a shared projection), N × d in SharedArrayBuffers. */
+  core: Float32Array[];
+  coreDim: number;
+}
+
+async function project(
+  features: TrainingFeatures,
+  config: EngineConfig,
+  matrices: { disc: Float32Array; core: Float32Array[] },
+  afterImage: (b: number) => Promise<void>,
+): Promise<Projections> {
+  const { images, dim } = features;
+  const P = features.grid.h * features.grid.w;
+  const n = images.length * P;
+  const d = config.projectionDim;
+  // As PatchCore does: no projection when the features already have the target dimension.
+  const identity = d === dim;
+  const wantDisc = discriminatorsOf(config).length > 0 && config.discriminatorSpace === 'proj128' && !identity;
+  const shared = (): Float32Array => new Float32Array(new SharedArrayBuffer(n * d * 4));
+  const disc = wantDisc ? new Float32Array(n * d) : null;
+  const core = identity ? [shared()] : matrices.core.map(() => shared());
+  const used = [...(disc ? [matrices.disc] : []), ...(identity ? [] : matrices.core)];
+  const outs = [...(disc ? [disc] : []), ...(identity ? [] : core)];
+  const projector = used.length > 0 ? new Projector(used, dim) : null;
+  for (let b = 0; b < images.length; b++) {
+    if (projector) await projector.project(images[b], P, outs, b * P);
+    else core[0].set(images[b], b * P * dim);
+    await afterImage(b);
+  }
+  for (const c of core) checkFinite(c, 'the features');
+  if (disc) checkFinite(disc, 'the features');
+  return { disc, core: identity && matrices.core.length === 2 ? [core[0], core[0]] : core, coreDim: d };
+}
+
+/** Per-image share of removed patches and the mean/max of its outlier scores. */
+function noiseEntries(images: number, patches: number, keep: Uint8Array | null, scores: Float64Array | null): NoiseEntry[] {
+  return Array.from({ length: images }, (_, b) => {
+    let removed = 0;
+    let sum = 0;
+    let max = scores ? -Infinity : 0;
+    for (let p = 0; p < patches; p++) {
+      const n = b * patches + p;
+      if (keep && keep[n] === 0) removed++;
+      if (scores) {
+        sum += scores[n];
+        if (scores[n] > max) max = scores[n];
+      }
+    }
+    return { image: b, removedShare: removed / patches, meanScore: sum / patches, maxScore: max };
+  });
+}
+
+function assembleBank(features: TrainingFeatures, selected: Int32Array, weights: Float32Array | null): Bank {
+  const { dim } = features;
+  const P = features.grid.h * features.grid.w;
+  const rows = selected.length;
+  const bank: Bank = { rows, dim, features: new Float32Array(rows * dim), weights: new Float32Array(rows), sourceImage: new Int32Array(rows) };
+  for (let m = 0; m < rows; m++) {
+    const c = selected[m];
+    const b = Math.floor(c / P);
+    const p = c - b * P;
+    bank.features.set(features.images[b].subarray(p * dim, (p + 1) * dim), m * dim);
+    bank.weights[m] = weights ? weights[c] : 1;
+    bank.sourceImage[m] = b;
+  }
+  return bank;
+}
+
+interface Denoised {
+  keepCls: Uint8Array;
+  keepSeg: Uint8Array | null;
+  weights: Float32Array | null;
+  /** The score the noise report shows (raw score; SoftPatch+: fused). */
+  reportScores: Float64Array | null;
+  removedCount: number;
+}
+
+function denoise(config: EngineConfig, scores: Map<DiscriminatorName, Float64Array>, images: number, patches: number, n: number): Denoised {
+  if (config.method === 'patchcore') return { keepCls: new Uint8Array(n).fill(1), keepSeg: null, weights: null, reportScores: null, removedCount: 0 };
+  if (config.method === 'softpatch') {
+    const s = scores.get(config.discriminator)!;
+    const removal = removeOutliers(s, config.removalQuantile);
+    return { keepCls: removal.keep, keepSeg: null, weights: config.softWeights ? softWeights(s) : null, reportScores: s, removedCount: removal.removedCount };
+  }
+  const { plus } = config;
+  const u = fuseScores(plus.discriminators.map((name) => scores.get(name)!), plus, images, patches);
+  const cls = removeOutliers(u, plus.tauCls);
+  const seg = removeOutliers(u, plus.tauSeg);
+  const lof = scores.get('lof');
+  let weights: Float32Array | null = null;
+  if (config.softWeights && plus.weightSource !== 'none') {
+    weights = plus.weightSource === 'lof' && lof ? softWeights(lof) : Float32Array.from(u, (v) => 1 + v);
+  }
+  return { keepCls: cls.keep, keepSeg: seg.keep, weights, reportScores: u, removedCount: cls.removedCount };
+}
+
+export async function buildBankSet(features: TrainingFeatures, config: EngineConfig, hooks: BuildHooks = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const cfg = resolveEngineConfig(config);
+  checkFeatures(features);
+  const { images, dim, grid } = features;
+  const B = images.length;
+  const P = grid.h * grid.w;
+  const N = B * P;
+  if (hooks.maxBytes !== undefined) {
+    const need = estimateBuildBytes(B, P, dim, cfg);
+    if (need > hooks.maxBytes) {
+      const mb = (v: number): string => `${Math.ceil(v / 2 ** 20)} MB`;
+      throw appError('OVER_CAPACITY', [`a build of ${B} images × ${P} patches × ${dim} dims needs about ${mb(need)}, more than the limit of ${mb(hooks.maxBytes)}`]);
+    }
+  }
+  const { signal, onProgress } = hooks;
+  const timingsMs: Record<string, number> = {};
+  let clock = performance.now();
+  const lap = (name: string): void => {
+    const now = performance.now();
+    timingsMs[name] = Math.round(now - clock);
+    clock = now;
+  };
+  if (signal?.aborted) throw cancelled();
+
+  const plus = isPlus(cfg);
+  const separate = plus && !cfg.plus.sharedProjection;
+  const rng = createRng(cfg.seed);
+  const rDisc = drawProjection(rng, cfg.projectionDim, dim);
+  const rCore = [drawProjection(rng, cfg.projectionDim, dim)];
+  const starts = [drawStartPoints(rng, N, cfg.startPoints)];
+  if (separate) {
+    rCore.push(drawProjection(rng, cfg.projectionDim, dim));
+    starts.push(drawStartPoints(rng, N, cfg.startPoints));
+  }
+
+  const names = discriminatorsOf(cfg);
+  const denoiseTotal = B + (names.length > 0 ? P : 0);
+  // Called after each image projected and each block of positions scored.
+  const denoised = async (done: number): Promise<void> => {
+    await yieldToLoop();
+    if (signal?.aborted) throw cancelled();
+    onProgress?.({ stage: 'denoising', done, total: denoiseTotal });
+  };
+  const projections = await project(features, cfg, { disc: rDisc, core: rCore }, (b) => denoised(b + 1));
+  lap('projection');
+
+  let scores = new Map<DiscriminatorName, Float64Array>();
+  if (names.length > 0) {
+    const d = cfg.projectionDim;
+    const disc = projections.disc;
+    const set: PatchSet = disc ? { images: images.map((_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d } : { images, patches: P, dim };
+    const discriminator = new PositionDiscriminator(set, names, { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap });
+    for (let p0 = 0; p0 < P; p0 += POSITIONS_PER_STEP) {
+      const p1 = Math.min(P, p0 + POSITIONS_PER_STEP);
+      discriminator.run(p0, p1);
+      await denoised(B + p1);
+    }
+    scores = discriminator.scores;
+  }
+  lap('discrimination');
+  const removal = denoise(cfg, scores, B, P, N);
+  lap('removal');
+
+  const ratioCls = plus ? (cfg.plus.coresetRatioCls ?? cfg.coresetRatio) : cfg.coresetRatio;
+  const ratioSeg = cfg.plus.coresetRatioSeg ?? cfg.coresetRatio;
+  const runs = [{ name: 'coresetCls', keep: removal.keepCls, picks: picksFor(ratioCls, N), core: 0 }];
+  if (plus) runs.push({ name: 'coresetSeg', keep: removal.keepSeg!, picks: picksFor(ratioSeg, N), core: separate ? 1 : 0 });
+  const totalPicks = runs.reduce((s, r) => s + r.picks, 0);
+  let picksBefore = 0;
+  const banks: Bank[] = [];
+  for (const run of runs) {
+    const { selected } = await greedyCoreset(
+      {
+        y: projections.core[run.core],
+        count: N,
+        dim: projections.coreDim,
+        keep: run.keep,
+        picks: run.picks,
+        startPoints: starts[run.core],
+        firstPickRespectsMask: cfg.firstPickRespectsMask,
+      },
+      { threads: hooks.threads, signal, onProgress: (done) => onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }) },
+    );
+    picksBefore += run.picks;
+    banks.push(assembleBank(features, selected, removal.weights));
+    lap(run.name);
+  }
+  timingsMs.total = Math.round(performance.now() - started);
+  return {
+    bankSet: { method: cfg.method, grid: { h: grid.h, w: grid.w }, cls: banks[0], seg: banks[1] ?? null },
+    noise: noiseEntries(B, P, cfg.method === 'patchcore' ? null : removal.keepCls, removal.reportScores),
+    stats: { removedShare: removal.removedCount / N, timingsMs },
+  };
+}

@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildBankSet, estimateBuildBytes } from '../../src/engine/build.js';
+import { resolveEngineConfig, type DeepPartial } from '../../src/engine/config.js';
+import { createRng } from '../../src/engine/random.js';
+import type { Bank, BuildProgress, EngineConfig, TrainingFeatures } from '../../src/engine/types.js';
+import { isAppError } from '../../src/common/errors.js';
+
+const GRID = { h: 4, w: 4 };
+const P = 16;
+const DIM = 32;
+
+/** 14 images: 12 alike (a smooth per-position pattern + noise), the last 2 with a defect on 8 patches. */
+function features(seed = 1, images = 14): TrainingFeatures {
+  const rng = createRng(seed);
+  const pattern = Array.from({ length: P * DIM }, () => rng.next());
+  return {
+    grid: GRID,
+    dim: DIM,
+    images: Array.from({ length: images }, (_, b) =>
+      Float32Array.from({ length: P * DIM }, (_, i) => {
+        const defect = b >= images - 2 && Math.floor(i / DIM) < 8;
+        return pattern[i] + (rng.next() - 0.5) * 0.1 + (defect ? 3 * rng.next() : 0);
+      }),
+    ),
+  };
+}
+
+function config(partial: DeepPartial<EngineConfig> = {}): EngineConfig {
+  return resolveEngineConfig({ projectionDim: 8, lofK: 5, ...partial });
+}
+
+function sameBank(a: Bank, b: Bank): void {
+  assert.equal(a.rows, b.rows);
+  assert.deepEqual(Buffer.from(a.features.buffer, a.features.byteOffset, a.features.byteLength), Buffer.from(b.features.buffer, b.features.byteOffset, b.features.byteLength));
+  assert.deepEqual(a.weights, b.weights);
+  assert.deepEqual(a.sourceImage, b.sourceImage);
+}
+
+/** Every bank row is a training patch of its source image. */
+function rowsComeFromSources(bank: Bank, f: TrainingFeatures): void {
+  for (let m = 0; m < bank.rows; m++) {
+    const row = bank.features.subarray(m * DIM, (m + 1) * DIM);
+    const img = f.images[bank.sourceImage[m]];
+    const found = Array.from({ length: P }, (_, p) => p).some((p) => img.subarray(p * DIM, (p + 1) * DIM).every((v, k) => v === row[k]));
+    assert.ok(found, `bank row ${m} is not a patch of image ${bank.sourceImage[m]}`);
+  }
+}
+
+test('softpatch: bank of ⌊ρN⌋ training rows, LOF weights, noise report ranks the defective images first', async () => {
+  const f = features();
+  const N = 14 * P;
+  const r = await buildBankSet(f, config());
+  const bank = r.bankSet.cls;
+  assert.equal(r.bankSet.method, 'softpatch');
+  assert.equal(r.bankSet.seg, null);
+  assert.deepEqual(r.bankSet.grid, GRID);
+  assert.equal(bank.rows, Math.floor(0.1 * N));
+  assert.equal(bank.dim, DIM);
+  rowsComeFromSources(bank, f);
+  assert.equal(new Set(bank.features.length ? [...Array(bank.rows).keys()].map((m) => bank.features.subarray(m * DIM, (m + 1) * DIM).join()) : []).size, bank.rows, 'rows distinct');
+  assert.ok(bank.weights.every((w) => w >= 0) && bank.weights.some((w) => w !== 1), 'weights are the LOF scores');
+  // ⌊0.85·(N − 1)⌋ + 1 patches kept when scores have no ties.
+  assert.equal(r.stats.removedShare, (N - (Math.floor(0.85 * (N - 1)) + 1)) / N);
+  assert.equal(r.noise.length, 14);
+  const byShare = [...r.noise].sort((a, b) => b.removedShare - a.removedShare).map((e) => e.image);
+  assert.deepEqual(byShare.slice(0, 2).sort(), [12, 13]);
+  for (const e of r.noise) assert.ok(e.maxScore >= e.meanScore && e.meanScore > 0);
+  for (const key of ['projection', 'discrimination', 'removal', 'coresetCls', 'total']) assert.equal(typeof r.stats.timingsMs[key], 'number', key);
+});
+
+test('same features, config and seed give a byte-identical bank; another seed does not', async () => {
+  const f = features(2);
+  for (const method of ['softpatch', 'softpatch+'] as const) {
+    const a = await buildBankSet(f, config({ method }));
+    const b = await buildBankSet(f, config({ method }));
+    sameBank(a.bankSet.cls, b.bankSet.cls);
+    if (method === 'softpatch+') sameBank(a.bankSet.seg!, b.bankSet.seg!);
+    assert.deepEqual(a.noise, b.noise);
+  }
+  const c = await buildBankSet(f, config({ seed: 1 }));
+  const a = await buildBankSet(f, config());
+  assert.notDeepEqual(c.bankSet.cls.features, a.bankSet.cls.features);
+});
+
+test('patchcore: no discrimination, weights 1, zero noise figures', async () => {
+  const r = await buildBankSet(features(), config({ method: 'patchcore' }));
+  assert.ok(r.bankSet.cls.weights.every((w) => w === 1));
+  assert.equal(r.stats.removedShare, 0);
+  assert.ok(r.noise.every((e) => e.removedShare === 0 && e.meanScore === 0 && e.maxScore === 0));
+  rowsComeFromSources(r.bankSet.cls, features());
+});
+
+test('softWeights off: weights 1 but the same removal', async () => {
+  const f = features();
+  const on = await buildBankSet(f, config());
+  const off = await buildBankSet(f, config({ softWeights: false }));
+  assert.ok(off.bankSet.cls.weights.every((w) => w === 1));
+  assert.deepEqual(off.bankSet.cls.sourceImage, on.bankSet.cls.sourceImage);
+  assert.deepEqual(off.noise, on.noise);
+});
+
+test('softpatch+ with only LOF and τ_cls = τ_seg = τ reproduces the SoftPatch bank (spec §7.2 check)', async () => {
+  const f = features(3);
+  const soft = await buildBankSet(f, config());
+  const plus = await buildBankSet(f, config({ method: 'softpatch+', plus: { discriminators: ['lof'], tauCls: 0.15, tauSeg: 0.15 } }));
+  sameBank(plus.bankSet.cls, soft.bankSet.cls);
+  sameBank(plus.bankSet.seg!, soft.bankSet.cls);
+  assert.equal(plus.stats.removedShare, soft.stats.removedShare);
+});
+
+test('softpatch+: two banks, their own ratios, fused weights and report', async () => {
+  const f = features(4);
+  const N = 14 * P;
+  const r = await buildBankSet(f, config({ method: 'softpatch+', plus: { coresetRatioSeg: 0.2, weightSource: 'fused' } }));
+  assert.equal(r.bankSet.cls.rows, Math.floor(0.1 * N));
+  assert.equal(r.bankSet.seg!.rows, Math.floor(0.2 * N));
+  // Fused rank scores lie in [0, 1]: weights 1 + u in [1, 2].
+  assert.ok(r.bankSet.seg!.weights.every((w) => w >= 1 && w <= 2));
+  assert.ok(r.noise.every((e) => e.maxScore <= 1 && e.meanScore >= 0));
+  assert.ok(r.stats.timingsMs.coresetSeg !== undefined);
+  // Without a shared projection the segmentation bank uses its own draws.
+  const separate = await buildBankSet(f, config({ method: 'softpatch+', plus: { sharedProjection: false } }));
+  sameBank(separate.bankSet.cls, (await buildBankSet(f, config({ method: 'softpatch+' }))).bankSet.cls);
+});
+
+test('other spaces and discriminators: full-dimension discrimination, identity projection, nearest, gaussian', async () => {
+  const f = features(5);
+  for (const partial of [{ discriminatorSpace: 'full' }, { projectionDim: DIM }, { discriminator: 'nearest' }, { discriminator: 'gaussian' }] as const) {
+    const r = await buildBankSet(f, config(partial));
+    assert.equal(r.bankSet.cls.rows, Math.floor(0.1 * 14 * P), JSON.stringify(partial));
+    rowsComeFromSources(r.bankSet.cls, f);
+    if ('discriminator' in partial) assert.ok(r.bankSet.cls.weights.every((w) => w >= 1), 'nearest/gaussian weights carry +1');
+  }
+});
+
+test('progress: denoising then coreset, monotone, ending at the total', async () => {
+  const seen: BuildProgress[] = [];
+  await buildBankSet(features(), config({ method: 'softpatch+' }), { onProgress: (p) => seen.push({ ...p }) });
+  const stages = seen.map((p) => p.stage);
+  assert.equal(stages.indexOf('coreset'), stages.lastIndexOf('denoising') + 1);
+  for (const stage of ['denoising', 'coreset'] as const) {
+    const ps = seen.filter((p) => p.stage === stage);
+    assert.ok(ps.every((p, i) => i === 0 || p.done >= ps[i - 1].done));
+    assert.equal(ps.at(-1)!.done, ps.at(-1)!.total);
+  }
+  assert.equal(seen.at(-1)!.total, 2 * Math.floor(0.1 * 14 * P));
+});
+
+test('refusals: over capacity (with the numbers), cancelled, bad input', async () => {
+  const f = features();
+  const need = estimateBuildBytes(14, P, DIM, config());
+  assert.ok(need > 14 * P * DIM * 4);
+  await assert.rejects(buildBankSet(f, config(), { maxBytes: need - 1 }), (err: unknown) => isAppError(err) && err.code === 'over_capacity' && /14 images × 16 patches × 32 dims/.test(err.message));
+  await buildBankSet(f, config(), { maxBytes: need });
+  await assert.rejects(buildBankSet(f, config(), { signal: AbortSignal.abort() }), (err: unknown) => isAppError(err) && err.code === 'cancelled');
+  const abort = new AbortController();
+  const run = buildBankSet(f, config(), { signal: abort.signal, onProgress: (p) => p.stage === 'denoising' && p.done > 3 && abort.abort() });
+  await assert.rejects(run, (err: unknown) => isAppError(err) && err.code === 'cancelled');
+  const input = (err: unknown): boolean => isAppError(err) && err.code === 'engine_input';
+  await assert.rejects(buildBankSet({ ...f, images: [] }, config()), input);
+  await assert.rejects(buildBankSet({ ...f, images: [...f.images.slice(1), new Float32Array(3)] }, config()), input);
+  const nan = f.images.map((x) => x.slice());
+  nan[4][17] = Number.NaN;
+  await assert.rejects(buildBankSet({ ...f, images: nan }, config()), (err: unknown) => input(err) && /NaN/.test((err as Error).message));
+  await assert.rejects(buildBankSet(f, { ...config(), coresetRatio: 2 }), input);
+});
