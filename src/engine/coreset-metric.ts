@@ -56,40 +56,49 @@ export function coresetDistance(y: Float32Array, norms: Float32Array, a: number,
 }
 
 /**
- * `coresetDistance(rows[i], x)` for `i = start .. start + 3` (same bits), into `out[start + i]`.
- * Four rows share one pass so their cache misses overlap: a single 512-byte row fetched at random
- * from memory would otherwise stall the loop for most of its 300 ns.
+ * `D(a_i, b)` for the rows `i = slots[start .. start + 3]` of `a` (squared norms in `aNorms`)
+ * against row `bRow` of `b`, into `out[start ..]`: the same bits as `coresetDistance`. Four rows
+ * share one pass over `b`'s row, which keeps eight independent sums in flight.
  */
-export function coresetDistances4(y: Float32Array, norms: Float32Array, rows: Int32Array, start: number, x: number, dim: number, out: Float32Array): void {
-  const ix = x * dim;
-  const r0 = rows[start], r1 = rows[start + 1], r2 = rows[start + 2], r3 = rows[start + 3];
+export function coresetDistances4(
+  a: Float32Array,
+  aNorms: Float32Array,
+  slots: Int32Array,
+  start: number,
+  b: Float32Array,
+  bRow: number,
+  bNorm: number,
+  dim: number,
+  out: Float32Array,
+): void {
+  const ib = bRow * dim;
+  const r0 = slots[start], r1 = slots[start + 1], r2 = slots[start + 2], r3 = slots[start + 3];
   const i0 = r0 * dim, i1 = r1 * dim, i2 = r2 * dim, i3 = r3 * dim;
   let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
   let k = 0;
   for (; k + 1 < dim; k += 2) {
-    const u = y[ix + k];
-    const v = y[ix + k + 1];
-    a0 += y[i0 + k] * u;
-    b0 += y[i0 + k + 1] * v;
-    a1 += y[i1 + k] * u;
-    b1 += y[i1 + k + 1] * v;
-    a2 += y[i2 + k] * u;
-    b2 += y[i2 + k + 1] * v;
-    a3 += y[i3 + k] * u;
-    b3 += y[i3 + k + 1] * v;
+    const u = b[ib + k];
+    const v = b[ib + k + 1];
+    a0 += a[i0 + k] * u;
+    b0 += a[i0 + k + 1] * v;
+    a1 += a[i1 + k] * u;
+    b1 += a[i1 + k + 1] * v;
+    a2 += a[i2 + k] * u;
+    b2 += a[i2 + k + 1] * v;
+    a3 += a[i3 + k] * u;
+    b3 += a[i3 + k + 1] * v;
   }
   if (k < dim) {
-    const u = y[ix + k];
-    a0 += y[i0 + k] * u;
-    a1 += y[i1 + k] * u;
-    a2 += y[i2 + k] * u;
-    a3 += y[i3 + k] * u;
+    const u = b[ib + k];
+    a0 += a[i0 + k] * u;
+    a1 += a[i1 + k] * u;
+    a2 += a[i2 + k] * u;
+    a3 += a[i3 + k] * u;
   }
-  const nx = norms[x];
-  out[start] = fromDot(norms[r0], nx, Math.fround(a0 + b0));
-  out[start + 1] = fromDot(norms[r1], nx, Math.fround(a1 + b1));
-  out[start + 2] = fromDot(norms[r2], nx, Math.fround(a2 + b2));
-  out[start + 3] = fromDot(norms[r3], nx, Math.fround(a3 + b3));
+  out[start] = fromDot(aNorms[r0], bNorm, Math.fround(a0 + b0));
+  out[start + 1] = fromDot(aNorms[r1], bNorm, Math.fround(a1 + b1));
+  out[start + 2] = fromDot(aNorms[r2], bNorm, Math.fround(a2 + b2));
+  out[start + 3] = fromDot(aNorms[r3], bNorm, Math.fround(a3 + b3));
 }
 
 /** δ_n = mean over S0 of D(n, s), for rows `lo .. hi − 1` (float64 sum, rounded to float32). */

@@ -57,11 +57,11 @@ function triangleThreshold(r: number, eps2: number): number {
   return 4.000004 * r * r + 4 * eps2;
 }
 
-
 /**
- * One group's rows, stored contiguously (row index, δ, basis coordinates) so that a sweep streams
- * through memory instead of jumping between 512-byte rows. The row count lives in the partition's
- * `size` array, which the scan over all groups reads without touching these objects.
+ * One group's rows, stored contiguously (row index, δ, basis coordinates) so that the sweep's tests
+ * stream through memory; only the rows that survive them are read from the scattered input. The
+ * row count lives in the partition's `size` array, which the scan over all groups reads without
+ * touching these objects.
  */
 interface Group {
   rows: Int32Array;
@@ -214,7 +214,7 @@ export class CoresetPartition {
     }
     if (count > 0) {
       for (let i = count; i % 4 !== 0; i++) pending[i] = pending[count - 1];
-      for (let i = 0; i < count; i += 4) coresetDistances4(y, norms, pending, i, x, dim, distances);
+      for (let i = 0; i < count; i += 4) coresetDistances4(y, norms, pending, i, y, x, norms[x], dim, distances);
       this.counters.pointDistances += count;
     }
     let kept = 0;

@@ -58,7 +58,8 @@ test('softpatch: bank of ⌊ρN⌋ training rows, LOF weights, noise report rank
   assert.equal(bank.rows, Math.floor(0.1 * N));
   assert.equal(bank.dim, DIM);
   rowsComeFromSources(bank, f);
-  assert.equal(new Set(bank.features.length ? [...Array(bank.rows).keys()].map((m) => bank.features.subarray(m * DIM, (m + 1) * DIM).join()) : []).size, bank.rows, 'rows distinct');
+  const distinct = new Set(Array.from({ length: bank.rows }, (_, m) => bank.features.subarray(m * DIM, (m + 1) * DIM).join()));
+  assert.equal(distinct.size, bank.rows, 'no row picked twice');
   assert.ok(bank.weights.every((w) => w >= 0) && bank.weights.some((w) => w !== 1), 'weights are the LOF scores');
   // ⌊0.85·(N − 1)⌋ + 1 patches kept when scores have no ties.
   assert.equal(r.stats.removedShare, (N - (Math.floor(0.85 * (N - 1)) + 1)) / N);
@@ -119,9 +120,11 @@ test('softpatch+: two banks, their own ratios, fused weights and report', async 
   assert.ok(r.bankSet.seg!.weights.every((w) => w >= 1 && w <= 2));
   assert.ok(r.noise.every((e) => e.maxScore <= 1 && e.meanScore >= 0));
   assert.ok(r.stats.timingsMs.coresetSeg !== undefined);
-  // Without a shared projection the segmentation bank uses its own draws.
+  // Without a shared projection the segmentation bank uses its own draws (drawn after the shared ones).
   const separate = await buildBankSet(f, config({ method: 'softpatch+', plus: { sharedProjection: false } }));
-  sameBank(separate.bankSet.cls, (await buildBankSet(f, config({ method: 'softpatch+' }))).bankSet.cls);
+  const shared = await buildBankSet(f, config({ method: 'softpatch+' }));
+  sameBank(separate.bankSet.cls, shared.bankSet.cls);
+  assert.notDeepEqual(separate.bankSet.seg!.sourceImage, shared.bankSet.seg!.sourceImage);
 });
 
 test('other spaces and discriminators: full-dimension discrimination, identity projection, nearest, gaussian', async () => {

@@ -49,7 +49,7 @@ test('the 4-row distance kernel gives the same bits as the single-row formula', 
     const norms = squaredNorms(y, count, dim);
     const rows = Int32Array.from([3, 0, 8, 3]);
     const out = new Float32Array(4);
-    coresetDistances4(y, norms, rows, 0, 5, dim, out);
+    coresetDistances4(y, norms, rows, 0, y, 5, norms[5], dim, out);
     rows.forEach((r, i) => assert.equal(out[i], coresetDistance(y, norms, r, 5, dim)));
     // D(a, a) = 0 exactly, which the pick's own row relies on.
     assert.equal(coresetDistance(y, norms, 4, 4, dim), 0);
