@@ -7,23 +7,13 @@
 import { bankTensors, DEFAULT_THREADS, gemmTopK, type BankTensors, type TopKResult } from './ort-search.js';
 import { exactDist2 } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions } from './search-types.js';
+import { squaredNorms } from './coreset-metric.js';
 
 /** Largest query-by-row key matrix per graph run (float32 elements): 64 MB. */
 const CHUNK_ELEMENTS = 1 << 24;
 
 export function queriesPerRun(rows: number): number {
   return Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(1, rows)));
-}
-
-/** Squared row norms in float64, stored as float32 (the Gemm bias row). */
-export function rowNorms2(features: Float32Array, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let j = r * dim, end = j + dim; j < end; j++) s += features[j] * features[j];
-    out[r] = s;
-  }
-  return out;
 }
 
 /** `norm2` with excluded rows set to Infinity, which keeps them out of every TopK. */
@@ -45,7 +35,7 @@ export interface GemmIndex {
 }
 
 export function prepareGemmIndex(bank: SearchBank, threads = DEFAULT_THREADS): GemmIndex {
-  const norm2 = rowNorms2(bank.features, bank.rows, bank.dim);
+  const norm2 = squaredNorms(bank.features, bank.rows, bank.dim);
   let maxNorm2 = 0;
   for (let r = 0; r < norm2.length; r++) maxNorm2 = Math.max(maxNorm2, norm2[r]);
   return { bank, tensors: bankTensors(bank.features, bank.rows, bank.dim), norm2, maxNorm2, threads };
