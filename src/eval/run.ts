@@ -13,6 +13,7 @@ import { scorePatches } from '../engine/score.js';
 import type { DiscriminatorName, EngineConfig, Method } from '../engine/types.js';
 import { calibrate } from '../service/calibration.js';
 import { DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE } from '../service/lineConfig.js';
+import { suspectImages } from '../service/noiseReport.js';
 import { accuracyAt, aupro, auroc, f1At, f1Max } from './metrics.js';
 import { listCategory, loadGroundTruth, type GtRule, type MvtecCategory, type MvtecTestItem } from './mvtec.js';
 import { drawNoisySplit, type NoiseMode } from './noise.js';
@@ -142,7 +143,7 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
       });
       const buildMs = performance.now() - tBuild;
       samplePeak();
-      const suspects = new Set(built.noise.filter((n) => n.removedShare > DEFAULT_SUSPECT_SHARE).map((n) => n.image));
+      const suspects = suspectImages(built.noise, DEFAULT_SUSPECT_SHARE);
       const tCal = performance.now();
       const cal = await calibrate({ bankSet: built.bankSet, features: trainFeatures, suspects, sensitivity: DEFAULT_SENSITIVITY, mapSize, blurSigma: config.blurSigma });
       const calibrationMs = performance.now() - tCal;

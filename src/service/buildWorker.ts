@@ -18,7 +18,7 @@ import { Layout } from '../store/paths.js';
 import type { BuildStage } from '../store/types.js';
 import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './buildProtocol.js';
 import { calibrate, COLORMAP } from './calibration.js';
-import { noiseReport, noiseReportEntries, type TrainingImageRef } from './noiseReport.js';
+import { noiseReport, noiseReportEntries, suspectImages, type TrainingImageRef } from './noiseReport.js';
 
 const job = workerData as BuildJob;
 const port = parentPort!;
@@ -128,7 +128,7 @@ async function run(): Promise<StagedBank> {
   checkCancelled();
 
   // Suspects come from the noise figures alone; calibration needs them to leave them out of m and s.
-  const suspects = new Set(built.noise.filter((e) => e.removedShare > job.config.suspectShare).map((e) => e.image));
+  const suspects = suspectImages(built.noise, job.config.suspectShare);
   const B = features.images.length;
   progress('calibrating', 0, B);
   const cal = await calibrate({
@@ -142,7 +142,7 @@ async function run(): Promise<StagedBank> {
     signal: abort.signal,
     threads: job.threads,
   });
-  const entries = noiseReportEntries(built.noise, used, cal.scores, job.config.suspectShare);
+  const entries = noiseReportEntries(built.noise, used, cal.scores, suspects);
   const scale = colorScale(cal.pixelMedian, cal.threshold);
 
   progress('writing', 0, 1);

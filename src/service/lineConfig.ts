@@ -11,9 +11,9 @@ import type { CalibrationRecord, LineConfig, ThresholdConfig } from '../store/ty
 export const DEFAULT_SENSITIVITY = 3.5;
 
 /**
- * A training image is a noise-report suspect when more than this share of its patches was removed.
- * Twice the default removal quantile τ = 0.15: clean images lose about 0.11 of their patches on the
- * reference run (spec §10), defective ones about half.
+ * Floor of the noise-report suspect rule (see `suspectImages`): a suspect lost more than this share
+ * of its patches. Twice the default removal quantile τ = 0.15: clean images lose about 0.11 of
+ * their patches on the reference run (spec §10), defective ones about half.
  */
 export const DEFAULT_SUSPECT_SHARE = 0.3;
 

@@ -7,7 +7,7 @@ import { median, robustSpread, thresholdFrom } from '../../src/service/calibrati
 import { assertWithinCapacity, estimateBuild } from '../../src/service/capacity.js';
 import { estimateBuildBytes } from '../../src/engine/build.js';
 import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/lineConfig.js';
-import { noiseReportEntries } from '../../src/service/noiseReport.js';
+import { noiseReportEntries, suspectImages } from '../../src/service/noiseReport.js';
 import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {
@@ -62,12 +62,27 @@ test('noise report: suspects by removed share, most suspicious first', () => {
     ],
     images,
     [1, 2, 3, 4],
-    0.3,
+    new Set([1, 3]),
   );
   assert.deepEqual(entries.map((e) => e.id), ['b', 'd', 'c', 'a']);
   assert.deepEqual(entries.map((e) => e.suspect), [true, true, false, false]);
   assert.equal(entries[0].calibrationScore, 2);
   assert.equal(entries[0].filename, 'b.png');
+});
+
+test('suspects: removed share above both suspectShare and the robust fence of this build', () => {
+  const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1 });
+  // 20 clean photos around 0.1 like real ones (τ removes patches from clean photos too; two reach
+  // 0.30 and 0.31, above a fixed 0.3), three defective ones around half (fence here ≈ 0.33).
+  const clean = Array.from({ length: 20 }, (_, i) => entry(i, 0.04 + 0.007 * i));
+  clean[5] = entry(5, 0.305);
+  clean[9] = entry(9, 0.31);
+  const noisy = [...clean, entry(20, 0.55), entry(21, 0.6), entry(22, 0.45)];
+  assert.deepEqual([...suspectImages(noisy, 0.3)].sort((a, b) => a - b), [20, 21, 22]);
+  // The absolute floor: an outlier that lost little is not a suspect.
+  const tidy = [...Array.from({ length: 20 }, (_, i) => entry(i, 0.1)), entry(20, 0.25)];
+  assert.equal(suspectImages(tidy, 0.3).size, 0);
+  assert.deepEqual([...suspectImages(tidy, 0.2)], [20]);
 });
 
 test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES with the numbers', () => {
