@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
+import { appError } from '../common/errors.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       break;
     }
     default:
-      throw new Error('usage: softpatch bench backbone|engine [--json]');
+      throw appError('USAGE', ['softpatch bench backbone|engine [--json]']);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;

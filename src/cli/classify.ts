@@ -4,6 +4,7 @@ import { loadConfig } from '../common/config.js';
 import { loadClassifier } from '../backbone/classifier.js';
 import { prepareImage } from '../backbone/index.js';
 import { readManifest } from '../backbone/manifest.js';
+import { appError } from '../common/errors.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -11,7 +12,7 @@ export async function run(argv: string[]): Promise<number> {
     options: { json: { type: 'boolean', default: false }, top: { type: 'string', default: '5' } },
   });
   const top = Number(values.top);
-  if (positionals.length !== 1 || !Number.isInteger(top) || top < 1) throw new Error('usage: softpatch classify <image> [--top 5] [--json]');
+  if (positionals.length !== 1 || !Number.isInteger(top) || top < 1) throw appError('USAGE', ['softpatch classify <image> [--top 5] [--json]']);
   const config = loadConfig();
   const manifest = await readManifest(config.backboneDir);
   const classifier = await loadClassifier(config.backboneDir, config.ortThreads);

@@ -2,10 +2,11 @@ import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadBackbone, prepareImage } from '../backbone/index.js';
+import { appError } from '../common/errors.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-  if (positionals.length !== 1) throw new Error('usage: softpatch features <image> [--json]');
+  if (positionals.length !== 1) throw appError('USAGE', ['softpatch features <image> [--json]']);
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
   try {

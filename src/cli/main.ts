@@ -36,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     return await (await command.load())(rest);
   } catch (err) {
     if (isAppError(err)) console.error(`error [${err.code}]: ${err.message}`);
-    else console.error(err instanceof Error ? (process.env.DEBUG ? err.stack : `error: ${err.message}`) : err);
+    // Anything not in the catalogue is a bug or an environment failure: keep its stack.
+    else console.error(err instanceof Error ? err.stack : err);
     return 1;
   }
 }

@@ -6,6 +6,7 @@ import { buildDefaultBackbone, sourceDir } from '../../src/backbone/build-defaul
 import { readKerasModel } from '../../src/backbone/convert/keras-model.js';
 import { convertKerasToOnnx } from '../../src/backbone/convert/to-onnx.js';
 import { readManifest } from '../../src/backbone/manifest.js';
+import { isAppError } from '../../src/common/errors.js';
 import { DEFAULT_BACKBONE_DIR, MODELS_DIR } from '../helpers/paths.js';
 
 test('conversion is deterministic and matches the sha256 recorded in the manifest', async () => {
@@ -22,4 +23,18 @@ test('conversion is deterministic and matches the sha256 recorded in the manifes
 test('the build is idempotent: a second run skips', async () => {
   const r = await buildDefaultBackbone({ modelsDir: MODELS_DIR });
   assert.equal(r.skipped, true);
+});
+
+test('unsupported Keras layers are refused with a catalogued error naming the layer', () => {
+  const model = {
+    layers: [
+      { name: 'input_1', className: 'InputLayer', config: {}, inputs: [] },
+      { name: 'drop', className: 'Dropout', config: { rate: 0.5 }, inputs: ['input_1'] },
+    ],
+    weights: new Map(),
+  };
+  assert.throws(
+    () => convertKerasToOnnx(model, { variant: 'classifier' }),
+    (err: unknown) => isAppError(err) && err.code === 'model_conversion' && /drop: layer type Dropout/.test(err.message),
+  );
 });

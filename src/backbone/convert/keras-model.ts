@@ -3,6 +3,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { appError, type AppError } from '../../common/errors.js';
+
+/** Every converter failure is catalogued as `model_conversion` with the layer it concerns. */
+export function conversionError(message: string): AppError {
+  return appError('MODEL_CONVERSION', [message]);
+}
 
 export interface KerasLayer {
   name: string;
@@ -32,7 +38,7 @@ interface ModelJson {
 export async function readKerasModel(modelJsonPath: string): Promise<KerasModel> {
   const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
   const topo = json.modelTopology.model_config ?? json.modelTopology;
-  if (!topo.config?.layers) throw new Error(`${modelJsonPath}: no layers in modelTopology`);
+  if (!topo.config?.layers) throw conversionError(`${modelJsonPath}: no layers in modelTopology`);
   const layers = topo.config.layers.map((l) => ({
     name: l.name,
     className: l.class_name,
@@ -47,7 +53,7 @@ export async function readKerasModel(modelJsonPath: string): Promise<KerasModel>
     const all = Buffer.concat(shards);
     let offset = 0;
     for (const w of group.weights) {
-      if (w.dtype !== 'float32') throw new Error(`weight ${w.name}: dtype ${w.dtype} is not supported`);
+      if (w.dtype !== 'float32') throw conversionError(`weight ${w.name}: dtype ${w.dtype} is not supported`);
       const count = w.shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(count);
       // Copy out of the (possibly unaligned) shard buffer, reading little-endian explicitly.
@@ -55,7 +61,7 @@ export async function readKerasModel(modelJsonPath: string): Promise<KerasModel>
       offset += 4 * count;
       weights.set(w.name, { shape: w.shape, data });
     }
-    if (offset !== all.length) throw new Error(`weights manifest covers ${offset} of ${all.length} shard bytes`);
+    if (offset !== all.length) throw conversionError(`weights manifest covers ${offset} of ${all.length} shard bytes`);
   }
   return { layers, weights };
 }
@@ -63,6 +69,6 @@ export async function readKerasModel(modelJsonPath: string): Promise<KerasModel>
 /** The weight tensor `<layer>/<name>` (Keras 2 names them `<layer>/kernel`, `<layer>/bias`, …). */
 export function layerWeight(model: KerasModel, layer: string, name: string): { shape: number[]; data: Float32Array } {
   const w = model.weights.get(`${layer}/${name}`);
-  if (!w) throw new Error(`missing weight ${layer}/${name}`);
+  if (!w) throw conversionError(`missing weight ${layer}/${name}`);
   return w;
 }

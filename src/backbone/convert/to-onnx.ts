@@ -9,7 +9,7 @@
  * mean and the first convolution's input channels are permuted RGB→BGR (exact, and free).
  */
 import { GraphBuilder } from '../../common/onnx-graph.js';
-import { layerWeight, type KerasLayer, type KerasModel } from './keras-model.js';
+import { conversionError, layerWeight, type KerasLayer, type KerasModel } from './keras-model.js';
 
 /** Caffe means in RGB order (Keras lists them as B 103.939, G 116.779, R 123.68). */
 export const CAFFE_MEAN_RGB = [123.68, 116.779, 103.939] as const;
@@ -32,7 +32,7 @@ function asPairs(v: unknown): [[number, number], [number, number]] {
 
 function assertChannelsLast(layer: KerasLayer): void {
   const fmt = layer.config.data_format;
-  if (fmt !== undefined && fmt !== 'channels_last') throw new Error(`${layer.name}: data_format ${String(fmt)} is not supported`);
+  if (fmt !== undefined && fmt !== 'channels_last') throw conversionError(`${layer.name}: data_format ${String(fmt)} is not supported`);
 }
 
 /** The layers needed to compute `targets` (the model is topologically ordered in model.json). */
@@ -44,7 +44,7 @@ function ancestors(layers: KerasLayer[], targets: string[]): Set<string> {
     const n = stack.pop() as string;
     if (keep.has(n)) continue;
     const l = byName.get(n);
-    if (!l) throw new Error(`unknown layer ${n}`);
+    if (!l) throw conversionError(`unknown layer ${n}`);
     keep.add(n);
     stack.push(...l.inputs);
   }
@@ -63,10 +63,10 @@ function convWeights(model: KerasModel, conv: KerasLayer, bn: KerasLayer | null,
   const shift = new Float64Array(cout);
   if (bn) {
     const eps = Number(bn.config.epsilon);
-    if (!Number.isFinite(eps)) throw new Error(`${bn.name}: no epsilon`);
+    if (!Number.isFinite(eps)) throw conversionError(`${bn.name}: no epsilon`);
     const axis = bn.config.axis as number | number[];
     const ax = Array.isArray(axis) ? axis[0] : axis;
-    if (ax !== 3 && ax !== -1) throw new Error(`${bn.name}: axis ${ax} is not the channel axis`);
+    if (ax !== 3 && ax !== -1) throw conversionError(`${bn.name}: axis ${ax} is not the channel axis`);
     const g = bn.config.scale === false ? null : layerWeight(model, bn.name, 'gamma').data;
     const be = bn.config.center === false ? null : layerWeight(model, bn.name, 'beta').data;
     const mu = layerWeight(model, bn.name, 'moving_mean').data;
@@ -98,7 +98,7 @@ function convWeights(model: KerasModel, conv: KerasLayer, bn: KerasLayer | null,
  * to layer2's grid of the 3×3 box (1/18) over channel pairs of layer3; output [N, h, w, 1024].
  */
 export function appendAggregation(g: GraphBuilder, layer2: string, layer3: string, c2: number, c3: number): string {
-  if (c2 !== 512 || c3 !== 1024) throw new Error(`closed-form aggregation needs 512/1024 channels, got ${c2}/${c3}`);
+  if (c2 !== 512 || c3 !== 1024) throw conversionError(`closed-form aggregation needs 512/1024 channels, got ${c2}/${c3}`);
   const k2 = new Float32Array(c2 * 9);
   for (let c = 0; c < c2; c++) for (let t = 0; t < 9; t++) k2[c * 9 + t] = t === 4 ? 0.2 : 0.1;
   const f2 = g.node('Conv', [layer2, g.constant('agg_l2_kernel', [c2, 1, 3, 3], k2)], { group: c2, pads: [1, 1, 1, 1], kernel_shape: [3, 3] });
@@ -129,7 +129,7 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
   const inputOf = (l: KerasLayer, i = 0): { name: string; pad: Pad | null } => {
     const src = l.inputs[i];
     const name = tensor.get(src);
-    if (name === undefined) throw new Error(`${l.name}: input ${src} not converted`);
+    if (name === undefined) throw conversionError(`${l.name}: input ${src} not converted`);
     return { name, pad: pending.get(src) ?? null };
   };
 
@@ -147,7 +147,7 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
       case 'ZeroPadding2D': {
         const [[t, b], [le, r]] = asPairs(l.config.padding);
         const prev = pending.get(l.inputs[0]);
-        if (prev) throw new Error(`${l.name}: stacked ZeroPadding2D is not supported`);
+        if (prev) throw conversionError(`${l.name}: stacked ZeroPadding2D is not supported`);
         tensor.set(l.name, inputOf(l).name);
         pending.set(l.name, { top: t, bottom: b, left: le, right: r });
         channels.set(l.name, channels.get(l.inputs[0]) as number);
@@ -157,15 +157,15 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         const { name, pad } = inputOf(l);
         const next = consumers.get(l.name) ?? [];
         const bn = next.length === 1 && next[0].className === 'BatchNormalization' && needed.has(next[0].name) ? next[0] : null;
-        if ((l.config.dilation_rate as number[] | undefined)?.some((d) => d !== 1)) throw new Error(`${l.name}: dilation is not supported`);
-        if (l.config.activation !== 'linear') throw new Error(`${l.name}: fused activation ${String(l.config.activation)} is not supported`);
+        if ((l.config.dilation_rate as number[] | undefined)?.some((d) => d !== 1)) throw conversionError(`${l.name}: dilation is not supported`);
+        if (l.config.activation !== 'linear') throw conversionError(`${l.name}: fused activation ${String(l.config.activation)} is not supported`);
         const { w, b, dims } = convWeights(model, l, bn, first);
         first = false;
         const [kh, kw] = l.config.kernel_size as number[];
         const strides = l.config.strides as number[];
         const p = pad ?? { top: 0, bottom: 0, left: 0, right: 0 };
         if (l.config.padding === 'same') {
-          if (strides.some((s) => s !== 1) || kh % 2 === 0 || kw % 2 === 0) throw new Error(`${l.name}: "same" padding only with stride 1 and odd kernels`);
+          if (strides.some((s) => s !== 1) || kh % 2 === 0 || kw % 2 === 0) throw conversionError(`${l.name}: "same" padding only with stride 1 and odd kernels`);
           p.top += (kh - 1) / 2; p.bottom += (kh - 1) / 2; p.left += (kw - 1) / 2; p.right += (kw - 1) / 2;
         }
         const out = g.node('Conv', [name, g.constant(`${l.name}_W`, dims, w), g.constant(`${l.name}_B`, [dims[0]], b)], {
@@ -178,9 +178,9 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         break;
       }
       case 'BatchNormalization':
-        throw new Error(`${l.name}: BatchNormalization not preceded by a Conv2D cannot be folded`);
+        throw conversionError(`${l.name}: BatchNormalization not preceded by a Conv2D cannot be folded`);
       case 'Activation': {
-        if (l.config.activation !== 'relu') throw new Error(`${l.name}: activation ${String(l.config.activation)} is not supported`);
+        if (l.config.activation !== 'relu') throw conversionError(`${l.name}: activation ${String(l.config.activation)} is not supported`);
         tensor.set(l.name, g.node('Relu', [inputOf(l).name], {}, targets.includes(l.name) ? [l.name] : undefined));
         channels.set(l.name, channels.get(l.inputs[0]) as number);
         break;
@@ -197,7 +197,7 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         // Folding the zero padding into MaxPool pads (which never win the max) is exact here
         // because the pooled tensor follows a ReLU (≥ 0), so a zero pad never wins either.
         const { name, pad } = inputOf(l);
-        if (l.config.padding !== 'valid') throw new Error(`${l.name}: padding ${String(l.config.padding)} is not supported`);
+        if (l.config.padding !== 'valid') throw conversionError(`${l.name}: padding ${String(l.config.padding)} is not supported`);
         const p = pad ?? { top: 0, bottom: 0, left: 0, right: 0 };
         tensor.set(l.name, g.node('MaxPool', [name], { kernel_shape: l.config.pool_size as number[], strides: l.config.strides as number[], pads: [p.top, p.left, p.bottom, p.right] }));
         channels.set(l.name, channels.get(l.inputs[0]) as number);
@@ -214,12 +214,12 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         const bias = layerWeight(model, l.name, 'bias');
         const gemm = g.node('Gemm', [inputOf(l).name, g.constant(`${l.name}_W`, k.shape, k.data), g.constant(`${l.name}_B`, bias.shape, bias.data)]);
         if (l.config.activation === 'softmax') tensor.set(l.name, g.node('Softmax', [gemm], { axis: 1 }, ['probabilities']));
-        else throw new Error(`${l.name}: Dense activation ${String(l.config.activation)} is not supported`);
+        else throw conversionError(`${l.name}: Dense activation ${String(l.config.activation)} is not supported`);
         channels.set(l.name, k.shape[1]);
         break;
       }
       default:
-        throw new Error(`${l.name}: layer type ${l.className} is not supported`);
+        throw conversionError(`${l.name}: layer type ${l.className} is not supported`);
     }
   }
 
