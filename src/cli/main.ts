@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     return await (await command.load())(rest);
   } catch (err) {
     if (isAppError(err)) console.error(`error [${err.code}]: ${err.message}`);
+    else if (String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) console.error(`error [usage]: ${(err as Error).message}`);
     // Anything not in the catalogue is a bug or an environment failure: keep its stack.
     else console.error(err instanceof Error ? err.stack : err);
     return 1;

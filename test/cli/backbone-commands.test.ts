@@ -68,3 +68,8 @@ test('an unknown command exits non-zero with the usage', async () => {
   const r = await cli(['frobnicate']);
   assert.equal(r.code, 2);
 });
+
+test('a bad option is a usage error with exit code 1, not a crash', async () => {
+  const r = await cli(['classify', '--bogus', 'x']);
+  assert.equal(r.code, 1);
+});
