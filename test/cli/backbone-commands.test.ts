@@ -10,13 +10,13 @@ import { CLI, NATURAL_DIR } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; code: number }> {
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { stdout, code: 0 };
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { stdout, stderr, code: 0 };
   } catch (err) {
-    const e = err as { stdout: string; code: number };
-    return { stdout: e.stdout, code: e.code };
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
   }
 }
 
@@ -72,4 +72,5 @@ test('an unknown command exits non-zero with the usage', async () => {
 test('a bad option is a usage error with exit code 1, not a crash', async () => {
   const r = await cli(['classify', '--bogus', 'x']);
   assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error \[usage\]: Unknown option '--bogus'/);
 });
