@@ -3,7 +3,7 @@
  * rename into place, fsync the directory. A crash at any instant leaves the old or the new file.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -64,6 +64,16 @@ export async function readJsonIfExists<T>(file: string): Promise<T | undefined> 
     return JSON.parse(await readFile(file, 'utf8')) as T;
   } catch (err) {
     if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Entry names of a folder, or none when the folder does not exist (yet). */
+export async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
     throw err;
   }
 }

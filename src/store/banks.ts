@@ -5,12 +5,12 @@
  * and places the arrays in SharedArrayBuffers, so inspection workers read them without copies.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bank, BankSet } from '../engine/types.js';
 import { appError } from '../common/errors.js';
-import { fsyncDir, isNotFound, readJsonIfExists, renameDurable, tmpName, writeSynced } from './atomic.js';
+import { fsyncDir, readJsonIfExists, renameDurable, tmpName, writeSynced, readdirIfExists } from './atomic.js';
 import { KeyedMutex } from './mutex.js';
 import type { Layout } from './paths.js';
 import type { BankFileRecord, BankMeta, NoiseReport } from './types.js';
@@ -116,13 +116,7 @@ export class BankStore {
 
   /** Bank versions present, ascending. */
   async versions(lineId: string): Promise<number[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.line(lineId).banks);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const names = await readdirIfExists(this.layout.line(lineId).banks);
     return names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number).sort((a, b) => a - b);
   }
 

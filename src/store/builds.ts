@@ -1,7 +1,6 @@
 /** Build records at builds/<buildId>.json. */
-import { readdir } from 'node:fs/promises';
 import { appError } from '../common/errors.js';
-import { isNotFound, readJsonIfExists, writeJsonDurable } from './atomic.js';
+import { readJsonIfExists, writeJsonDurable, readdirIfExists } from './atomic.js';
 import { BUILD_ID_PATTERN, type Layout } from './paths.js';
 import type { BuildRecord } from './types.js';
 
@@ -21,13 +20,7 @@ export class BuildStore {
 
   /** Newest first (build ids sort by creation time). */
   async list(lineId: string): Promise<BuildRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.line(lineId).builds);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const names = await readdirIfExists(this.layout.line(lineId).builds);
     const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter((id) => BUILD_ID_PATTERN.test(id));
     ids.sort().reverse();
     const out: BuildRecord[] = [];

@@ -1,8 +1,8 @@
 /** line.json records: creation (atomic folder rename), read-modify-write under a per-line lock, deletion. */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { appError } from '../common/errors.js';
-import { fsyncDir, isNotFound, readJsonIfExists, renameDurable, tmpName, writeJsonDurable } from './atomic.js';
+import { fsyncDir, isNotFound, readJsonIfExists, renameDurable, tmpName, writeJsonDurable, readdirIfExists } from './atomic.js';
 import { KeyedMutex } from './mutex.js';
 import { LINE_ID_PATTERN, type Layout } from './paths.js';
 import type { LineRecord } from './types.js';
@@ -47,13 +47,7 @@ export class LineStore {
   }
 
   async ids(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.linesDir);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const names = await readdirIfExists(this.layout.linesDir);
     return names.filter((n) => LINE_ID_PATTERN.test(n)).sort();
   }
 
