@@ -4,11 +4,7 @@ import { loadConfig } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+import { median } from '../common/stats.js';
 
 function syntheticImage(size: number, seed: number): PreparedImage {
   const data = new Float32Array(3 * size * size);

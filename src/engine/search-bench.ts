@@ -8,6 +8,7 @@
 import { createRng, type Rng } from './random.js';
 import { createSearcher, nearestRowsReference } from './search.js';
 import type { SearchBank, SearchStats } from './search-types.js';
+import { median } from '../common/stats.js';
 
 export interface ClusteredDataOptions {
   rows: number;
@@ -118,12 +119,6 @@ export interface SearchBenchResult {
   referenceMs?: number;
   /** share of queries where the fast searcher matched the reference's row and distance exactly */
   fastReferenceAgreement?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function cpuMs(since: NodeJS.CpuUsage): number {

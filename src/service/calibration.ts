@@ -7,6 +7,7 @@
 import { anomalyMap } from '../engine/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../engine/score.js';
 import type { BankSet } from '../engine/types.js';
+import { median } from '../common/stats.js';
 
 /** The perceptual colour map src/render draws heatmaps with (recorded in each bank's colour scale). */
 export const COLORMAP = 'turbo';
@@ -26,13 +27,6 @@ export interface Calibration {
   pixelMedian: number;
   /** Training images left out of m and s (suspects). */
   excluded: number[];
-}
-
-export function median(values: ArrayLike<number>): number {
-  if (values.length === 0) return NaN;
-  const s = Float64Array.from(values).sort();
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /**

@@ -1,7 +1,8 @@
 /** The noise report of guide §2.4: which training photos the build judged defective. */
 import type { NoiseEntry } from '../engine/types.js';
 import type { LineConfig, NoiseReport, NoiseReportEntry } from '../store/types.js';
-import { median, robustSpread } from './calibration.js';
+import { median } from '../common/stats.js';
+import { robustSpread } from './calibration.js';
 
 /**
  * k of the robust fence on removed shares. The removal quantile τ removes a fixed share of all
