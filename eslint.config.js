@@ -1,6 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Fastify and the HTTP/CLI layers stay above everything else. */
+const ABOVE_SERVICE = ['fastify', '@fastify/*', '**/http/*', '**/cli/*'];
+const forbid = (...group) => ({ group });
+/** Outside the engine, src/engine/index.ts is its only import surface. */
+const ENGINE_INTERNALS = { regex: '/engine/(?!index\\.js$)', message: 'Import the engine through src/engine/index.js.' };
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'models/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
@@ -12,17 +18,30 @@ export default tseslint.config(
     },
   },
   {
-    // Layering: nothing below http/ may import Fastify.
-    files: ['src/service/**', 'src/store/**', 'src/backbone/**', 'src/engine/**', 'src/eval/**', 'src/common/**'],
+    files: ['src/http/**', 'src/cli/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ENGINE_INTERNALS] }] },
+  },
+  {
+    // Layering: nothing below http/ may import Fastify; eval and the rest never reach into the service.
+    files: ['src/service/**', 'src/store/**', 'src/backbone/**', 'src/eval/**', 'src/common/**', 'src/render/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE), ENGINE_INTERNALS] }] },
+  },
+  {
+    files: ['src/store/**', 'src/backbone/**', 'src/eval/**', 'src/common/**', 'src/render/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE, '**/service/*'), ENGINE_INTERNALS] }] },
+  },
+  {
+    // The engine is pure math: no files, no HTTP, no service state, no model files.
+    files: ['src/engine/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['fastify', '@fastify/*', '../http/*', '../cli/*'] }],
+      'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE, 'node:fs', 'node:fs/*', 'fs', '**/service/*', '**/store/*', '**/backbone/*', '**/eval/*', '**/render/*')] }],
     },
   },
   {
-    // The engine is pure math: no files, no HTTP, no service state.
-    files: ['src/engine/**'],
+    // Tests reach an engine sub-system through its index (references included), never a file inside it.
+    files: ['test/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['fastify', '@fastify/*', 'node:fs', 'node:fs/*', 'fs', '../service/*', '../store/*', '../http/*', '../cli/*', '../backbone/*'] }],
+      'no-restricted-imports': ['error', { patterns: [{ regex: '/src/engine/([a-z-]+/)?(?!index\\.js$)[a-z-]+\\.js$', message: 'Import engine sub-systems through their index.js.' }] }],
     },
   },
 );

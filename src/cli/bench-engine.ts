@@ -11,14 +11,12 @@
  * defeats it (2-3 % of the distances computed instead of 0.2-0.4 % on real bottle/screw features,
  * 5-10× the time). Measure real features before trusting a number from here.
  */
-import { greedyCoreset } from '../engine/coreset.js';
-import { drawStartPoints } from '../engine/coreset-metric.js';
-import { greedyCoresetReference } from '../engine/coreset-reference.js';
-import { discriminate } from '../engine/discriminators.js';
-import { Projector, drawProjection } from '../engine/projection.js';
-import { createRng } from '../engine/random.js';
-import { removeOutliers } from '../engine/removal.js';
-import { nearestRows, nearestRowsGemm } from '../engine/search.js';
+import { coreset, createRng, denoise, kernels, search } from '../engine/index.js';
+
+const { greedyCoreset, greedyCoresetReference, drawStartPoints } = coreset;
+const { discriminate, removeOutliers } = denoise;
+const { Projector, drawProjection } = kernels;
+const { nearestRows, nearestRowsGemm } = search;
 
 export interface EngineBenchOptions {
   images: number;

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import type { DiscriminatorName, Method } from '../engine/types.js';
+import type { DiscriminatorName, Method } from '../engine/index.js';
 import type { GtRule } from '../eval/mvtec.js';
 import type { NoiseMode } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';

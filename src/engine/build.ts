@@ -8,13 +8,13 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { appError } from '../common/errors.js';
 import { resolveEngineConfig } from './config.js';
-import { greedyCoreset } from './coreset.js';
-import { drawStartPoints } from './coreset-metric.js';
-import { type PatchSet, PositionDiscriminator } from './discriminators.js';
-import { fuseScores } from './fusion.js';
-import { Projector, drawProjection } from './projection.js';
-import { createRng } from './random.js';
-import { removeOutliers, softWeights } from './removal.js';
+import { greedyCoreset } from './coreset/coreset.js';
+import { drawStartPoints } from './coreset/metric.js';
+import { type PatchSet, PositionDiscriminator } from './denoise/discriminators.js';
+import { fuseScores } from './denoise/fusion.js';
+import { Projector, drawProjection } from './kernels/projection.js';
+import { createRng } from './kernels/random.js';
+import { removeOutliers, softWeights } from './denoise/removal.js';
 import type { Bank, BuildProgress, BuildResult, DiscriminatorName, EngineConfig, NoiseEntry, TrainingFeatures } from './types.js';
 
 export interface BuildHooks {

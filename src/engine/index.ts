@@ -1,8 +1,15 @@
-/** The engine's public API: build a bank set from training features, score test patches against it. */
+/**
+ * The engine's only import surface for the rest of the product (enforced by a lint rule): build a
+ * bank set from training features, score test patches against it, calibrate the decision. The
+ * sub-systems are also exported as namespaces for benchmarks.
+ */
 export type * from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
-export { createRng, type Rng } from './random.js';
-export { nearestRows } from './search.js';
-export { scorePatches } from './score.js';
-export { anomalyMap } from './map.js';
+export { createRng, type Rng } from './kernels/index.js';
+export { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
+export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, type Calibration, type CalibrationInput } from './calibrate/index.js';
+export * as kernels from './kernels/index.js';
+export * as denoise from './denoise/index.js';
+export * as coreset from './coreset/index.js';
+export * as search from './search/index.js';

@@ -3,7 +3,7 @@
  * training set, drawn reproducibly with the project's seeded PRNG.
  */
 import { appError } from '../common/errors.js';
-import { createRng } from '../engine/random.js';
+import { createRng } from '../engine/index.js';
 import type { MvtecCategory, MvtecImage, MvtecTestItem } from './mvtec.js';
 
 /**

@@ -6,14 +6,7 @@
 import fs from 'node:fs/promises';
 import type { Backbone, ImageGeometry } from '../backbone/index.js';
 import { prepareImage } from '../backbone/index.js';
-import { resolveEngineConfig } from '../engine/config.js';
-import { buildBankSet } from '../engine/build.js';
-import { anomalyMap } from '../engine/map.js';
-import { scorePatches } from '../engine/score.js';
-import type { DiscriminatorName, EngineConfig, Method } from '../engine/types.js';
-import { calibrate } from '../service/calibration.js';
-import { DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE } from '../service/lineConfig.js';
-import { suspectImages } from '../service/noiseReport.js';
+import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DiscriminatorName, type EngineConfig, type Method, calibrate, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, suspectImages } from '../engine/index.js';
 import { accuracyAt, aupro, auroc, f1At, f1Max } from './metrics.js';
 import { listCategory, loadGroundTruth, type GtRule, type MvtecCategory, type MvtecTestItem } from './mvtec.js';
 import { drawNoisySplit, type NoiseMode } from './noise.js';

@@ -19,6 +19,9 @@ function polynomial(c: number[], x: number): number {
 const toByte = (v: number): number => Math.round(255 * Math.min(1, Math.max(0, v)));
 
 /** 256 × RGB bytes: entry k is the colour of t = k/255. */
+/** The colour map heatmaps are drawn with (recorded in each bank's colour scale). */
+export const COLORMAP = 'turbo';
+
 export const TURBO_LUT: Uint8Array = (() => {
   const lut = new Uint8Array(256 * 3);
   for (let k = 0; k < 256; k++) {

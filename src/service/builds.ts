@@ -14,9 +14,9 @@ import { appError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
-import type { BuildJob, StagedBank, WorkerMessage } from './buildProtocol.js';
+import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
 import { assertWithinCapacity, estimateBuild } from './capacity.js';
-import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './lineConfig.js';
+import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 
 /** How long a running build may take to stop after `cancel` before its thread is terminated. */
@@ -188,7 +188,7 @@ export class BuildManager {
     r.startedAt = new Date().toISOString();
     this.persist(a);
     this.deps.log.info({ line: r.line, buildId: r.id, images: job.images.length }, 'build started');
-    const worker = new Worker(new URL('./buildWorker.js', import.meta.url), { workerData: job });
+    const worker = new Worker(new URL('./build-worker.js', import.meta.url), { workerData: job });
     a.worker = worker;
     let settled = false;
     const settle = (staged: StagedBank | null, error: BuildError | null): void => {

@@ -5,8 +5,7 @@
 import { computeGeometry } from '../backbone/preprocess.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
-import { estimateBuildBytes } from '../engine/build.js';
-import type { EngineConfig } from '../engine/types.js';
+import { estimateBuildBytes, type EngineConfig } from '../engine/index.js';
 import type { ImageRecord, LineConfig } from '../store/types.js';
 
 export interface BuildEstimate {

@@ -10,8 +10,8 @@ import type { ServiceConfig } from '../common/config.js';
 import { AppError, appError, isAppError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
-import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspectProtocol.js';
-import { effectiveThreshold } from './lineConfig.js';
+import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
+import { effectiveThreshold } from './line-config.js';
 import type { InspectStage, ServiceMetrics } from './metrics.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
 
@@ -75,7 +75,7 @@ export class InspectionService {
       cachedBanks: config.bankCache,
     };
     this.pool = new Piscina({
-      filename: new URL('./inspectWorker.js', import.meta.url).href,
+      filename: new URL('./inspect-worker.js', import.meta.url).href,
       minThreads: config.inspectWorkers,
       maxThreads: config.inspectWorkers,
       idleTimeout: Infinity,

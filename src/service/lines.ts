@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
 import type { LineRecord, NoiseReport } from '../store/types.js';
 import type { BuildManager } from './builds.js';
-import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, type LineConfigPatch } from './lineConfig.js';
+import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView } from './views.js';
 

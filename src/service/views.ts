@@ -1,6 +1,6 @@
 /** The API's response shapes (guide §2.2) and their construction from the stored records. */
 import type { BankMeta, BuildRecord, BuildStatus, ImageRecord, LineConfig, LineRecord } from '../store/types.js';
-import type { Method } from '../engine/types.js';
+import type { Method } from '../engine/index.js';
 
 export interface BankSummary {
   version: number;

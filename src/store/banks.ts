@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Bank, BankSet } from '../engine/types.js';
+import type { Bank, BankSet } from '../engine/index.js';
 import { appError } from '../common/errors.js';
 import { fsyncDir, readJsonIfExists, renameDurable, tmpName, writeSynced, readdirIfExists } from './atomic.js';
 import { KeyedMutex } from './mutex.js';

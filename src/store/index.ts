@@ -1,6 +1,6 @@
 /** The DATA_DIR store: one object holding the per-concern stores over one layout. */
 import { access, constants, mkdir, rm } from 'node:fs/promises';
-import { BankCache } from './bankCache.js';
+import { BankCache } from './bank-cache.js';
 import { BankStore } from './banks.js';
 import { BuildStore } from './builds.js';
 import { ImageStore } from './images.js';

@@ -1,5 +1,5 @@
 /** Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views of them. */
-import type { DiscriminatorName, Method } from '../engine/types.js';
+import type { DiscriminatorName, Method } from '../engine/index.js';
 
 export interface ThresholdConfig {
   /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBankSet, estimateBuildBytes } from '../../src/engine/build.js';
-import { resolveEngineConfig, type DeepPartial } from '../../src/engine/config.js';
-import { createRng } from '../../src/engine/random.js';
-import type { Bank, BuildProgress, EngineConfig, TrainingFeatures } from '../../src/engine/types.js';
+import { buildBankSet, estimateBuildBytes, resolveEngineConfig, type DeepPartial, type Bank, type BuildProgress, type EngineConfig, type TrainingFeatures } from '../../src/engine/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
 
 const GRID = { h: 4, w: 4 };

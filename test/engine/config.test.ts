@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_ENGINE_CONFIG, resolveEngineConfig } from '../../src/engine/config.js';
+import { DEFAULT_ENGINE_CONFIG, resolveEngineConfig } from '../../src/engine/index.js';
 import { isAppError } from '../../src/common/errors.js';
 
 test('defaults are the spec defaults', () => {

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { greedyCoreset } from '../../src/engine/coreset.js';
-import { type CoresetInput, coresetDistance, coresetDistances4, drawStartPoints, rowDot, squaredNorms } from '../../src/engine/coreset-metric.js';
-import { greedyCoresetReference } from '../../src/engine/coreset-reference.js';
-import { createRng } from '../../src/engine/random.js';
+import { greedyCoreset, type CoresetInput, coresetDistance, coresetDistances4, drawStartPoints, rowDot, squaredNorms, greedyCoresetReference } from '../../src/engine/coreset/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
 
 /** Points on the x axis of a 2-D plane: x = 0, 1, 2, 10, 11, 20 (exact in float32). */

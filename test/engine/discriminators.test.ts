@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discriminate, type PatchSet } from '../../src/engine/discriminators.js';
-import { discriminateReference, gaussianReference, lofReference, nearestReference } from '../../src/engine/discriminators-reference.js';
-import { createRng } from '../../src/engine/random.js';
-import type { DiscriminatorName } from '../../src/engine/types.js';
+import { discriminate, type PatchSet, discriminateReference, gaussianReference, lofReference, nearestReference } from '../../src/engine/denoise/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
+import type { DiscriminatorName } from '../../src/engine/index.js';
 
 /** One position, points given as rows: the fast path sees them as B images of one patch. */
 function single(points: number[][]): { set: PatchSet; flat: Float64Array } {

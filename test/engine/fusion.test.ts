@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fuseScores, ranks } from '../../src/engine/fusion.js';
+import { fuseScores, ranks } from '../../src/engine/denoise/index.js';
 
 test('global ranks: 0-based, ties averaged, divided by N − 1', () => {
   // values 5, 1, 3, 3, 9 → ranks 3, 0, 1.5, 1.5, 4 → / 4.

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { anomalyMap, gaussianBlur, gaussianKernel, resizeBilinear } from '../../src/engine/map.js';
-import { createRng } from '../../src/engine/random.js';
+import { anomalyMap, gaussianBlur, gaussianKernel, resizeBilinear } from '../../src/engine/score/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);

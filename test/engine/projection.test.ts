@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Projector, drawProjection, projectReference } from '../../src/engine/projection.js';
-import { createRng } from '../../src/engine/random.js';
+import { Projector, drawProjection, projectReference, createRng } from '../../src/engine/kernels/index.js';
 
 test('drawProjection: uniform on (−1/√D, 1/√D), seeded', () => {
   const r = drawProjection(createRng(3), 16, 64);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { quantileLinear, removeOutliers, softWeights } from '../../src/engine/removal.js';
+import { quantileLinear, removeOutliers, softWeights } from '../../src/engine/denoise/index.js';
 
 test('quantileLinear: numpy/torch linear interpolation', () => {
   // np.quantile([1, 2, 3, 4], 0.5) = 2.5; q = 0.85 → h = 2.55 → 3 + 0.55·1 = 3.55.

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createBankSearchers, releaseBankSearchers, scorePatches } from '../../src/engine/score.js';
-import { clusteredData } from '../../src/engine/search-bench.js';
-import { cachedSearcher, nearestRowsReference } from '../../src/engine/search.js';
-import type { Bank, BankSet } from '../../src/engine/types.js';
+import { createBankSearchers, releaseBankSearchers, scorePatches } from '../../src/engine/score/index.js';
+import { cachedSearcher, nearestRowsReference } from '../../src/engine/search/index.js';
+import type { Bank, BankSet } from '../../src/engine/index.js';
+import { clusteredData } from '../helpers/clustered-data.js';
 
 function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
   return {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../src/engine/random.js';
-import { createSearcher, nearestRows, nearestRowsGemm, nearestRowsReference, type NearestResult, type SearchBank, type SearchOptions } from '../../src/engine/search.js';
-import { benchSearch, clusteredData } from '../../src/engine/search-bench.js';
+import { createRng } from '../../src/engine/kernels/index.js';
+import { createSearcher, nearestRows, nearestRowsGemm, nearestRowsReference, type NearestResult, type SearchBank, type SearchOptions } from '../../src/engine/search/index.js';
+import { benchSearch, clusteredData } from '../helpers/clustered-data.js';
 
 function assertSame(actual: NearestResult, expected: NearestResult, what: string): void {
   assert.equal(actual.index.length, expected.index.length);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from '../../src/eval/metrics.js';
 import { auproReference, aurocTrapezoid, f1MaxReference, trapezoid } from '../../src/eval/metrics-reference.js';
-import { createRng } from '../../src/engine/random.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);
 

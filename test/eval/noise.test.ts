@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../src/engine/random.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 import type { MvtecImage, MvtecTestItem } from '../../src/eval/mvtec.js';
 import { drawNoisySplit, noiseCount } from '../../src/eval/noise.js';
 

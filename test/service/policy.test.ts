@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { isAppError } from '../../src/common/errors.js';
 import type { BackboneManifest } from '../../src/backbone/types.js';
 import { median } from '../../src/common/stats.js';
-import { robustSpread, thresholdFrom } from '../../src/service/calibration.js';
+import { robustSpread, suspectImages, thresholdFrom } from '../../src/engine/calibrate/index.js';
+import { estimateBuildBytes } from '../../src/engine/index.js';
 import { assertWithinCapacity, estimateBuild } from '../../src/service/capacity.js';
-import { estimateBuildBytes } from '../../src/engine/build.js';
-import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/lineConfig.js';
-import { noiseReportEntries, suspectImages } from '../../src/service/noiseReport.js';
+import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/line-config.js';
+import { noiseReportEntries } from '../../src/service/noise-report.js';
 import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isAppError } from '../../src/common/errors.js';
 import { Store, newBuildId, type BankPayload, type BuildRecord, type ImageRecord, type LineConfig, type LineRecord } from '../../src/store/index.js';
 import { Layout } from '../../src/store/paths.js';
-import { BankCache } from '../../src/store/bankCache.js';
+import { BankCache } from '../../src/store/bank-cache.js';
 
 const CONFIG: LineConfig = {
   method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,

@@ -3,7 +3,7 @@
  * written to read like the spec. `discriminators.ts` holds the fast versions; the tests compare the
  * two. Everything is float64.
  */
-import type { DiscriminatorName } from './types.js';
+import type { DiscriminatorName } from '../types.js';
 import { type DiscriminatorOptions, type PatchSet, gatherPosition } from './discriminators.js';
 
 function distance(points: Float64Array, dim: number, q: number, o: number): number {

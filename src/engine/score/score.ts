@@ -4,10 +4,10 @@
  * weight, a_p = w[m*(p)]·d_p. The image score is max_p a_p from the classification bank; the map
  * scores come from the segmentation bank when there is one (softpatch+).
  */
-import { appError } from '../common/errors.js';
-import { cachedSearcher, createSearcher } from './search.js';
-import type { NearestResult, SearcherOptions, Searcher } from './search-types.js';
-import type { Bank, BankSet, PatchScores } from './types.js';
+import { appError } from '../../common/errors.js';
+import { cachedSearcher, createSearcher } from '../search/searcher.js';
+import type { NearestResult, SearcherOptions, Searcher } from '../search/types.js';
+import type { Bank, BankSet, PatchScores } from '../types.js';
 
 /** One searcher per bank of a bank set, built once per loaded bank set. */
 export interface BankSearchers {

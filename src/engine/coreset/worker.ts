@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CTL, type WorkerMessage, type WorkerSetup, mergeArgmax } from './coreset.js';
-import { type Argmax, CoresetPartition } from './coreset-partition.js';
+import { type Argmax, CoresetPartition } from './partition.js';
 
 /**
  * Busy-wait this long before sleeping: a pick takes well under a millisecond and waking a sleeping

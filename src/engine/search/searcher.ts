@@ -7,14 +7,14 @@
  * - `nearestRows`: projected candidates + exact re-ranking (search-fast.ts), same answers as the
  *   reference; 2–3× less work than the Gemm on typical patches, less so on strongly anomalous ones.
  */
-import { appError } from '../common/errors.js';
-import { fastNearest, prepareFastIndex } from './search-fast.js';
-import { gemmNearest, prepareGemmIndex } from './search-gemm.js';
+import { appError } from '../../common/errors.js';
+import { fastNearest, prepareFastIndex } from './fast.js';
+import { gemmNearest, prepareGemmIndex } from './gemm.js';
 import { nearestRowsReference } from './search-reference.js';
-import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './search-types.js';
+import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
 
 export { nearestRowsReference } from './search-reference.js';
-export type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './search-types.js';
+export type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './types.js';
 
 function checkBank(bank: SearchBank): void {
   if (!(bank.rows > 0 && bank.dim > 0 && bank.features.length === bank.rows * bank.dim)) {

@@ -1,25 +1,6 @@
 /** The noise report of guide §2.4: which training photos the build judged defective. */
-import type { NoiseEntry } from '../engine/types.js';
+import { type NoiseEntry, SUSPECT_FENCE_K } from '../engine/index.js';
 import type { LineConfig, NoiseReport, NoiseReportEntry } from '../store/types.js';
-import { median } from '../common/stats.js';
-import { robustSpread } from './calibration.js';
-
-/**
- * k of the robust fence on removed shares. The removal quantile τ removes a fixed share of all
- * patches even from a perfectly clean set, so some clean photos always lose more than others
- * (on clean bottle photos up to 0.43, one at 0.56): an absolute share alone flags about one clean
- * photo in ten. A photo is a suspect only when its share is also an outlier among this build's
- * photos: above median + k · 1.4826 · MAD.
- */
-export const SUSPECT_FENCE_K = 3.5;
-
-/** Training images (indices) judged defective: removedShare > max(suspectShare, robust fence). */
-export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number): Set<number> {
-  const shares = noise.map((e) => e.removedShare);
-  const m = median(shares);
-  const fence = Math.max(suspectShare, m + SUSPECT_FENCE_K * robustSpread(shares, m));
-  return new Set(noise.filter((e) => e.removedShare > fence).map((e) => e.image));
-}
 
 export interface TrainingImageRef {
   id: string;

@@ -14,11 +14,11 @@
  * per dot product of length n), orders of magnitude above the errors seen, so a float32 key never
  * prunes a row that the exact bound would keep.
  */
-import { matmul, projectedTopK, projectRows, bankTensors, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from './ort-search.js';
-import { createRng, type Rng } from './random.js';
-import { gemmKeys, maskExcluded, prepareGemmIndex, queriesPerRun, type GemmIndex } from './search-gemm.js';
+import { matmul, projectedTopK, projectRows, bankTensors, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
+import { createRng, type Rng } from '../kernels/random.js';
+import { gemmKeys, maskExcluded, prepareGemmIndex, queriesPerRun, type GemmIndex } from './gemm.js';
 import { exactDist2, nearestRowScan } from './search-reference.js';
-import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './search-types.js';
+import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './types.js';
 
 const U = 2 ** -24;
 const gamma = (n: number): number => (n * U) / (1 - n * U);

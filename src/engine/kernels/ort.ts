@@ -4,7 +4,7 @@
  * feature dimension; sessions are cached per graph, dimension and thread count for the process.
  */
 import ort from 'onnxruntime-node';
-import { GraphBuilder, onnx } from '../common/onnx-graph.js';
+import { GraphBuilder, onnx } from '../../common/onnx-graph.js';
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 

@@ -9,10 +9,10 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { appError } from '../common/errors.js';
-import { type CoresetInput, squaredNorms } from './coreset-metric.js';
-import { type Argmax, type CoresetShared, CoresetPartition, type PartitionCounters } from './coreset-partition.js';
-import { createRng } from './random.js';
+import { appError } from '../../common/errors.js';
+import { type CoresetInput, squaredNorms } from './metric.js';
+import { type Argmax, type CoresetShared, CoresetPartition, type PartitionCounters } from './partition.js';
+import { createRng } from '../kernels/random.js';
 
 export interface CoresetOptions {
   /** Worker threads (default: up to 2, the cores this service is sized for); 1 = this thread. */
@@ -219,7 +219,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
   const control = new Int32Array(new SharedArrayBuffer(CTL.LENGTH * 4));
   const results = new Float64Array(new SharedArrayBuffer(2 * workers * 2 * 8));
   const selected = new Int32Array(new SharedArrayBuffer(picks * 4));
-  const url = new URL('./coreset-worker.js', import.meta.url);
+  const url = new URL('./worker.js', import.meta.url);
   const threads: Worker[] = [];
   const counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
 

@@ -1,5 +1,5 @@
 /** Messages between the build manager (main thread) and a build worker thread. */
-import type { EngineConfig, Method } from '../engine/types.js';
+import type { EngineConfig, Method } from '../engine/index.js';
 import type { BuildError, BuildStage, LineConfig } from '../store/types.js';
 
 export interface BuildJob {

@@ -4,13 +4,13 @@
  * threshold is a robust upper fence of those scores, computed without the noise-report suspects so
  * that the defective uploads do not drag it up.
  */
-import { anomalyMap } from '../engine/map.js';
-import { createBankSearchers, releaseBankSearchers, scorePatches } from '../engine/score.js';
-import type { BankSet } from '../engine/types.js';
-import { median } from '../common/stats.js';
+import { anomalyMap } from '../score/map.js';
+import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
+import type { BankSet } from '../types.js';
+import { median } from '../../common/stats.js';
 
-/** The perceptual colour map src/render draws heatmaps with (recorded in each bank's colour scale). */
-export const COLORMAP = 'turbo';
+/** k of the `auto` threshold m + k·s (guide §3). */
+export const DEFAULT_SENSITIVITY = 3.5;
 
 /** 1.4826 · MAD estimates σ for normally distributed scores. */
 const MAD_TO_SIGMA = 1.4826;

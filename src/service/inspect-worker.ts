@@ -7,11 +7,9 @@ import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { isAppError } from '../common/errors.js';
-import { anomalyMap } from '../engine/map.js';
-import { createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from '../engine/score.js';
-import type { Bank, BankSet } from '../engine/types.js';
+import { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers, type Bank, type BankSet } from '../engine/index.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
-import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspectProtocol.js';
+import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspect-protocol.js';
 
 const data = workerData as InspectWorkerData;
 let backbone: Promise<Backbone> | null = null;

@@ -3,7 +3,7 @@
  * yardstick for `coreset.ts` (which must select the identical sequence) and far too slow for real
  * builds (~5 min at N = 156,800, M = 15,680 on this machine).
  */
-import { type CoresetInput, coresetDistance, squaredNorms, startDistances } from './coreset-metric.js';
+import { type CoresetInput, coresetDistance, squaredNorms, startDistances } from './metric.js';
 
 export function greedyCoresetReference(input: CoresetInput): Int32Array {
   const { y, count, dim, keep, picks } = input;

@@ -5,7 +5,7 @@
  * sums of squared differences, in the same order, as `discriminators-reference.ts`, so `lof` and
  * `nearest` agree with it bit for bit; `gaussian` agrees to rounding.
  */
-import type { DiscriminatorName } from './types.js';
+import type { DiscriminatorName } from '../types.js';
 
 /** `images[b]` holds `patches` rows of `dim` float32 values (row p = position p of image b). */
 export interface PatchSet {

@@ -25,7 +25,7 @@
  * bounds the resulting error of a basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6
  * turns "A − s ≥ bound" into a test on A² without a square root.
  */
-import { type CoresetInput, coresetDistances4, startDistances } from './coreset-metric.js';
+import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
 /** Everything the partitions share (read-only). */
 export interface CoresetShared {

@@ -6,7 +6,7 @@
  * ~70 ms per image for both projections, more than the backbone itself); the plain loop stays as
  * the reference the tests compare it with.
  */
-import { matmul } from './ort-search.js';
+import { matmul } from './ort.js';
 import type { Rng } from './random.js';
 
 /** Draws `R` (row-major, `outDim × inDim`) from `rng`. */

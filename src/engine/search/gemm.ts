@@ -4,10 +4,10 @@
  * distance is then recomputed in float64, so `dist2` carries no cancellation error; the argmin
  * itself is float32 and can differ from the reference on near-ties (far below 1e-4 relative).
  */
-import { bankTensors, DEFAULT_THREADS, gemmTopK, type BankTensors, type TopKResult } from './ort-search.js';
+import { bankTensors, DEFAULT_THREADS, gemmTopK, type BankTensors, type TopKResult } from '../kernels/ort.js';
 import { exactDist2 } from './search-reference.js';
-import type { NearestResult, SearchBank, SearchOptions } from './search-types.js';
-import { squaredNorms } from './coreset-metric.js';
+import type { NearestResult, SearchBank, SearchOptions } from './types.js';
+import { squaredNorms } from '../coreset/metric.js';
 
 /** Largest query-by-row key matrix per graph run (float32 elements): 64 MB. */
 const CHUNK_ELEMENTS = 1 << 24;

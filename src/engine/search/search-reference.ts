@@ -3,7 +3,7 @@
  * lowest row index on ties. The fast searchers re-rank their candidates with the same
  * `exactDist2`, so their distances are bit-identical to this loop's and ties resolve the same way.
  */
-import type { NearestResult, SearchBank, SearchOptions } from './search-types.js';
+import type { NearestResult, SearchBank, SearchOptions } from './types.js';
 
 /** ‖q − b‖² in float64, four running sums (a fixed order, so every caller gets the same bits). */
 export function exactDist2(queries: Float32Array, qOff: number, features: Float32Array, bOff: number, dim: number): number {

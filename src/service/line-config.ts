@@ -3,19 +3,8 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { DEFAULT_ENGINE_CONFIG, resolveEngineConfig } from '../engine/config.js';
-import type { EngineConfig } from '../engine/types.js';
+import { DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, resolveEngineConfig, type EngineConfig } from '../engine/index.js';
 import type { CalibrationRecord, LineConfig, ThresholdConfig } from '../store/types.js';
-
-/** k of the `auto` threshold m + k·s (guide §3). */
-export const DEFAULT_SENSITIVITY = 3.5;
-
-/**
- * Floor of the noise-report suspect rule (see `suspectImages`): a suspect lost more than this share
- * of its patches. Twice the default removal quantile τ = 0.15: clean images lose about 0.11 of
- * their patches on the reference run (spec §10), defective ones about half.
- */
-export const DEFAULT_SUSPECT_SHARE = 0.3;
 
 export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,

@@ -2,7 +2,7 @@
  * SoftPatch+ score fusion (spec §7.2): several discriminators' raw scores → one score `u_n` in
  * [0, 1] (rank / maxRank) or a mean of min-max normalised scores.
  */
-import type { PlusConfig } from './types.js';
+import type { PlusConfig } from '../types.js';
 
 /**
  * 0-based ranks of `values[start + i·stride]`, `i < count`, ties given their average rank, divided

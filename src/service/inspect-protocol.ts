@@ -1,5 +1,5 @@
 /** Tasks and results exchanged with the inspection worker pool. */
-import type { BankSet } from '../engine/types.js';
+import type { BankSet } from '../engine/index.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
 
 export type HeatmapKind = 'none' | 'heatmap' | 'overlay';

@@ -5,7 +5,7 @@
  *   D(a, b) = float32(√max(0, float32(float32(‖a‖² + ‖b‖²) − 2·(a·b)))).
  * (PyTorch's float32 matmul rounds differently; only self-consistency matters here.)
  */
-import type { Rng } from './random.js';
+import type { Rng } from '../kernels/random.js';
 
 export interface CoresetInput {
   /** Projected rows, `count × dim` float32 (may live in a SharedArrayBuffer). */

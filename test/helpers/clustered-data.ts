@@ -5,10 +5,9 @@
  * per-dimension spread (CNN features concentrate their variance in few directions; `decay` sets
  * how fast, 0 = isotropic), and a few anomalous queries with much more noise. How much the fast searcher gains depends on that spectrum, so measure real banks too.
  */
-import { createRng, type Rng } from './random.js';
-import { createSearcher, nearestRowsReference } from './search.js';
-import type { SearchBank, SearchStats } from './search-types.js';
-import { median } from '../common/stats.js';
+import { createRng, type Rng } from '../../src/engine/kernels/index.js';
+import { createSearcher, nearestRowsReference, type SearchBank, type SearchStats } from '../../src/engine/search/index.js';
+import { median } from '../../src/common/stats.js';
 
 export interface ClusteredDataOptions {
   rows: number;

@@ -1,0 +1,3 @@
+/** Label-free decisions (guide §3, §2.4): the threshold from leave-one-image-out scores and the noise report's suspect rule. */
+export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, type Calibration, type CalibrationInput } from './threshold.js';
+export { DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages } from './suspects.js';

@@ -1,0 +1,4 @@
+/** Weighted greedy coreset (spec §5): the fast sampler and the plain loop it must agree with, pick for pick. */
+export { greedyCoreset, type CoresetOptions, type CoresetResult } from './coreset.js';
+export { greedyCoresetReference } from './coreset-reference.js';
+export { coresetDistance, coresetDistances4, drawStartPoints, rowDot, squaredNorms, type CoresetInput } from './metric.js';
