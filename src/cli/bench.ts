@@ -1,6 +1,7 @@
-/** `softpatch bench backbone|engine`: speed measurements printed as one JSON object. */
+/** `softpatch bench backbone|engine|service`: speed measurements printed as one JSON object. */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../common/config.js';
+import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
@@ -45,6 +46,8 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' },
       images: { type: 'string', default: '200' }, patches: { type: 'string', default: '784' }, dim: { type: 'string', default: '1024' },
       seed: { type: 'string', default: '0' }, ratio: { type: 'string', default: '0.1' },
+      clients: { type: 'string', default: '4' }, seconds: { type: 'string', default: '15' }, inspections: { type: 'string', default: '15' },
+      data: { type: 'string', default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad') },
     },
   });
   let report: Record<string, unknown>;
@@ -57,8 +60,13 @@ export async function run(argv: string[]): Promise<number> {
       report = await benchEngine({ images: Number(values.images), patches: Number(values.patches), dim: Number(values.dim), seed: Number(values.seed), ratio: Number(values.ratio) });
       break;
     }
+    case 'service': {
+      const { benchService } = await import('./bench-service.js');
+      report = await benchService({ images: Number(values.images), clients: Number(values.clients), seconds: Number(values.seconds), inspections: Number(values.inspections), data: values.data });
+      break;
+    }
     default:
-      throw appError('USAGE', ['softpatch bench backbone|engine [--json]']);
+      throw appError('USAGE', ['softpatch bench backbone|engine|service [--json]']);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;

@@ -59,6 +59,11 @@ export interface InspectionDeps {
 
 const round = (v: number): number => Math.round(v * 100) / 100;
 
+/** onnxruntime threads of one inspection worker: the workers share the cores. */
+export function inspectThreads(config: Pick<ServiceConfig, 'ortThreads' | 'inspectWorkers'>): number {
+  return Math.max(1, Math.floor(config.ortThreads / config.inspectWorkers));
+}
+
 export class InspectionService {
   private readonly pool: Piscina;
   private inFlight = 0;
@@ -70,8 +75,7 @@ export class InspectionService {
     const { config } = deps;
     const workerData: InspectWorkerData = {
       backboneDir: config.backboneDir,
-      // The workers share the cores: each gets its share of ORT_THREADS.
-      threads: Math.max(1, Math.floor(config.ortThreads / config.inspectWorkers)),
+      threads: inspectThreads(config),
       cachedBanks: config.bankCache,
     };
     this.pool = new Piscina({
