@@ -74,8 +74,17 @@ export interface BankTensors {
   dim: number;
 }
 
+/**
+ * `a[from .. to)` as an array onnxruntime accepts: onnxruntime-node refuses tensors over a
+ * SharedArrayBuffer ("Invalid argument"), so such ranges are copied; others are views.
+ */
+export function privateRows(a: Float32Array, from = 0, to = a.length): Float32Array {
+  const view = a.subarray(from, to);
+  return view.buffer instanceof SharedArrayBuffer ? view.slice() : view;
+}
+
 export function bankTensors(features: Float32Array, rows: number, dim: number): BankTensors {
-  return { features: new ort.Tensor('float32', features, [rows, dim]), rows, dim };
+  return { features: new ort.Tensor('float32', privateRows(features, 0, rows * dim), [rows, dim]), rows, dim };
 }
 
 function kTensor(k: number): ort.Tensor {

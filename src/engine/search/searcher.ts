@@ -42,14 +42,14 @@ async function searchImpl(bank: SearchBank, kind: SearcherKind, opts: SearcherOp
     const index = await prepareFastIndex(bank, opts);
     return { run: (queries, nq, o) => fastNearest(index, queries, nq, o), stats: () => ({ ...index.stats }) };
   }
-  const counts: SearchStats = { queries: 0, projected: 0, fullGemm: 0, scanned: 0 };
+  const counts: SearchStats = { queries: 0, projected: 0, secondStage: 0, scanned: 0 };
   const stats = (): SearchStats => ({ ...counts });
   if (kind === 'gemm') {
     const index = prepareGemmIndex(bank, opts.threads);
     return {
       run: (queries, nq, o) => {
         counts.queries += nq;
-        counts.fullGemm += nq;
+        counts.secondStage += nq;
         return gemmNearest(index, queries, nq, o);
       },
       stats,

@@ -47,8 +47,8 @@ export interface SearchStats {
   queries: number;
   /** proven exact among the projected candidates */
   projected: number;
-  /** needed the full-dimension GEMM candidates */
-  fullGemm: number;
+  /** needed the second stage (fast: the wider projected candidates; gemm: every query) */
+  secondStage: number;
   /** needed a scan of every row */
   scanned: number;
 }
