@@ -5,7 +5,9 @@
  * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
  * the next batch or engine checkpoint.
  */
+import { readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { appError, isAppError } from '../common/errors.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
@@ -19,6 +21,23 @@ import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './buil
 import { COLORMAP } from '../render/colormap.js';
 import { noiseReport, noiseReportEntries, type TrainingImageRef } from './noise-report.js';
 
+/** Nice value of a build: inspections and the event loop come first when the cores are busy. */
+const BUILD_NICE = 10;
+
+/**
+ * Lowers this thread's priority; the threads it starts afterwards (onnxruntime's pool, the coreset
+ * workers) inherit it. Linux only (a thread's id from /proc/thread-self); elsewhere builds run at
+ * normal priority.
+ */
+function lowerPriority(): void {
+  try {
+    os.setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), BUILD_NICE);
+  } catch {
+    // Not Linux, or not permitted: nothing to do.
+  }
+}
+
+lowerPriority();
 const job = workerData as BuildJob;
 const port = parentPort!;
 const abort = new AbortController();

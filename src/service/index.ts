@@ -13,7 +13,10 @@ import { BuildManager } from './builds.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
-import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { createServiceMetrics, registerMemoryMetrics, type ServiceMetrics } from './metrics.js';
+
+/** The fast searcher's per-row index: 129 projected coordinates and a squared norm, float32. */
+const SEARCH_INDEX_BYTES_PER_ROW = 130 * 4;
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -45,12 +48,17 @@ export interface Service {
 }
 
 export async function createService(config: ServiceConfig, log: Logger): Promise<Service> {
-  const store = new Store(config.dataDir, config.bankCache);
+  const store = new Store(config.dataDir, config.bankCacheBytes);
   const recovery = await store.open();
   log.info({ dataDir: config.dataDir, ...recovery }, 'data directory recovered');
 
   const registry = new Registry();
   const metrics = createServiceMetrics(registry);
+  registerMemoryMetrics(registry, {
+    bankBytes: () => store.bankCache.bytes,
+    // Each worker keeps a projected copy of every bank it serves: (128 + 2) float32 per row.
+    searchIndexBytes: () => store.bankCache.rows * config.inspectWorkers * SEARCH_INDEX_BYTES_PER_ROW,
+  });
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';
   let shuttingDown = false;

@@ -53,6 +53,6 @@ export interface WarmupResult {
 export interface InspectWorkerData {
   backboneDir: string;
   threads: number;
-  /** Per-bank search structures kept (BANK_CACHE). */
-  cachedBanks: number;
+  /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
+  cachedBankBytes: number;
 }

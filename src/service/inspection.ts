@@ -76,7 +76,7 @@ export class InspectionService {
     const workerData: InspectWorkerData = {
       backboneDir: config.backboneDir,
       threads: inspectThreads(config),
-      cachedBanks: config.bankCache,
+      cachedBankBytes: config.bankCacheBytes,
     };
     this.pool = new Piscina({
       filename: new URL('./inspect-worker.js', import.meta.url).href,
