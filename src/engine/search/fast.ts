@@ -24,8 +24,13 @@ const U = 2 ** -24;
 const gamma = (n: number): number => (n * U) / (1 - n * U);
 
 const SUBSPACE_ITERATIONS = 4;
-/** Candidates per query in the second, wider projected stage (the queries the first left open). */
-const WIDE_CANDIDATES = 1024;
+/**
+ * Each further projected stage takes this many times the candidates of the one before, for the
+ * queries it left open; TopK's cost grows with k, so the first stage stays narrow.
+ */
+const STAGE_GROWTH = 8;
+/** Projected stages before the remaining queries are scanned row by row. */
+const STAGES = 3;
 /** Rows per projection run while preparing the bank. */
 const PROJECT_ROWS = 8192;
 
@@ -72,7 +77,7 @@ export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions 
     aug: bankTensors(augFeatures, rows, adim),
     augNorm2,
     maxAugNorm2,
-    candidates: Math.max(1, Math.min(opts.candidates ?? 64, rows)),
+    candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
     threads,
     stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0 },
   };
@@ -158,9 +163,10 @@ async function projectedStage(index: FastIndex, queries: Float32Array, list: rea
 }
 
 /**
- * Exact nearest rows: the projected stage with the index's candidates, again with
- * `WIDE_CANDIDATES` for the queries whose proof stayed open, and a scan of every row for the
- * rare ones left. Reads the bank's features in JavaScript only, so they may live in shared memory.
+ * Exact nearest rows: the projected stage with the index's candidates, then with `STAGE_GROWTH`
+ * times as many for the queries whose proof stayed open (up to `STAGES` stages), and a scan of every
+ * row for the rare ones left. Reads the bank's features in JavaScript only, so they may live in
+ * shared memory.
  */
 export async function fastNearest(index: FastIndex, queries: Float32Array, nq: number, opts: SearchOptions = {}): Promise<NearestResult> {
   const { bank } = index;
@@ -168,8 +174,11 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const augNorm2 = maskExcluded(index.augNorm2, opts);
   const all = Array.from({ length: nq }, (_, q) => q);
   const open = await projectedStage(index, queries, all, index.candidates, augNorm2, out);
-  const wide = Math.min(WIDE_CANDIDATES, bank.rows);
-  const left = open.length > 0 && wide > index.candidates ? await projectedStage(index, queries, open, wide, augNorm2, out) : open;
+  let left = open;
+  for (let stage = 1, k = index.candidates; stage < STAGES && left.length > 0 && k < bank.rows; stage++) {
+    k = Math.min(k * STAGE_GROWTH, bank.rows);
+    left = await projectedStage(index, queries, left, k, augNorm2, out);
+  }
   for (const q of left) nearestRowScan(bank, queries, q, out, opts);
 
   const s = index.stats;

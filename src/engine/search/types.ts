@@ -36,7 +36,7 @@ export interface SearcherOptions {
   threads?: number;
   /** fast: dimension of the projected candidate space (default 128). */
   projectionDim?: number;
-  /** fast: candidates per query from the projected space (default 64). */
+  /** fast: candidates per query in the first projected stage (default 32). */
   candidates?: number;
   /** fast: seed of the projection's subspace iteration (default 0; changes speed, never results). */
   seed?: number;
@@ -47,7 +47,7 @@ export interface SearchStats {
   queries: number;
   /** proven exact among the projected candidates */
   projected: number;
-  /** needed the second stage (fast: the wider projected candidates; gemm: every query) */
+  /** needed a later stage (fast: the wider projected candidates; gemm: every query) */
   secondStage: number;
   /** needed a scan of every row */
   scanned: number;
