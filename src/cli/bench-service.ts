@@ -298,6 +298,9 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
     progress(`inspect p50 ${p50Ms.toFixed(1)} ms, overlay ${p50HeatmapMs.toFixed(1)} ms; load: ${opts.clients} clients × ${opts.seconds} s`);
     const l = await load(url, photos.test, opts.clients, opts.seconds);
     const rssMb = await sampler.stop();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const memory = [...metrics.matchAll(/^softpatch_process_memory_bytes\{component="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]} ${Math.round(Number(m[2]) / 2 ** 20)} MB`);
+    progress(`memory after the load (/metrics): ${memory.join(', ')}`);
     const imagesPerSecond = (l.ok * 1000) / l.wallMs;
     const embedMs = build.timingsMs.embedding ?? NaN;
     return {

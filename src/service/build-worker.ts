@@ -92,6 +92,9 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
   let crop: ImageGeometry | null = null;
   let dim = 0;
   const total = job.images.length;
+  // All features in one allocation: one mapping the allocator hands back to the system when the
+  // build ends, where hundreds of per-image buffers would stay behind as heap fragments.
+  let store: Float32Array | null = null;
   progress('embedding', 0, total);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
@@ -117,7 +120,10 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
       } else if (f.grid.h !== grid.h || f.grid.w !== grid.w) {
         throw appError('UNPROCESSABLE', [`training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`]);
       }
-      images.push(f.data);
+      store ??= new Float32Array(total * f.data.length);
+      const slot = store.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
+      slot.set(f.data);
+      images.push(slot);
       used.push(refs[k]);
     });
     progress('embedding', Math.min(total, start + chunk.length), total);
