@@ -38,6 +38,7 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
     // Inspection workers and a build share the cores: an idle pool must sleep, not spin against them.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };

@@ -278,6 +278,8 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
   progress(`backbone alone: ${JSON.stringify(backbone)}`);
   const { child, url } = await startService({ DATA_DIR: dataDir });
   const pid = child.pid!;
+  const rssNow = async (): Promise<string> => `${Math.round((await rssOf(pid)).rss)} MB`;
+  progress(`service ready, RSS ${await rssNow()}`);
   try {
     await json(await fetch(`${url}/v1/lines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: LINE }) }));
     for (let i = 0; i < photos.train.length; i += UPLOAD_BATCH) {
@@ -288,14 +290,14 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
     progress(`uploaded ${photos.train.length} photos; building`);
     const { build, peakRssMb, health } = await runBuild(url, pid);
     const buildMs = Date.parse(build.finishedAt!) - Date.parse(build.startedAt!);
-    progress(`build ${buildMs} ms ${JSON.stringify(build.timingsMs)}`);
+    progress(`build ${buildMs} ms ${JSON.stringify(build.timingsMs)}; RSS after it ${await rssNow()}`);
 
     // Peak RSS from here on: the serving state after the build.
     await writeFile(`/proc/${pid}/clear_refs`, '5').catch(() => progress('could not reset the peak RSS; sampling only'));
     const sampler = rssSampler(pid);
     const p50Ms = await sequential(url, photos.test, opts.inspections, false);
     const p50HeatmapMs = await sequential(url, photos.test, opts.inspections, true);
-    progress(`inspect p50 ${p50Ms.toFixed(1)} ms, overlay ${p50HeatmapMs.toFixed(1)} ms; load: ${opts.clients} clients × ${opts.seconds} s`);
+    progress(`inspect p50 ${p50Ms.toFixed(1)} ms, overlay ${p50HeatmapMs.toFixed(1)} ms, RSS ${await rssNow()}; load: ${opts.clients} clients × ${opts.seconds} s`);
     const l = await load(url, photos.test, opts.clients, opts.seconds);
     const rssMb = await sampler.stop();
     const metrics = await (await fetch(`${url}/metrics`)).text();

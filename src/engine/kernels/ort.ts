@@ -21,6 +21,7 @@ function cachedSession(key: string, threads: number, build: () => GraphBuilder):
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: false,
       // Several sessions share two cores: idle pools must sleep, not spin against the busy one.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
