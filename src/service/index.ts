@@ -56,8 +56,8 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   const metrics = createServiceMetrics(registry);
   registerMemoryMetrics(registry, {
     bankBytes: () => store.bankCache.bytes,
-    // Each worker keeps a projected copy of every bank it serves: (128 + 2) float32 per row.
-    searchIndexBytes: () => store.bankCache.rows * config.inspectWorkers * SEARCH_INDEX_BYTES_PER_ROW,
+    // The index made once (shared) plus each worker's private copy for onnxruntime: (128 + 2) float32 per row.
+    searchIndexBytes: () => store.bankCache.rows * (config.inspectWorkers + 1) * SEARCH_INDEX_BYTES_PER_ROW,
   });
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';

@@ -7,7 +7,7 @@ import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { isAppError } from '../common/errors.js';
-import { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
+import { anomalyMap, bankSearchIndexes, createBankSearchers, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
 import { bankSetBytes } from '../store/bank-cache.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
 import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspect-protocol.js';
@@ -26,24 +26,27 @@ function getBackbone(): Promise<Backbone> {
 interface ReadyBank {
   bankSet: BankSet;
   searchers: BankSearchers;
+  /** True when this worker made the index itself (it is then sent to the main thread once). */
+  made: boolean;
 }
 
-async function prepareBank(bankSet: BankSet): Promise<ReadyBank> {
+async function prepareBank(bankSet: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
   // The bank's arrays stay in the main thread's SharedArrayBuffers (one copy for all workers):
   // the fast searcher reads them in JavaScript and keeps only its projected index privately.
-  return { bankSet, searchers: await createBankSearchers(bankSet, { threads: data.threads }) };
+  const searchers = await createBankSearchers(bankSet, { threads: data.threads }, index ?? undefined);
+  return { bankSet, searchers, made: index === null };
 }
 
 /** Banks ready to search, most recently used last; bounded by bank bytes as the main thread's cache. */
 const banks = new Map<string, Promise<ReadyBank>>();
 const sizes = new Map<string, number>();
 
-function bankFor(key: string, shared: BankSet): Promise<ReadyBank> {
+function bankFor(key: string, shared: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
   let entry = banks.get(key);
   if (entry) {
     banks.delete(key);
   } else {
-    entry = prepareBank(shared);
+    entry = prepareBank(shared, index);
     entry.catch(() => {
       banks.delete(key);
       sizes.delete(key);
@@ -65,7 +68,12 @@ function bankFor(key: string, shared: BankSet): Promise<ReadyBank> {
 
 async function inspect(task: InspectTask): Promise<InspectTaskResult> {
   const net = await getBackbone();
-  const bank = await bankFor(task.bankKey, task.bankSet);
+  const bank = await bankFor(task.bankKey, task.bankSet, task.searchIndex);
+  let madeIndex: BankSearchIndexes | undefined;
+  if (bank.made && task.searchIndex === null) {
+    bank.made = false;
+    madeIndex = bankSearchIndexes(bank.searchers) ?? undefined;
+  }
   const prepared: PreparedImage[] = [];
   const decodeMs: number[] = [];
   const buffers = task.images.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
@@ -105,7 +113,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
     result.timingsMs.render = performance.now() - t3;
     results.push(result);
   }
-  return { ok: true, results };
+  return { ok: true, results, ...(madeIndex ? { searchIndex: madeIndex } : {}) };
 }
 
 export default async function handle(task: InspectTask | WarmupTask): Promise<InspectTaskResult | WarmupResult> {

@@ -62,6 +62,18 @@ test('real features: the fast search equals the reference, rows in shared memory
     assert.deepEqual(Array.from(got.index), Array.from(ref.index));
     assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));
   }
+  // Another thread's searcher from this one's index, handed over in shared memory: same answers.
+  const data = fast.indexData()!;
+  const shared = (a: Float32Array): Float32Array => {
+    const c = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    c.set(a);
+    return c;
+  };
+  const handed = await createSearcher(bank, { kind: 'fast', prepared: { pdim: data.pdim, mu: shared(data.mu), basis: shared(data.basis), aug: shared(data.aug), augNorm2: shared(data.augNorm2) } });
+  const again = await handed.nearest(queries, nq);
+  const ref = nearestRowsReference(bank, queries, nq);
+  assert.deepEqual(Array.from(again.index), Array.from(ref.index));
+  assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
   const s = fast.stats();
   assert.equal(s.queries, 2 * nq);
   // Real features are not isotropic: most proofs close among the first candidates.

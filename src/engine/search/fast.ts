@@ -15,6 +15,7 @@
  * prunes a row that the exact bound would keep.
  */
 import { projectedTopK, projectRows, bankTensors, privateRows, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
+import { appError } from '../../common/errors.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2, nearestRowScan } from './search-reference.js';
@@ -43,6 +44,7 @@ export interface FastIndexOptions {
 
 export interface FastIndex {
   bank: SearchBank;
+  data: FastIndexData;
   proj: ProjectionTensors;
   aug: BankTensors;
   augNorm2: Float32Array;
@@ -52,35 +54,64 @@ export interface FastIndex {
   stats: SearchStats;
 }
 
-export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
+/**
+ * What a fast index is made of, as plain arrays: the centre, the basis (pdim × dim) and every
+ * row's augmented projection with its squared norm. Computing it costs seconds on a real bank;
+ * it can be made once and handed to other threads (`fastIndexFrom`), in shared memory too.
+ */
+export interface FastIndexData {
+  pdim: number;
+  mu: Float32Array;
+  basis: Float32Array;
+  aug: Float32Array;
+  augNorm2: Float32Array;
+}
+
+export async function fastIndexData(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndexData> {
   const { rows, dim } = bank;
   const threads = opts.threads ?? DEFAULT_THREADS;
   const pdim = Math.max(1, Math.min(opts.projectionDim ?? 128, dim - 1));
   const sub = await principalSubspace(bank.features, rows, dim, pdim, { seed: opts.seed ?? 0, iterations: SUBSPACE_ITERATIONS, threads });
-  const proj = projectionTensors(Float32Array.from(sub.mean), Float32Array.from(sub.basis), dim, pdim);
-
+  const mu = Float32Array.from(sub.mean);
+  const basis = Float32Array.from(sub.basis);
+  const proj = projectionTensors(mu, basis, dim, pdim);
   const adim = pdim + 1;
-  const augFeatures = new Float32Array(rows * adim);
+  const aug = new Float32Array(rows * adim);
   const augNorm2 = new Float32Array(rows);
   for (let r0 = 0; r0 < rows; r0 += PROJECT_ROWS) {
     const n = Math.min(PROJECT_ROWS, rows - r0);
     const part = await projectRows(proj, privateRows(bank.features, r0 * dim, (r0 + n) * dim), n, threads);
-    augFeatures.set(part.aug, r0 * adim);
+    aug.set(part.aug, r0 * adim);
     augNorm2.set(part.norm2, r0);
   }
+  return { pdim, mu, basis, aug, augNorm2 };
+}
+
+/** The index over `bank` from its data (made here or in another thread); private copies of shared arrays. */
+export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastIndexOptions = {}): FastIndex {
+  const { rows, dim } = bank;
+  const { pdim } = data;
+  if (data.mu.length !== dim || data.basis.length !== pdim * dim || data.aug.length !== rows * (pdim + 1) || data.augNorm2.length !== rows) {
+    throw appError('ENGINE_INPUT', [`fast index data of ${data.augNorm2.length} rows × ${pdim} dims does not fit a bank of ${rows} × ${dim}`]);
+  }
+  const augNorm2 = privateRows(data.augNorm2);
   let maxAugNorm2 = 0;
   for (let r = 0; r < rows; r++) maxAugNorm2 = Math.max(maxAugNorm2, augNorm2[r]);
-
   return {
     bank,
-    proj,
-    aug: bankTensors(augFeatures, rows, adim),
+    data,
+    proj: projectionTensors(privateRows(data.mu), privateRows(data.basis), dim, pdim),
+    aug: bankTensors(data.aug, rows, pdim + 1),
     augNorm2,
     maxAugNorm2,
     candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
-    threads,
+    threads: opts.threads ?? DEFAULT_THREADS,
     stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0 },
   };
+}
+
+export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
+  return fastIndexFrom(bank, await fastIndexData(bank, opts), opts);
 }
 
 /**
