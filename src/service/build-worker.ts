@@ -5,16 +5,15 @@
  * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
  * the next batch or engine checkpoint.
  */
-import { readlinkSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { appError, isAppError } from '../common/errors.js';
+import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
 import { buildBankSet, type TrainingFeatures, calibrate, suspectImages } from '../engine/index.js';
 import { colorScale } from '../render/heatmap.js';
 import { BankStore } from '../store/banks.js';
+import { ImageStore } from '../store/images.js';
 import { Layout } from '../store/paths.js';
 import type { BuildStage } from '../store/types.js';
 import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './build-protocol.js';
@@ -24,20 +23,9 @@ import { noiseReport, noiseReportEntries, type TrainingImageRef } from './noise-
 /** Nice value of a build: inspections and the event loop come first when the cores are busy. */
 const BUILD_NICE = 10;
 
-/**
- * Lowers this thread's priority; the threads it starts afterwards (onnxruntime's pool, the coreset
- * workers) inherit it. Linux only (a thread's id from /proc/thread-self); elsewhere builds run at
- * normal priority.
- */
-function lowerPriority(): void {
-  try {
-    os.setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), BUILD_NICE);
-  } catch {
-    // Not Linux, or not permitted: nothing to do.
-  }
-}
-
-lowerPriority();
+// Before onnxruntime and the coreset start their threads, which inherit it (elsewhere than Linux
+// the build runs at normal priority).
+lowerThreadPriority(BUILD_NICE);
 const job = workerData as BuildJob;
 const port = parentPort!;
 const abort = new AbortController();
@@ -85,7 +73,7 @@ interface Embedded {
 }
 
 async function embedAll(backbone: Backbone): Promise<Embedded> {
-  const paths = new Layout(job.dataDir).line(job.line);
+  const store = new ImageStore(new Layout(job.dataDir));
   const images: Float32Array[] = [];
   const used: TrainingImageRef[] = [];
   let grid: { h: number; w: number } | null = null;
@@ -94,7 +82,7 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
   const total = job.images.length;
   // All features in one allocation: one mapping the allocator hands back to the system when the
   // build ends, where hundreds of per-image buffers would stay behind as heap fragments.
-  let store: Float32Array | null = null;
+  let all: Float32Array | null = null;
   progress('embedding', 0, total);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
@@ -103,7 +91,7 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
     const refs: TrainingImageRef[] = [];
     for (const img of chunk) {
       try {
-        const bytes = await readFile(paths.imageBytes(img.id, img.ext));
+        const bytes = await store.readRecordBytes(job.line, img);
         prepared.push(await prepareImage(bytes, { resize: job.config.resize, crop: job.config.crop, maxPixels: job.maxPixels }));
         refs.push({ id: img.id, filename: img.filename });
       } catch (err) {
@@ -120,8 +108,8 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
       } else if (f.grid.h !== grid.h || f.grid.w !== grid.w) {
         throw appError('UNPROCESSABLE', [`training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`]);
       }
-      store ??= new Float32Array(total * f.data.length);
-      const slot = store.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
+      all ??= new Float32Array(total * f.data.length);
+      const slot = all.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
       slot.set(f.data);
       images.push(slot);
       used.push(refs[k]);
