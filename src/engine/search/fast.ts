@@ -14,11 +14,12 @@
  * per dot product of length n), orders of magnitude above the errors seen, so a float32 key never
  * prunes a row that the exact bound would keep.
  */
-import { projectedTopK, projectRows, bankTensors, privateRows, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
+import { gemmTopK, projectedTopK, projectRows, bankTensors, privateRows, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2, nearestRowScan } from './search-reference.js';
+import { squaredNorms } from '../coreset/metric.js';
 import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './types.js';
 
 const U = 2 ** -24;
@@ -30,8 +31,12 @@ const SUBSPACE_ITERATIONS = 4;
  * queries it left open; TopK's cost grows with k, so the first stage stays narrow.
  */
 const STAGE_GROWTH = 8;
-/** Projected stages before the remaining queries are scanned row by row. */
-const STAGES = 3;
+/** Projected stages before the full-dimension stage. */
+const STAGES = 2;
+/** Candidates per query of the full-dimension stage. */
+const FULL_CANDIDATES = 32;
+/** Bank rows copied per run of the full-dimension stage (onnxruntime cannot read shared memory). */
+const FULL_ROWS = 4096;
 /** Rows per projection run while preparing the bank. */
 const PROJECT_ROWS = 8192;
 
@@ -45,6 +50,8 @@ export interface FastIndexOptions {
 export interface FastIndex {
   bank: SearchBank;
   data: FastIndexData;
+  /** Squared row norms for the full-dimension stage, made when it first runs. */
+  norm2: Float32Array | null;
   proj: ProjectionTensors;
   aug: BankTensors;
   augNorm2: Float32Array;
@@ -100,6 +107,7 @@ export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastI
   return {
     bank,
     data,
+    norm2: null,
     proj: projectionTensors(privateRows(data.mu), privateRows(data.basis), dim, pdim),
     aug: bankTensors(data.aug, rows, pdim + 1),
     augNorm2,
@@ -193,11 +201,72 @@ async function projectedStage(index: FastIndex, queries: Float32Array, list: rea
   return open;
 }
 
+/** Lower bound on ‖q − b‖² from a full-dimension key `‖b‖² − 2q·b`, for a query with ‖q‖² = qn. */
+function fullBound(dim: number, maxNorm2: number, qn: number): (key: number) => number {
+  const tol = (gamma(dim) + 4 * U) * (qn + maxNorm2);
+  return (key) => key + qn - tol;
+}
+
+/**
+ * Full-dimension keys for the listed queries, the bank copied in blocks of `FULL_ROWS` rows (so
+ * no lasting private copy), the best `FULL_CANDIDATES` per query merged over the blocks, then the
+ * same walk; returns the queries still open.
+ */
+async function fullStage(index: FastIndex, queries: Float32Array, list: readonly number[], opts: SearchOptions, out: NearestResult): Promise<number[]> {
+  const { bank } = index;
+  const { rows, dim } = bank;
+  const n = list.length;
+  const k = Math.min(FULL_CANDIDATES, rows);
+  index.norm2 ??= squaredNorms(bank.features, rows, dim);
+  const norm2 = maskExcluded(index.norm2, opts);
+  let maxNorm2 = 0;
+  for (let r = 0; r < rows; r++) maxNorm2 = Math.max(maxNorm2, index.norm2[r]);
+  const sub = new Float32Array(n * dim);
+  list.forEach((q, i) => sub.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
+  // Per query, the best k (key, row) pairs over all blocks, kept sorted.
+  const keys = new Float32Array(n * k).fill(Infinity);
+  const idx = new BigInt64Array(n * k);
+  const step = Math.max(1, Math.floor(queriesPerRun(FULL_ROWS)));
+  for (let r0 = 0; r0 < rows; r0 += FULL_ROWS) {
+    const m = Math.min(FULL_ROWS, rows - r0);
+    const block = bankTensors(bank.features.subarray(r0 * dim, (r0 + m) * dim), m, dim);
+    const km = Math.min(k, m);
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const c = Math.min(step, n - i0);
+      const top = await gemmTopK(block, norm2.subarray(r0, r0 + m), sub.subarray(i0 * dim, (i0 + c) * dim), c, km, index.threads);
+      for (let i = 0; i < c; i++) {
+        const o = (i0 + i) * k;
+        for (let j = 0; j < km; j++) {
+          const v = top.values[i * km + j];
+          if (!(v < keys[o + k - 1])) break;
+          // Insert into the sorted list (ties keep the lower row: earlier blocks first).
+          let p = k - 1;
+          while (p > 0 && keys[o + p - 1] > v) {
+            keys[o + p] = keys[o + p - 1];
+            idx[o + p] = idx[o + p - 1];
+            p--;
+          }
+          keys[o + p] = v;
+          idx[o + p] = top.indices[i * km + j] + BigInt(r0);
+        }
+      }
+    }
+  }
+  const open: number[] = [];
+  const merged = { values: keys, indices: idx };
+  list.forEach((q, i) => {
+    let qn = 0;
+    for (let j = i * dim; j < (i + 1) * dim; j++) qn += sub[j] * sub[j];
+    if (!rerank(bank, sub, i, merged, i * k, k, fullBound(dim, maxNorm2, qn), out, q)) open.push(q);
+  });
+  return open;
+}
+
 /**
  * Exact nearest rows: the projected stage with the index's candidates, then with `STAGE_GROWTH`
- * times as many for the queries whose proof stayed open (up to `STAGES` stages), and a scan of every
- * row for the rare ones left. Reads the bank's features in JavaScript only, so they may live in
- * shared memory.
+ * times as many for the queries whose proof stayed open (`STAGES` stages in all), then the
+ * full-dimension stage, and a scan of every row for the rare ones left. Between runs the bank's
+ * features are read in JavaScript only, so they may live in shared memory.
  */
 export async function fastNearest(index: FastIndex, queries: Float32Array, nq: number, opts: SearchOptions = {}): Promise<NearestResult> {
   const { bank } = index;
@@ -210,6 +279,7 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
     k = Math.min(k * STAGE_GROWTH, bank.rows);
     left = await projectedStage(index, queries, left, k, augNorm2, out);
   }
+  if (left.length > 0) left = await fullStage(index, queries, left, opts, out);
   for (const q of left) nearestRowScan(bank, queries, q, out, opts);
 
   const s = index.stats;
