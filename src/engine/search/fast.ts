@@ -33,6 +33,8 @@ const SUBSPACE_ITERATIONS = 4;
 const STAGE_GROWTH = 8;
 /** Projected stages before the full-dimension stage. */
 const STAGES = 2;
+/** Share of queries left open by the first stage above which the wider projected stages are skipped. */
+const MOSTLY_OPEN = 0.5;
 /** Candidates per query of the full-dimension stage. */
 const FULL_CANDIDATES = 32;
 /** Bank rows copied per run of the full-dimension stage (onnxruntime cannot read shared memory). */
@@ -275,7 +277,10 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const all = Array.from({ length: nq }, (_, q) => q);
   const open = await projectedStage(index, queries, all, index.candidates, augNorm2, out);
   let left = open;
-  for (let stage = 1, k = index.candidates; stage < STAGES && left.length > 0 && k < bank.rows; stage++) {
+  // When most proofs stay open the projection says little about these distances (isotropic data):
+  // wider projected stages would mostly fail too, so the full-dimension stage comes next.
+  const projectionHelps = open.length <= nq * MOSTLY_OPEN;
+  for (let stage = 1, k = index.candidates; projectionHelps && stage < STAGES && left.length > 0 && k < bank.rows; stage++) {
     k = Math.min(k * STAGE_GROWTH, bank.rows);
     left = await projectedStage(index, queries, left, k, augNorm2, out);
   }
