@@ -19,7 +19,9 @@ export const BankParams = Type.Object({ line: LineId, version: Type.Integer({ mi
 
 const Method = Type.Union([Type.Literal('patchcore'), Type.Literal('softpatch'), Type.Literal('softpatch+')]);
 const Discriminator = Type.Union([Type.Literal('lof'), Type.Literal('nearest'), Type.Literal('gaussian')]);
-const Policy = Type.Union([Type.Literal('auto'), Type.Literal('fixed')]);
+const Policy = Type.Union([Type.Literal('auto'), Type.Literal('fixed'), Type.Literal('validation')]);
+const ValidationTarget = Type.Union([Type.Literal('f1'), Type.Literal('recall')], { description: 'policy "validation": the best-F1 threshold, or the highest one that still reaches "recall"' });
+const RecallTarget = Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'policy "validation" with target "recall": share of the defective validation photos that must be flagged' });
 
 const configFields = {
   method: Method,
@@ -43,6 +45,8 @@ export const LineConfigPatch = Type.Partial(
             policy: Policy,
             value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
             sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto")' }),
+            target: ValidationTarget,
+            recall: RecallTarget,
           },
           strict,
         ),
@@ -56,7 +60,7 @@ export const LineConfigPatch = Type.Partial(
 
 export const LineConfig = Type.Object({
   ...configFields,
-  threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number() }),
+  threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number(), target: Type.Optional(ValidationTarget), recall: Type.Optional(Type.Number()) }),
 });
 
 export const CreateLineBody = Type.Object({ id: LineId, name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), config: Type.Optional(LineConfigPatch) }, strict);
@@ -174,6 +178,7 @@ export const NoiseReport = Type.Object({
 });
 
 const thresholdQuery = Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'decision threshold for this request' }));
+const bankQuery = Type.Optional(Type.Integer({ minimum: 1, description: 'score with this stored bank version instead of the active one (it stays inactive)' }));
 const opacityQuery = Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'overlay opacity' }));
 
 export const InspectQuery = Type.Object(
@@ -182,6 +187,7 @@ export const InspectQuery = Type.Object(
     threshold: thresholdQuery,
     regions: Type.Optional(Type.Boolean({ default: false })),
     opacity: opacityQuery,
+    bank: bankQuery,
   },
   strict,
 );
@@ -191,6 +197,7 @@ export const InspectPngQuery = Type.Object(
     kind: Type.Optional(Type.Union([Type.Literal('heatmap'), Type.Literal('overlay')], { default: 'overlay' })),
     threshold: thresholdQuery,
     opacity: opacityQuery,
+    bank: bankQuery,
   },
   strict,
 );
@@ -199,7 +206,7 @@ const Region = Type.Object({ x: Type.Integer(), y: Type.Integer(), width: Type.I
 
 export const InspectResponse = Type.Object({
   line: Type.String(),
-  bank: Type.Object({ version: Type.Integer(), method: Type.String() }),
+  bank: Type.Object({ version: Type.Integer(), method: Type.String(), active: Type.Boolean({ description: 'whether this bank is the line\'s active one' }) }),
   results: Type.Array(
     Type.Object({
       filename: Type.String(),
@@ -233,5 +240,52 @@ export const Ready = Type.Object({ status: Type.String(), checks: Type.Object({ 
 export const MultipartImages = Type.Object({
   images: Type.Array(Type.String({ format: 'binary' }), { description: 'one or more image files (PNG, JPEG, WebP, TIFF, BMP)' }),
 });
+
+const Label = Type.Union([Type.Literal('good'), Type.Literal('defective')]);
+
+export const ValidationUploadQuery = Type.Object({ label: Type.Optional(Type.String({ description: 'good | defective (or a multipart field "label")' })) }, strict);
+
+export const ValidationImageInfo = Type.Object({ ...ImageInfo.properties, label: Label });
+
+export const ValidationListQuery = Type.Object(
+  { offset: ImageListQuery.properties.offset, limit: ImageListQuery.properties.limit, label: Type.Optional(Label) },
+  strict,
+);
+
+export const ValidationPage = Type.Object({
+  total: Type.Integer(),
+  offset: Type.Integer(),
+  limit: Type.Integer(),
+  counts: Type.Object({ good: Type.Integer(), defective: Type.Integer() }),
+  images: Type.Array(ValidationImageInfo),
+});
+
+export const ValidationUploadResult = Type.Object({ ...UploadResult.properties, label: Label });
+
+const Confusion = Type.Object({ tp: Type.Integer(), fp: Type.Integer(), tn: Type.Integer(), fn: Type.Integer() }, { description: 'positive = defective; anomalous = score > threshold' });
+const OperatingPoint = {
+  threshold: Type.Number(),
+  f1: Type.Number(),
+  accuracy: Type.Number(),
+  precision: Type.Number(),
+  recall: Type.Number(),
+  confusion: Confusion,
+};
+const ScoredPhoto = Type.Object({ id: Type.String(), filename: Type.String(), label: Label, score: Type.Number() });
+
+export const Evaluation = Type.Object({
+  line: Type.String(),
+  bankVersion: Type.Integer(),
+  evaluatedAt: Type.String(),
+  images: Type.Object({ good: Type.Integer(), defective: Type.Integer() }),
+  auroc: Type.Number({ description: 'image AUROC of the bank on the validation photos' }),
+  current: Type.Object({ ...OperatingPoint, policy: Policy }, { description: 'at the threshold the line\'s policy gives this bank now' }),
+  best: Type.Object(OperatingPoint, { description: 'at the best-F1 threshold' }),
+  wrong: Type.Array(ScoredPhoto, { description: 'photos the current threshold decides wrongly, highest score first' }),
+  scores: Type.Array(ScoredPhoto),
+});
+
+export const RemovalQuery = Type.Object({ size: Type.Optional(Type.Integer({ minimum: 16, maximum: 4096, description: 'longest side of the answer (thumbnail); default: the original size' })) }, strict);
+export const BankImageParams = Type.Object({ line: LineId, version: Type.Integer({ minimum: 1 }), imageId: ImageId }, strict);
 
 export type LineConfigPatchBody = Static<typeof LineConfigPatch>;

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import { probeImage } from '../backbone/preprocess.js';
 import { appError, isAppError } from '../common/errors.js';
-import type { Store } from '../store/index.js';
+import type { ImageStore } from '../store/images.js';
 import type { ImageRecord } from '../store/types.js';
 
 export interface UploadLimits {
@@ -84,7 +84,7 @@ export class UploadSession {
   private readonly staged: StagedFile[] = [];
   private total = 0;
 
-  constructor(private readonly store: Store, private readonly lineId: string, private readonly limits: UploadLimits) {}
+  constructor(private readonly images: ImageStore, private readonly lineId: string, private readonly limits: UploadLimits) {}
 
   get files(): number {
     return this.staged.length;
@@ -92,7 +92,7 @@ export class UploadSession {
 
   async add(file: IncomingFile): Promise<void> {
     const filename = cleanFilename(file.filename);
-    const target = await this.store.images.stagingPath(this.lineId);
+    const target = await this.images.stagingPath(this.lineId);
     const hash = createHash('sha256');
     let bytes = 0;
     const entry: StagedFile = { filename, path: target, sha256: '', bytes: 0 };
@@ -118,8 +118,8 @@ export class UploadSession {
     entry.bytes = bytes;
   }
 
-  /** Checks and stores every staged file; a request where no file is readable is a 400. */
-  async finish(): Promise<UploadResult> {
+  /** Checks and stores every staged file (with `extra` in each record); a request where no file is readable is a 400. */
+  async finish(extra: Pick<ImageRecord, 'label'> = {}): Promise<UploadResult> {
     if (this.staged.length === 0) throw appError('NO_IMAGES_FIELD');
     const result: UploadResult = { stored: 0, duplicates: 0, rejected: 0, files: [] };
     try {
@@ -136,9 +136,9 @@ export class UploadSession {
         const kind = EXTENSIONS[info.format];
         const record: ImageRecord = {
           id: f.sha256, filename: f.filename, contentType: kind.contentType, format: info.format, ext: kind.ext,
-          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(),
+          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(), ...extra,
         };
-        const outcome = await this.store.images.commit(this.lineId, f.path, record);
+        const outcome = await this.images.commit(this.lineId, f.path, record);
         if (outcome === 'stored') result.stored++;
         else result.duplicates++;
         result.files.push({ filename: f.filename, status: outcome, id: record.id, width: record.width, height: record.height });

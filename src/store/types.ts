@@ -2,12 +2,17 @@
 import type { DiscriminatorName, Method } from '../engine/index.js';
 
 export interface ThresholdConfig {
-  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */
-  policy: 'auto' | 'fixed';
+  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`; `validation`: chosen on the labelled validation photos. */
+  policy: 'auto' | 'fixed' | 'validation';
   value?: number;
   /** k of `m + k·s`. */
   sensitivity: number;
+  /** Policy `validation`: the best-F1 threshold, or the highest one that still reaches `recall`. */
+  target?: 'f1' | 'recall';
+  recall?: number;
 }
+
+export type ValidationLabel = 'good' | 'defective';
 
 /** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
 export interface LineConfig {
@@ -44,6 +49,8 @@ export interface ImageRecord {
   height: number;
   bytes: number;
   uploadedAt: string;
+  /** Validation photos only. */
+  label?: ValidationLabel;
 }
 
 export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -97,7 +104,7 @@ export interface CalibrationRecord {
 export interface BankFileRecord {
   sha256: string;
   bytes: number;
-  dtype: 'float32' | 'int32';
+  dtype: 'float32' | 'int32' | 'uint8';
   length: number;
 }
 
@@ -141,4 +148,54 @@ export interface NoiseReport {
   rule: string;
   suspects: number;
   images: NoiseReportEntry[];
+}
+
+/** One validation photo scored by a bank. */
+export interface EvaluationScore {
+  id: string;
+  filename: string;
+  label: ValidationLabel;
+  score: number;
+}
+
+export interface Confusion {
+  /** Defective photos flagged anomalous. */
+  tp: number;
+  fp: number;
+  tn: number;
+  fn: number;
+}
+
+/** Decisions on the validation photos at one threshold (anomalous = score > threshold). */
+export interface OperatingPoint {
+  threshold: number;
+  f1: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  confusion: Confusion;
+}
+
+export interface EvaluationFigures {
+  images: { good: number; defective: number };
+  auroc: number;
+  /** At the threshold the line's policy gives this bank. */
+  current: OperatingPoint & { policy: ThresholdConfig['policy'] };
+  /** At the best-F1 threshold. */
+  best: OperatingPoint;
+  /** Photos the current threshold decides wrongly, highest score first. */
+  wrong: EvaluationScore[];
+}
+
+/**
+ * The validation photos scored by one bank (banks/<version>/evaluation.json), with the figures at
+ * the time of the evaluation. The API recomputes the figures from `scores` when the line's
+ * threshold changes later.
+ */
+export interface EvaluationRecord {
+  line: string;
+  bankVersion: number;
+  evaluatedAt: string;
+  scores: EvaluationScore[];
+  figures: EvaluationFigures;
 }
