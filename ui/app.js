@@ -31,6 +31,11 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Children without the null / false placeholders of conditional parts. */
+function kids(...children) {
+  return children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+}
+
 function append(el, children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
@@ -137,7 +142,7 @@ function every(ms, fn) {
 
 function crumbs(...items) {
   const nav = document.getElementById('crumbs');
-  nav.replaceChildren(...items.flatMap((it, i) => [i ? h('span', { class: 'sep' }, '/') : null, it.href ? h('a', { href: it.href }, it.text) : h('span', {}, it.text)]));
+  nav.replaceChildren(...kids(...items.flatMap((it, i) => [i ? h('span', { class: 'sep' }, '/') : null, it.href ? h('a', { href: it.href }, it.text) : h('span', {}, it.text)])));
 }
 
 async function render() {
@@ -145,7 +150,7 @@ async function render() {
   const view = document.getElementById('view');
   document.getElementById('key-button').hidden = !apiKey.get();
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  view.replaceChildren(h('p', { class: 'muted pad' }, 'Loading…'));
+  view.replaceChildren(...kids(h('p', { class: 'muted pad' }, 'Loading…')));
   if (parts[0] === 'lines' && parts[1]) await linePage(view, parts[1], parts[2] ?? 'train', parts.slice(3));
   else await linesPage(view);
 }
@@ -186,7 +191,7 @@ async function linesPage(view) {
       location.hash = `#/lines/${line.id}/train`;
     }
   });
-  view.replaceChildren(h('div', { class: 'page' }, h('h1', {}, 'Product lines'), card(null, table), card('New line', form)));
+  view.replaceChildren(...kids(h('div', { class: 'page' }, h('h1', {}, 'Product lines'), card(null, table), card('New line', form))));
 }
 
 function methodSelect(value) {
@@ -205,7 +210,7 @@ async function linePage(view, id, tab, rest) {
   const line = await attempt(() => api('GET', `/v1/lines/${encodeURIComponent(id)}`), 'Could not open the line');
   if (token !== page.token) return;
   if (!line) {
-    view.replaceChildren(h('div', { class: 'page' }, h('p', { class: 'empty' }, 'This line could not be loaded. ', h('a', { href: '#/' }, 'Back to the lines'))));
+    view.replaceChildren(...kids(h('div', { class: 'page' }, h('p', { class: 'empty' }, 'This line could not be loaded. ', h('a', { href: '#/' }, 'Back to the lines')))));
     return;
   }
   crumbs({ text: 'Lines', href: '#/' }, { text: line.name, href: `#/lines/${line.id}` }, { text: TABS.find((t) => t[0] === tab)?.[1] ?? tab });
@@ -218,7 +223,7 @@ async function linePage(view, id, tab, rest) {
       stat('Last build', line.lastBuild ? line.lastBuild.status : '–')));
   const tabs = h('nav', { class: 'tabs', role: 'tablist' }, TABS.map(([key, label]) => h('a', { href: `#/lines/${line.id}/${key}`, class: key === tab ? 'active' : '', role: 'tab', 'aria-selected': String(key === tab) }, label)));
   const body = h('div', { class: 'tab-body' });
-  view.replaceChildren(h('div', { class: 'page' }, head, tabs, body));
+  view.replaceChildren(...kids(h('div', { class: 'page' }, head, tabs, body)));
   const pages = { train: trainTab, banks: banksTab, noise: noiseTab, validation: validationTab, inspect: inspectTab, settings: settingsTab };
   await (pages[tab] ?? trainTab)(body, line, rest);
 }
@@ -277,7 +282,7 @@ async function trainTab(body, line) {
   const showHistory = async () => {
     const data = await attempt(() => api('GET', linePath(line, '/builds')), 'Could not list the builds');
     if (!data) return [];
-    history.replaceChildren(data.builds.length
+    history.replaceChildren(...kids(data.builds.length
       ? h('table', { class: 'table compact' },
           h('thead', {}, h('tr', {}, ['Build', 'Status', 'Started', 'Photos', 'Bank', 'Time'].map((t) => h('th', {}, t)))),
           h('tbody', {}, data.builds.slice(0, 8).map((b) => h('tr', {},
@@ -287,7 +292,7 @@ async function trainTab(body, line) {
             h('td', {}, String(b.images)),
             h('td', {}, b.bankVersion ? `v${b.bankVersion}` : '–'),
             h('td', {}, b.timingsMs && b.startedAt && b.finishedAt ? `${((Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000).toFixed(1)} s` : '–')))))
-      : h('p', { class: 'muted' }, 'No build yet.'));
+      : h('p', { class: 'muted' }, 'No build yet.')));
     return data.builds;
   };
 
@@ -313,7 +318,8 @@ async function trainTab(body, line) {
         cancelBtn.disabled = false;
         if (b.status === 'succeeded') toast(`Build finished: bank v${b.bankVersion} is active`, 'ok');
         else if (b.status === 'failed') toast(`Build failed: ${b.error?.message ?? ''}`);
-        showHistory();
+        // The line's figures (active bank, threshold) changed: draw the page again.
+        render();
       }
     });
   };
@@ -322,12 +328,12 @@ async function trainTab(body, line) {
     if (b) watch(b);
   });
 
-  body.replaceChildren(
+  body.replaceChildren(...kids(
     h('div', { class: 'grid two' },
       card('Training photos', zone, bar, h('p', {}, count)),
       card('Build a bank', h('p', { class: 'muted' }, `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}. `, h('a', { href: `#/lines/${line.id}/settings` }, 'Change')),
         h('div', { class: 'actions' }, startBtn, cancelBtn), status)),
-    card('Recent builds', history));
+    card('Recent builds', history)));
   const builds = await showHistory();
   const live = builds.find((b) => ['queued', 'running'].includes(b.status));
   if (live) watch(live);
@@ -345,11 +351,11 @@ function drawBuild(el, b) {
     return h('li', { class: cls }, h('span', { class: 'dot' }), h('span', {}, s), ms !== undefined ? h('span', { class: 'muted small' }, `${(ms / 1000).toFixed(1)} s`) : null);
   }));
   const share = b.progress && b.progress.total ? b.progress.done / b.progress.total : 0;
-  el.replaceChildren(
+  el.replaceChildren(...kids(
     h('div', { class: 'build-line' }, statusChip(b.status), h('span', { class: 'mono muted' }, b.id), b.bankVersion ? h('span', {}, `→ bank v${b.bankVersion}`) : null),
     steps,
     finished ? null : progressBar(share, b.progress ? `${b.stage}: ${b.progress.done} / ${b.progress.total}` : b.stage),
-    b.error ? h('p', { class: 'error' }, b.error.message) : null);
+    b.error ? h('p', { class: 'error' }, b.error.message) : null));
 }
 
 // ---------- banks ----------
@@ -358,7 +364,7 @@ async function banksTab(body, line) {
   const data = await attempt(() => api('GET', linePath(line, '/banks')), 'Could not list the banks');
   if (!data) return;
   if (!data.banks.length) {
-    body.replaceChildren(card(null, h('p', { class: 'empty' }, 'No bank yet: upload training photos and start a build.')));
+    body.replaceChildren(...kids(card(null, h('p', { class: 'empty' }, 'No bank yet: upload training photos and start a build.'))));
     return;
   }
   const activeVersion = data.banks.find((b) => b.active)?.version ?? null;
@@ -386,11 +392,11 @@ async function banksTab(body, line) {
             } }, 'Evaluate')),
       h('td', { class: 'row-actions' }, act, h('a', { class: 'button small ghost', href: `#/lines/${line.id}/inspect/${b.version}` }, 'Inspect with it')));
   });
-  body.replaceChildren(card('Banks',
+  body.replaceChildren(...kids(card('Banks',
     h('p', { class: 'muted' }, 'Validation figures come from the labelled validation photos: image AUROC, F1 and accuracy at the line\'s threshold, and the best-F1 threshold.'),
     h('table', { class: 'table', id: 'banks-table' },
       h('thead', {}, h('tr', {}, ['Version', 'Method', 'Rows', 'Auto threshold', 'Built', 'AUROC', 'F1 now', 'Accuracy now', 'Best-F1 threshold', 'Best F1', ''].map((t) => h('th', {}, t)))),
-      h('tbody', {}, rows))));
+      h('tbody', {}, rows)))));
 }
 
 // ---------- noise report ----------
@@ -400,7 +406,7 @@ async function noiseTab(body, line) {
   if (!data) return;
   const done = data.builds.filter((b) => b.status === 'succeeded');
   if (!done.length) {
-    body.replaceChildren(card(null, h('p', { class: 'empty' }, 'The noise report appears after the first successful build.')));
+    body.replaceChildren(...kids(card(null, h('p', { class: 'empty' }, 'The noise report appears after the first successful build.'))));
     return;
   }
   const select = h('select', { id: 'noise-build' }, done.map((b) => h('option', { value: b.id }, `bank v${b.bankVersion} · ${when(b.finishedAt)}`)));
@@ -410,7 +416,7 @@ async function noiseTab(body, line) {
     if (report) drawNoise(holder, line, report);
   };
   select.addEventListener('change', show);
-  body.replaceChildren(h('div', { class: 'toolbar' }, h('label', {}, 'Build ', select)), holder);
+  body.replaceChildren(...kids(h('div', { class: 'toolbar' }, h('label', {}, 'Build ', select)), holder));
   await show();
 }
 
@@ -430,7 +436,7 @@ function drawNoise(holder, line, report) {
     const frame = h('div', { class: 'thumb' });
     const setThumb = () => {
       const inTraining = current.has(e.id);
-      frame.replaceChildren(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename }));
+      frame.replaceChildren(...kids(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename })));
     };
     const removeBtn = h('button', { class: 'small danger', type: 'button' }, 'Remove from training');
     const el = h('figure', { class: `noise-card${e.suspect ? ' suspect' : ''}`, 'data-filename': e.filename },
@@ -463,13 +469,13 @@ function drawNoise(holder, line, report) {
     if (b) location.hash = `#/lines/${line.id}/train`;
   });
   showMask.addEventListener('change', () => cards.forEach((c) => c.setThumb()));
-  holder.replaceChildren(
+  holder.replaceChildren(...kids(
     card(null,
       h('div', { class: 'noise-head' },
         h('div', {}, h('strong', {}, 'Most suspicious first. '), summary, h('p', { class: 'muted small' }, report.rule)),
         h('div', { class: 'actions' }, h('label', { class: 'check' }, showMask, ' show removed patches'), removeSuspects, rebuild)),
       h('div', { class: 'legend muted small' }, h('span', { class: 'swatch removed' }), 'patches the denoising left out of the bank', h('span', { class: 'swatch outside' }), 'outside the crop (never seen)')),
-    h('div', { class: 'gallery', id: 'noise-gallery' }, cards));
+    h('div', { class: 'gallery', id: 'noise-gallery' }, cards)));
   // Which photos are still in the training set (a removed one keeps its bank's overlay).
   api('GET', linePath(line, '/images?limit=1000')).then((page1) => {
     for (const i of page1.images) current.add(i.id);
@@ -511,13 +517,13 @@ async function validationTab(body, line) {
     return fig;
   }));
   const enough = data.counts.good >= 3 && data.counts.defective >= 3;
-  body.replaceChildren(
+  body.replaceChildren(...kids(
     card('Labelled validation photos',
       h('p', { class: 'muted' }, 'Never used for training. Every build is scored on them (at least 3 of each label), and the threshold policy "validation" decides with the threshold chosen on them.'),
       h('div', { class: 'grid two' }, makeZone('good'), makeZone('defective')),
       h('p', {}, h('span', { class: 'chip ok' }, `${data.counts.good} good`), ' ', h('span', { class: 'chip bad' }, `${data.counts.defective} defective`), ' ',
         enough ? h('span', { class: 'muted' }, 'enough to evaluate') : h('span', { class: 'muted' }, 'add at least 3 of each label to evaluate'))),
-    data.images.length ? card(null, grid) : null);
+    data.images.length ? card(null, grid) : null));
 }
 
 // ---------- inspect ----------
@@ -526,7 +532,7 @@ async function inspectTab(body, line, rest) {
   const banks = await attempt(() => api('GET', linePath(line, '/banks')), 'Could not list the banks');
   if (!banks) return;
   if (!banks.banks.length) {
-    body.replaceChildren(card(null, h('p', { class: 'empty' }, 'Inspection needs a bank: build one first.')));
+    body.replaceChildren(...kids(card(null, h('p', { class: 'empty' }, 'Inspection needs a bank: build one first.'))));
     return;
   }
   const wanted = Number(rest[0]) || banks.banks.find((b) => b.active)?.version || banks.banks[0].version;
@@ -560,9 +566,9 @@ async function inspectTab(body, line, rest) {
   });
 
   const drawSlider = () => drawThresholdPanel(slider, line, state, inspected);
-  body.replaceChildren(
+  body.replaceChildren(...kids(
     h('div', { class: 'toolbar' }, h('label', {}, 'Bank ', select), h('span', { class: 'muted' }, ' inspecting with a bank does not activate it')),
-    h('div', { class: 'grid inspect' }, h('div', {}, card(null, zone), results), h('div', {}, slider)));
+    h('div', { class: 'grid inspect' }, h('div', {}, card(null, zone), results), h('div', {}, slider))));
   const bank = banks.banks.find((b) => b.version === wanted);
   state.evaluation = await api('GET', linePath(line, `/banks/${wanted}/evaluation`)).catch(() => null);
   state.current = state.evaluation ? state.evaluation.current.threshold : bank.active ? line.threshold : bank.threshold;
@@ -603,34 +609,40 @@ function drawThresholdPanel(panel, line, state, inspected) {
   const ev = state.evaluation;
   const scores = [...(ev ? ev.scores.map((s) => s.score) : []), ...inspected.map((i) => i.r.score), state.current ?? 0].filter(Number.isFinite);
   if (!scores.length || state.current === null) {
-    panel.replaceChildren(card('Threshold', h('p', { class: 'muted' }, 'Inspect a photo or add validation photos to try thresholds.')));
+    panel.replaceChildren(...kids(card('Threshold', h('p', { class: 'muted' }, 'Inspect a photo or add validation photos to try thresholds.'))));
     return;
   }
-  const lo = Math.min(...scores) * 0.9;
-  const hi = Math.max(...scores) * 1.1;
-  const range = h('input', { type: 'range', id: 'threshold-slider', min: lo, max: hi, step: (hi - lo) / 1000, value: state.threshold ?? state.current, 'aria-label': 'decision threshold' });
+  // A log scale: defective scores are often many times the threshold, and the interesting part is near it.
+  const positive = scores.filter((v) => v > 0);
+  const lo = Math.log(Math.min(...positive) * 0.8);
+  const hi = Math.log(Math.max(...positive) * 1.25);
+  const STEPS = 1000;
+  const toT = (pos) => Math.exp(lo + ((hi - lo) * pos) / STEPS);
+  const toPos = (t) => Math.round((STEPS * (Math.log(Math.max(t, 1e-12)) - lo)) / (hi - lo));
+  const range = h('input', { type: 'range', id: 'threshold-slider', min: 0, max: STEPS, step: 1, value: toPos(state.threshold ?? state.current), 'aria-label': 'decision threshold' });
   const value = h('output', { class: 'thr-value', id: 'threshold-value' });
   const strip = h('div', { class: 'strip' });
   const figures = h('div', { class: 'slider-figures', id: 'slider-figures' });
   const changes = h('div', { class: 'changes', id: 'slider-changes' });
   const apply = h('button', { class: 'ghost small', type: 'button' }, 'Use as the line\'s fixed threshold');
   const reset = h('button', { class: 'ghost small', type: 'button' }, 'Back to the current threshold');
-  const xOf = (s) => `${(100 * (s - lo)) / (hi - lo)}%`;
+  const xOf = (s) => `${Math.max(0, Math.min(100, (100 * toPos(s)) / STEPS))}%`;
   const marker = h('div', { class: 'marker' });
   const currentMarker = h('div', { class: 'marker current', style: { left: xOf(state.current) }, title: 'current threshold' });
   if (ev) for (const s of ev.scores) strip.append(h('span', { class: `pt ${s.label}`, style: { left: xOf(s.score) }, title: `${s.filename}: ${fmt(s.score)} (${s.label})` }));
   for (const i of inspected) strip.append(h('span', { class: 'pt probe', style: { left: xOf(i.r.score) }, title: `${i.r.filename}: ${fmt(i.r.score)}` }));
   strip.append(currentMarker, marker);
+  const scale = h('div', { class: 'strip-scale muted small' }, h('span', {}, fmt(Math.exp(lo))), h('span', {}, 'log scale'), h('span', {}, fmt(Math.exp(hi))));
 
-  const update = () => {
-    const t = Number(range.value);
+  // Until the slider moves, the exact current threshold (a slider position is rounded).
+  const update = (t = state.threshold ?? state.current) => {
     state.threshold = t;
     value.textContent = fmt(t);
     marker.style.left = xOf(t);
     for (const i of inspected) i.el.decide(t);
     if (!ev) {
-      figures.replaceChildren(h('p', { class: 'muted' }, 'No evaluation of this bank: add at least 3 good and 3 defective validation photos to see how the decisions on them change.'));
-      changes.replaceChildren();
+      figures.replaceChildren(...kids(h('p', { class: 'muted' }, 'No evaluation of this bank: add at least 3 good and 3 defective validation photos to see how the decisions on them change.')));
+      changes.replaceChildren(...kids());
       return;
     }
     const at = (thr) => {
@@ -646,38 +658,39 @@ function drawThresholdPanel(panel, line, state, inspected) {
     const now = at(state.current);
     const here = at(t);
     const cell = (label, a, b, good) => h('div', { class: `fig ${a === b ? '' : (b > a) === good ? 'up' : 'down'}` }, h('span', { class: 'fig-label' }, label), h('span', { class: 'fig-value' }, String(b)), a === b ? null : h('span', { class: 'fig-delta' }, `${b > a ? '+' : ''}${b - a}`));
-    figures.replaceChildren(
+    figures.replaceChildren(...kids(
       h('div', { class: 'fig-grid' },
         cell('Defective caught', now.c.tp, here.c.tp, true),
         cell('Defective missed', now.c.fn, here.c.fn, false),
         cell('False alarms', now.c.fp, here.c.fp, false),
         cell('Good passed', now.c.tn, here.c.tn, true)),
-      h('p', {}, `F1 ${fmt(here.f1, 3)} (now ${fmt(now.f1, 3)}) · accuracy ${pct(here.acc)} (now ${pct(now.acc)}) · best-F1 threshold ${fmt(ev.best.threshold)}`));
+      h('p', {}, `F1 ${fmt(here.f1, 3)} (now ${fmt(now.f1, 3)}) · accuracy ${pct(here.acc)} (now ${pct(now.acc)}) · best-F1 threshold ${fmt(ev.best.threshold)}`)));
     const flipped = ev.scores.filter((s) => (s.score > t) !== (s.score > state.current));
-    changes.replaceChildren(flipped.length
+    changes.replaceChildren(...kids(flipped.length
       ? h('div', {}, h('strong', {}, `${flipped.length} validation photo${flipped.length > 1 ? 's' : ''} would change:`),
           h('ul', {}, flipped.map((s) => h('li', {}, h('span', { class: `chip ${s.label === 'good' ? 'ok' : 'bad'}` }, s.label), ` ${s.filename}: ${s.score > state.current ? 'anomalous → normal' : 'normal → anomalous'}`))))
-      : h('p', { class: 'muted' }, 'No validation photo changes its decision at this threshold.'));
+      : h('p', { class: 'muted' }, 'No validation photo changes its decision at this threshold.')));
   };
-  range.addEventListener('input', update);
+  range.addEventListener('input', () => update(toT(Number(range.value))));
   reset.addEventListener('click', () => {
-    range.value = state.current;
-    update();
+    range.value = toPos(state.current);
+    update(state.current);
   });
   apply.addEventListener('click', async () => {
-    const t = Number(range.value);
+    const t = state.threshold;
     if (await attempt(() => api('PATCH', linePath(line), { config: { threshold: { policy: 'fixed', value: t } } }), 'Could not set the threshold')) {
       toast(`Threshold fixed at ${fmt(t)}`, 'ok');
       render();
     }
   });
-  panel.replaceChildren(card('Threshold',
+  panel.replaceChildren(...kids(card('Threshold',
     h('p', { class: 'muted small' }, ev ? `How the decisions on the ${ev.scores.length} validation photos would change. Green dots: good, red: defective, blue: photos inspected here.` : 'Move the slider to re-decide the photos inspected here.'),
     h('div', { class: 'slider-row' }, range, value),
     strip,
+    scale,
     figures,
     changes,
-    h('div', { class: 'actions' }, reset, apply)));
+    h('div', { class: 'actions' }, reset, apply))));
   update();
 }
 
@@ -730,7 +743,7 @@ async function settingsTab(body, line) {
     if (!confirm(`Delete line "${line.id}" with all its photos, builds and banks?`)) return;
     if ((await attempt(() => api('DELETE', linePath(line)), 'Could not delete the line')) !== undefined) location.hash = '#/';
   });
-  body.replaceChildren(card('Settings', form), card('Danger zone', h('p', { class: 'muted' }, 'Deleting a line removes everything stored for it.'), del));
+  body.replaceChildren(...kids(card('Settings', form), card('Danger zone', h('p', { class: 'muted' }, 'Deleting a line removes everything stored for it.'), del)));
 }
 
 // ---------- API key and start ----------
