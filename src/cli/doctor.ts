@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadClassifier } from '../backbone/classifier.js';
 import { prepareImage } from '../backbone/index.js';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
 interface Check { name: string; ok: boolean; detail: string }
 
@@ -37,8 +37,12 @@ async function classifierChecks(backboneDir: string, threads: number): Promise<C
   return checks;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+const spec = {
+  summary: 'Check the installation: backbone files against their sha256, the classifier on two reference photos, onnxruntime threads, DATA_DIR writable.',
+  options: { json: { type: 'boolean', default: false, description: 'print one JSON object' } },
+} as const satisfies CommandSpec;
+
+async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number> {
   const config = loadConfig();
   const checks: Check[] = [];
   try {
@@ -67,3 +71,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   return ok ? 0 : 1;
 }
+
+export const command = defineCommand(spec, run);

@@ -2,7 +2,7 @@
  * TypeBox schemas of every route (guide §2): request validation (unknown fields rejected), response
  * serialisation and the OpenAPI document all come from these.
  */
-import { Type, type Static, type TSchema } from '@fastify/type-provider-typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { BUILD_ID_PATTERN, IMAGE_ID_PATTERN, LINE_ID_PATTERN } from '../store/paths.js';
 
 const strict = { additionalProperties: false } as const;
