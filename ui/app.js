@@ -108,17 +108,30 @@ function dropZone({ title, hint, onFiles, id }) {
   return zone;
 }
 
-/** An <img> filled from an authenticated URL; object URLs are revoked when the page changes. */
-function authImage(path, attrs = {}) {
+/** Loads images when they come near the viewport: a noise report may hold hundreds of photos. */
+const lazy = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    lazy.unobserve(e.target);
+    e.target.load();
+  }
+}, { rootMargin: '600px' });
+
+/**
+ * An <img> filled from an authenticated URL once it is near the viewport (`fallback` when the
+ * first one fails); object URLs are revoked when the page changes.
+ */
+function authImage(path, attrs = {}, fallback = null) {
   const img = h('img', { alt: '', ...attrs, class: `${attrs.class ?? ''} loading` });
-  blobUrl(path).then(
-    (url) => {
-      page.urls.push(url);
-      img.src = url;
-      img.classList.remove('loading');
-    },
-    () => img.classList.add('broken'),
-  );
+  const token = page.token;
+  const fill = (p) => blobUrl(p).then((url) => {
+    if (token !== page.token) return URL.revokeObjectURL(url);
+    page.urls.push(url);
+    img.src = url;
+    img.classList.remove('loading');
+  });
+  img.load = () => fill(path).catch(() => (fallback ? fill(fallback) : Promise.reject())).catch(() => img.classList.add('broken'));
+  lazy.observe(img);
   return img;
 }
 
@@ -436,7 +449,8 @@ function drawNoise(holder, line, report) {
     const frame = h('div', { class: 'thumb' });
     const setThumb = () => {
       const inTraining = current.has(e.id);
-      frame.replaceChildren(...kids(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename })));
+      // Banks built before removal masks were stored have none: the plain photo then.
+      frame.replaceChildren(...kids(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename }, inTraining ? thumbPlain : null)));
     };
     const removeBtn = h('button', { class: 'small danger', type: 'button' }, 'Remove from training');
     const el = h('figure', { class: `noise-card${e.suspect ? ' suspect' : ''}`, 'data-filename': e.filename },

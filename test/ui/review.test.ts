@@ -140,6 +140,7 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   await page.locator('.chip', { hasText: '3 defective' }).waitFor();
   await page.getByText('enough to evaluate').waitFor();
   assert.equal(await page.locator('.val-card').count(), 6);
+  await shot('00-validation');
 
   // Build, watching the stages.
   await page.click('.tabs a:has-text("Train")');
@@ -166,6 +167,7 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   assert.equal(cells[0], 'v1');
   assert.ok(Number(cells[5]) > 0.5, `AUROC shown: ${cells[5]}`);
   assert.match(cells.join(' '), /active/);
+  await shot('01-banks');
 
   // Noise report: the defective uploads first, marked suspect, thumbnails with the removal overlay.
   await page.click('.tabs a:has-text("Noise report")');
@@ -175,7 +177,8 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   const names = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-filename')));
   assert.deepEqual(names.slice(0, 3).map((n) => n!.startsWith('defect-')), [true, true, true], names.join(','));
   assert.equal(await page.locator('#noise-gallery .noise-card.suspect').count(), 3);
-  await page.waitForFunction(() => [...document.querySelectorAll('#noise-gallery img')].every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+  // Thumbnails load as they come into view: the first rows at once.
+  await page.waitForFunction(() => [...document.querySelectorAll('#noise-gallery img')].slice(0, 10).every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
   const thumb = await cards.first().locator('img').evaluate((i) => ({ w: (i as HTMLImageElement).naturalWidth, src: (i as HTMLImageElement).src }));
   assert.equal(thumb.w, 160, 'the removal overlay at the photo size');
   await shot('02-noise-report');
@@ -230,6 +233,25 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   assert.match(await page.locator('#slider-figures').innerText(), /False alarms\s*3\s*\+3/);
   assert.deepEqual(await results.locator('.decision').allInnerTexts(), ['Anomalous', 'Anomalous']);
   await shot('04-slider');
+
+  // Rebuild without the removed photo, roll back to the first bank, then cancel a build.
+  await page.click('.tabs a:has-text("Noise report")');
+  await page.locator('#noise-gallery .noise-card').first().waitFor();
+  await page.locator('#noise-gallery .noise-card').nth(1).locator('button', { hasText: 'Remove from training' }).click();
+  await page.click('#rebuild');
+  await page.waitForURL(/#\/lines\/parts\/train/);
+  await page.locator('#build-status .chip', { hasText: 'succeeded' }).waitFor({ timeout: 120_000 });
+  await page.locator('.stat', { hasText: 'v2' }).waitFor();
+  await page.click('.tabs a:has-text("Banks")');
+  const rollback = page.locator('#banks-table tbody tr', { hasText: 'v1' }).locator('button', { hasText: 'Roll back to this' });
+  await rollback.click();
+  await page.locator('#banks-table tbody tr.active-row', { hasText: 'v1' }).waitFor();
+  assert.equal((await call(srv.url, 'GET', `/v1/lines/${LINE}`, undefined, { authorization: `Bearer ${KEY}` })).body.activeBank.version, 1);
+  await page.click('.tabs a:has-text("Train")');
+  await page.click('#start-build');
+  await page.click('#cancel-build');
+  await page.locator('#build-status .chip', { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+  await shot('05-cancelled');
 
   assert.deepEqual(errors, [], 'no script errors on the page');
 });
