@@ -51,7 +51,9 @@ const short = (id) => (id ? `${id.slice(0, 6)}…${id.slice(-4)}` : '');
 
 function toast(message, kind = 'error') {
   const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
-  document.getElementById('toasts').append(t);
+  const box = document.getElementById('toasts');
+  box.append(t);
+  while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => t.remove(), kind === 'error' ? 9000 : 4000);
 }
 
@@ -403,7 +405,7 @@ async function banksTab(body, line) {
             h('button', { class: 'small ghost', type: 'button', onclick: async () => {
               if (await attempt(() => api('POST', linePath(line, `/banks/${b.version}/evaluate`)), 'Could not evaluate')) render();
             } }, 'Evaluate')),
-      h('td', { class: 'row-actions' }, act, h('a', { class: 'button small ghost', href: `#/lines/${line.id}/inspect/${b.version}` }, 'Inspect with it')));
+      h('td', {}, h('div', { class: 'row-actions' }, act, h('a', { class: 'button small ghost', href: `#/lines/${line.id}/inspect/${b.version}` }, 'Inspect with it'))));
   });
   body.replaceChildren(...kids(card('Banks',
     h('p', { class: 'muted' }, 'Validation figures come from the labelled validation photos: image AUROC, F1 and accuracy at the line\'s threshold, and the best-F1 threshold.'),
