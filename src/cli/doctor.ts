@@ -10,6 +10,7 @@ import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadClassifier } from '../backbone/classifier.js';
 import { prepareImage } from '../backbone/index.js';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
+import { Store } from '../store/index.js';
 import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
 interface Check { name: string; ok: boolean; detail: string }
@@ -55,10 +56,7 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
   }
   checks.push({ name: 'onnxruntime', ok: true, detail: `onnxruntime-node ${ort.env.versions.node}, ${config.ortThreads} intra-op thread(s) (ORT_THREADS)` });
   try {
-    await fs.mkdir(config.dataDir, { recursive: true });
-    const probe = path.join(config.dataDir, `.doctor-${process.pid}`);
-    await fs.writeFile(probe, 'ok');
-    await fs.rm(probe);
+    await new Store(config.dataDir, 1).assertWritable();
     checks.push({ name: 'data directory', ok: true, detail: `${config.dataDir} is writable` });
   } catch (err) {
     checks.push({ name: 'data directory', ok: false, detail: `${config.dataDir}: ${(err as Error).message}` });

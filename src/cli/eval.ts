@@ -7,17 +7,14 @@ import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import type { DiscriminatorName, Method } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS } from '../engine/index.js';
 import type { GtRule } from '../eval/mvtec.js';
-import type { NoiseMode } from '../eval/noise.js';
+import { NOISE_MODES } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
 import { colorScale } from '../render/heatmap.js';
 import { renderContactSheet } from '../render/contact-sheet.js';
 import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
-const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
-const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
-const NOISE_MODES: readonly NoiseMode[] = ['ratioOfClean', 'cap', 'ratioOfFinal'];
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw appError('EVAL_INPUT', [`--${name} must be one of ${allowed.join(', ')}, got "${value}"`]);

@@ -4,8 +4,6 @@
  * persists them at every stage change, and on success renames the staged bank into place, records
  * the build and only then activates the new bank (guide §4).
  */
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
@@ -232,7 +230,7 @@ export class BuildManager {
     try {
       // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
       if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
-        await rm(staged.dir, { recursive: true, force: true });
+        await store.banks.discardStaged(r.line);
         staged = null;
       }
       if (staged) {
@@ -251,7 +249,7 @@ export class BuildManager {
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
       } else {
-        if (wasRunning) await this.removeStagedBanks(r.line);
+        if (wasRunning) await this.deps.store.banks.discardStaged(r.line);
         const reason = a.stopReason;
         if (reason === 'cancel' || (reason === 'delete' && !error)) {
           Object.assign(r, { status: 'cancelled', error: null });
@@ -276,13 +274,6 @@ export class BuildManager {
     this.forget(a);
     a.resolveDone();
     this.pump();
-  }
-
-  /** A stopped thread may leave a staged bank folder in the line's tmp/ (one build per line, so all are its own). */
-  private async removeStagedBanks(lineId: string): Promise<void> {
-    const tmp = this.deps.store.layout.line(lineId).tmp;
-    const names = await readdir(tmp).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
   }
 
   private forget(a: ActiveBuild): void {

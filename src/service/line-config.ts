@@ -4,7 +4,7 @@
  */
 import { appError } from '../common/errors.js';
 import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, recallThreshold, resolveEngineConfig, type EngineConfig, type LabelledScores } from '../engine/index.js';
-import type { CalibrationRecord, EvaluationScore, LineConfig, ThresholdConfig } from '../store/types.js';
+import type { CalibrationRecord, EvaluationScore, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
 
 /** Policy `validation` without a target: the best-F1 threshold; with target `recall`: 0.99 unless given. */
 const DEFAULT_VALIDATION_RECALL = 0.99;
@@ -22,7 +22,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
 });
 
 /** What a request may send: any subset, with `threshold` itself partial. */
-export type LineConfigPatch = Partial<Omit<LineConfig, 'threshold'>> & { threshold?: Partial<ThresholdConfig> };
+export type { LineConfigPatch };
 
 /** Applies a partial update and checks the rules the schema cannot express. */
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {

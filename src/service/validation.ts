@@ -10,31 +10,19 @@ import { appError } from '../common/errors.js';
 import { bestF1Threshold, pointAt } from '../engine/index.js';
 import { auroc } from '../eval/metrics.js';
 import type { LoadedBank } from '../store/banks.js';
+import { VALIDATION_LABELS } from '../store/schemas.js';
 import type { Store } from '../store/index.js';
 import type { BankMeta, EvaluationFigures, EvaluationRecord, EvaluationScore, LineConfig, LineRecord, ValidationLabel } from '../store/types.js';
 import type { InspectionService } from './inspection.js';
 import { effectiveThreshold, labelled } from './line-config.js';
 import { UploadSession } from './uploads.js';
-import { imageView, type ImageView } from './views.js';
+import { imageView, type EvaluationView, type ValidationPage } from './views.js';
 
 /** Fewest photos of each label an evaluation (and so the `validation` policy) accepts. */
 export const MIN_VALIDATION_PER_LABEL = 3;
 /** Photos scored per inspection request while evaluating, so an evaluation never fills the queue. */
 const EVALUATION_CHUNK = 32;
-const LABELS: readonly ValidationLabel[] = ['good', 'defective'];
-
-export type ValidationImageView = ImageView & { label: ValidationLabel };
-
-export interface ValidationPage {
-  total: number;
-  offset: number;
-  limit: number;
-  counts: Record<ValidationLabel, number>;
-  images: ValidationImageView[];
-}
-
-/** An evaluation as the API shows it: the figures at the line's threshold of now, and every score. */
-export type EvaluationView = Omit<EvaluationRecord, 'figures'> & EvaluationFigures;
+const LABELS = VALIDATION_LABELS;
 
 export function parseLabel(raw: string | undefined): ValidationLabel {
   const label = (raw ?? '').trim().toLowerCase();

@@ -43,18 +43,21 @@ export class Store {
     this.bankCache.evictLine(lineId);
   }
 
-  /** Readiness probe: a file can be created, synced and removed in DATA_DIR/tmp. */
+  /** A file can be created, synced and removed in DATA_DIR/tmp; throws the file system's error otherwise. */
+  async assertWritable(): Promise<void> {
+    await mkdir(this.layout.tmpDir, { recursive: true });
+    await access(this.layout.tmpDir, constants.W_OK);
+    const probe = tmpName(this.layout.tmpDir, 'probe');
+    await writeSynced(probe, 'ok');
+    await rm(probe, { force: true });
+  }
+
+  /** Readiness probe form of `assertWritable`. */
   async writable(): Promise<boolean> {
-    try {
-      await mkdir(this.layout.tmpDir, { recursive: true });
-      await access(this.layout.tmpDir, constants.W_OK);
-      const probe = tmpName(this.layout.tmpDir, 'probe');
-      await writeSynced(probe, 'ok');
-      await rm(probe, { force: true });
-      return true;
-    } catch {
-      return false;
-    }
+    return this.assertWritable().then(
+      () => true,
+      () => false,
+    );
   }
 }
 

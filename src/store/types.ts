@@ -1,34 +1,31 @@
-/** Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views of them. */
-import type { DiscriminatorName, Method } from '../engine/index.js';
+/**
+ * Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views
+ * of them. The shapes the API also returns are the `Static` types of src/store/schemas.ts.
+ */
+import type { Static } from 'typebox';
+import type { Method } from '../engine/index.js';
+import type {
+  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, EvaluationScoreSchema, LineConfigPatchSchema, LineConfigSchema,
+  NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema, ValidationLabelSchema,
+} from './schemas.js';
 
-export interface ThresholdConfig {
-  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`; `validation`: chosen on the labelled validation photos. */
-  policy: 'auto' | 'fixed' | 'validation';
-  value?: number;
-  /** k of `m + k·s`. */
-  sensitivity: number;
-  /** Policy `validation`: the best-F1 threshold, or the highest one that still reaches `recall`. */
-  target?: 'f1' | 'recall';
-  recall?: number;
-}
+export type ThresholdConfig = Static<typeof ThresholdConfigSchema>;
+export type LineConfig = Static<typeof LineConfigSchema>;
+/** A partial configuration as a client sends it. */
+export type LineConfigPatch = Static<typeof LineConfigPatchSchema>;
+export type BuildStatus = Static<typeof BuildStatusSchema>;
+export type BuildStage = Static<typeof BuildStageSchema>;
+export type BuildError = Static<typeof BuildErrorSchema>;
+export type BuildRecord = Static<typeof BuildRecordSchema>;
+export type NoiseReportEntry = Static<typeof NoiseReportEntrySchema>;
+export type NoiseReport = Static<typeof NoiseReportSchema>;
+export type ValidationLabel = Static<typeof ValidationLabelSchema>;
+/** One validation photo scored by a bank. */
+export type EvaluationScore = Static<typeof EvaluationScoreSchema>;
+export type EvaluationFigures = Static<typeof EvaluationFiguresSchema>;
+/** The validation photos scored by one bank (banks/<version>/evaluation.json). */
+export type EvaluationRecord = Static<typeof EvaluationRecordSchema>;
 
-export type ValidationLabel = 'good' | 'defective';
-
-/** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
-export interface LineConfig {
-  method: Method;
-  discriminator: DiscriminatorName;
-  lofK: number;
-  removalQuantile: number;
-  coresetRatio: number;
-  /** Shorter side after resize, or null for the original size. */
-  resize: number | null;
-  /** Centre crop, or null for the whole (resized) frame. */
-  crop: number | null;
-  threshold: ThresholdConfig;
-  /** A training image is a suspect in the noise report when its removed share exceeds this. */
-  suspectShare: number;
-}
 
 export interface LineRecord {
   id: string;
@@ -51,32 +48,6 @@ export interface ImageRecord {
   uploadedAt: string;
   /** Validation photos only. */
   label?: ValidationLabel;
-}
-
-export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type BuildStage = 'queued' | 'embedding' | 'denoising' | 'coreset' | 'calibrating' | 'writing' | 'done';
-
-export interface BuildError {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export interface BuildRecord {
-  id: string;
-  line: string;
-  status: BuildStatus;
-  stage: BuildStage;
-  progress: { done: number; total: number } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  config: LineConfig;
-  /** Training images the build was started with. */
-  images: number;
-  timingsMs: Record<string, number>;
-  bankVersion: number | null;
-  error: BuildError | null;
 }
 
 /** Colour scale of a bank's heatmaps (guide §3): t = clamp((s − lo)/(hi − lo), 0, 1). */
@@ -126,76 +97,4 @@ export interface BankMeta {
   threshold: number;
   colorScale: ColorScaleRecord;
   files: Record<string, BankFileRecord>;
-}
-
-export interface NoiseReportEntry {
-  id: string;
-  filename: string;
-  removedShare: number;
-  meanScore: number;
-  maxScore: number;
-  /** Leave-one-image-out image score against the new bank. */
-  calibrationScore: number;
-  suspect: boolean;
-}
-
-export interface NoiseReport {
-  line: string;
-  buildId: string;
-  method: Method;
-  removalQuantile: number;
-  suspectShare: number;
-  rule: string;
-  suspects: number;
-  images: NoiseReportEntry[];
-}
-
-/** One validation photo scored by a bank. */
-export interface EvaluationScore {
-  id: string;
-  filename: string;
-  label: ValidationLabel;
-  score: number;
-}
-
-export interface Confusion {
-  /** Defective photos flagged anomalous. */
-  tp: number;
-  fp: number;
-  tn: number;
-  fn: number;
-}
-
-/** Decisions on the validation photos at one threshold (anomalous = score > threshold). */
-export interface OperatingPoint {
-  threshold: number;
-  f1: number;
-  accuracy: number;
-  precision: number;
-  recall: number;
-  confusion: Confusion;
-}
-
-export interface EvaluationFigures {
-  images: { good: number; defective: number };
-  auroc: number;
-  /** At the threshold the line's policy gives this bank. */
-  current: OperatingPoint & { policy: ThresholdConfig['policy'] };
-  /** At the best-F1 threshold. */
-  best: OperatingPoint;
-  /** Photos the current threshold decides wrongly, highest score first. */
-  wrong: EvaluationScore[];
-}
-
-/**
- * The validation photos scored by one bank (banks/<version>/evaluation.json), with the figures at
- * the time of the evaluation. The API recomputes the figures from `scores` when the line's
- * threshold changes later.
- */
-export interface EvaluationRecord {
-  line: string;
-  bankVersion: number;
-  evaluatedAt: string;
-  scores: EvaluationScore[];
-  figures: EvaluationFigures;
 }
