@@ -178,7 +178,10 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   assert.deepEqual(names.slice(0, 3).map((n) => n!.startsWith('defect-')), [true, true, true], names.join(','));
   assert.equal(await page.locator('#noise-gallery .noise-card.suspect').count(), 3);
   // Thumbnails load as they come into view: the first rows at once.
-  await page.waitForFunction(() => [...document.querySelectorAll('#noise-gallery img')].slice(0, 10).every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0));
+  await page.waitForFunction(() => {
+    const first = [...document.querySelectorAll('#noise-gallery img')].slice(0, 10) as HTMLImageElement[];
+    return first.length === 10 && first.every((i) => i.complete && i.naturalWidth > 0);
+  });
   const thumb = await cards.first().locator('img').evaluate((i) => ({ w: (i as HTMLImageElement).naturalWidth, src: (i as HTMLImageElement).src }));
   assert.equal(thumb.w, 160, 'the removal overlay at the photo size');
   await shot('02-noise-report');
