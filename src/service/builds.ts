@@ -42,6 +42,8 @@ export interface BuildManagerDeps {
   log: Logger;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
+  /** Runs once a new bank is in place, before the build is recorded and the bank activated (the validation evaluation). */
+  afterCommit?: (lineId: string, version: number) => Promise<void>;
 }
 
 export class BuildManager {
@@ -233,6 +235,11 @@ export class BuildManager {
       }
       if (staged) {
         const version = await store.banks.commit(r.line, staged.dir);
+        if (this.deps.afterCommit) {
+          const t0 = performance.now();
+          await this.deps.afterCommit(r.line, version);
+          r.timingsMs.evaluating = Math.round(performance.now() - t0);
+        }
         // Readers see `succeeded` only once the bank is also active: record first, then activate.
         const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
         await a.writes;
