@@ -7,7 +7,7 @@ export type * from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { createRng, type Rng } from './kernels/index.js';
-export { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
+export { anomalyMap, decisionMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
 export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, type Calibration, type CalibrationInput } from './calibrate/index.js';
 export * as kernels from './kernels/index.js';
 export * as denoise from './denoise/index.js';
