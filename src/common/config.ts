@@ -3,6 +3,7 @@
  * Everything else receives a `ServiceConfig` (or part of it) as an argument; nothing else reads
  * `process.env`.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +14,20 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 export const DEFAULT_BACKBONE_ID = 'resnet50-keras-imagenet';
 
+/** `inspect`: inspection routes and every read; `admin`: everything. */
+export type KeyScope = 'inspect' | 'admin';
+
+export interface ApiKey {
+  key: string;
+  scope: KeyScope;
+}
+
 export interface ServiceConfig {
   port: number;
   host: string;
   dataDir: string;
   backboneDir: string;
-  apiKeys: string[];
+  apiKeys: ApiKey[];
   logLevel: string;
   maxFileBytes: number;
   maxRequestBytes: number;
@@ -65,6 +74,28 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return v;
 }
 
+/**
+ * API_KEYS and the file API_KEYS_FILE (container secrets) hold entries separated by commas or
+ * newlines: `admin:<key>`, `inspect:<key>`, or a bare `<key>`, which is an admin key (the format
+ * before scopes existed).
+ */
+function apiKeys(env: Env): ApiKey[] {
+  let text = env.API_KEYS ?? '';
+  if (env.API_KEYS_FILE) {
+    try {
+      text += `\n${readFileSync(env.API_KEYS_FILE, 'utf8')}`;
+    } catch (err) {
+      throw appError('CONFIG_INVALID', [`API_KEYS_FILE ${env.API_KEYS_FILE} cannot be read: ${(err as Error).message}`]);
+    }
+  }
+  return text.split(/[,\n]/).map((e) => e.trim()).filter((e) => e.length > 0).map((entry) => {
+    const m = /^(admin|inspect):(.*)$/.exec(entry);
+    const key = m ? m[2].trim() : entry;
+    if (key.length === 0) throw appError('CONFIG_INVALID', [`API key entry "${m![1]}:" has no key`]);
+    return { key, scope: m ? (m[1] as KeyScope) : 'admin' };
+  });
+}
+
 /** Parse the environment; throws with the variable's name on a bad value. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
   return {
@@ -72,7 +103,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host: env.HOST || DEFAULTS.host,
     dataDir: path.resolve(env.DATA_DIR || DEFAULTS.dataDir),
     backboneDir: path.resolve(env.BACKBONE_DIR || DEFAULTS.backboneDir),
-    apiKeys: (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0),
+    apiKeys: apiKeys(env),
     logLevel: env.LOG_LEVEL || DEFAULTS.logLevel,
     maxFileBytes: int(env, 'MAX_FILE_BYTES', DEFAULTS.maxFileBytes, 1),
     maxRequestBytes: int(env, 'MAX_REQUEST_BYTES', DEFAULTS.maxRequestBytes, 1),

@@ -20,6 +20,7 @@ export const Errors = Object.freeze({
   INVALID_LINE_ID: spec('validation_failed', 400, 'Invalid line id "%s": use 1-64 characters a-z, 0-9, "_" or "-", starting with a letter or digit'),
   NO_IMAGES_FIELD: spec('bad_request', 400, 'No file in the multipart field "images"'),
   UNAUTHORIZED: spec('unauthorized', 401, 'A valid API key is required: send "Authorization: Bearer <key>"'),
+  FORBIDDEN: spec('forbidden', 403, 'This key has the scope "%s", which does not allow %s: use an admin key'),
   LINE_NOT_FOUND: spec('not_found', 404, 'Line "%s" does not exist'),
   IMAGE_NOT_FOUND: spec('not_found', 404, 'Image "%s" does not exist in this line'),
   BUILD_NOT_FOUND: spec('not_found', 404, 'Build "%s" does not exist in this line'),
