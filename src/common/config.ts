@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { appError } from './errors.js';
@@ -41,6 +42,11 @@ export interface ServiceConfig {
   inspectQueue: number;
   bankCache: number;
   ortThreads: number;
+  /** SIGTERM: /readyz answers 503 for this long while requests are still served, then the server stops. */
+  drainMs: number;
+  /** Load shedding (503 + Retry-After): mean event-loop delay over a second, heap in use; 0 = off. */
+  pressureMaxEventLoopDelayMs: number;
+  pressureMaxHeapBytes: number;
 }
 
 export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
@@ -62,6 +68,10 @@ export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
   inspectQueue: 64,
   bankCache: 4,
   ortThreads: Math.max(1, os.availableParallelism()),
+  drainMs: 5000,
+  pressureMaxEventLoopDelayMs: 1000,
+  // Near V8's heap limit the process would die of "heap out of memory": shed load before.
+  pressureMaxHeapBytes: Math.floor(0.9 * v8.getHeapStatistics().heap_size_limit),
 });
 
 type Env = Record<string, string | undefined>;
@@ -117,5 +127,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     inspectQueue: int(env, 'INSPECT_QUEUE', DEFAULTS.inspectQueue, 1),
     bankCache: int(env, 'BANK_CACHE', DEFAULTS.bankCache, 1),
     ortThreads: int(env, 'ORT_THREADS', DEFAULTS.ortThreads, 1),
+    drainMs: int(env, 'DRAIN_MS', DEFAULTS.drainMs),
+    pressureMaxEventLoopDelayMs: int(env, 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS', DEFAULTS.pressureMaxEventLoopDelayMs),
+    pressureMaxHeapBytes: int(env, 'PRESSURE_MAX_HEAP_BYTES', DEFAULTS.pressureMaxHeapBytes),
   };
 }

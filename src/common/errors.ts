@@ -40,6 +40,7 @@ export const Errors = Object.freeze({
   BUSY: spec('busy', 429, 'The inspection queue is full; retry in %s s'),
   INTERNAL: spec('internal', 500, 'Internal error: %s'),
   UNAVAILABLE: spec('unavailable', 503, '%s'),
+  OVERLOADED: spec('overloaded', 503, 'The service is overloaded (%s = %s); retry later'),
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),
   CONFIG_INVALID: spec('config_invalid', 500, 'Invalid configuration: %s'),

@@ -39,6 +39,8 @@ export interface Service {
   readiness(): Promise<Readiness>;
   /** True from `beginShutdown()` on: readiness is 503 and new requests are refused. */
   readonly shuttingDown: boolean;
+  /** Readiness turns 503 (load balancers stop sending) while requests are still served. */
+  beginDrain(): void;
   /** Marks the service as shutting down without stopping anything yet. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';
   let shuttingDown = false;
+  let draining = false;
 
   const builds = new BuildManager({ store, config, metrics, log, manifest: () => manifest });
   const inspection = new InspectionService({ store, config, metrics, log });
@@ -86,9 +89,12 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
       const checks = {
         backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
         dataDir: writable ? { ok: true } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
-        shutdown: shuttingDown ? { ok: false, message: 'the service is shutting down' } : { ok: true },
+        shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
       };
       return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
+    },
+    beginDrain(): void {
+      draining = true;
     },
     beginShutdown(): void {
       shuttingDown = true;
