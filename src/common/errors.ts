@@ -29,6 +29,7 @@ export const Errors = Object.freeze({
   LINE_EXISTS: spec('conflict', 409, 'Line "%s" already exists'),
   NO_ACTIVE_BANK: spec('no_active_bank', 409, 'Line "%s" has no active bank yet: upload images and run a build first'),
   BUILD_IN_PROGRESS: spec('build_in_progress', 409, 'A build of line "%s" is already queued or running'),
+  BANK_ACTIVE: spec('bank_active', 409, 'Bank version %s is the active bank of line "%s": activate another version first'),
   BUILD_FINISHED: spec('conflict', 409, 'Build "%s" has already finished'),
   PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, '%s'),
   UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported image format %s: send PNG, JPEG, WebP, TIFF or BMP'),
@@ -40,6 +41,7 @@ export const Errors = Object.freeze({
   BUSY: spec('busy', 429, 'The inspection queue is full; retry in %s s'),
   INTERNAL: spec('internal', 500, 'Internal error: %s'),
   UNAVAILABLE: spec('unavailable', 503, '%s'),
+  NO_SPACE: spec('insufficient_storage', 507, 'DATA_DIR has no space left (%s): free space or delete banks and images, then retry'),
   OVERLOADED: spec('overloaded', 503, 'The service is overloaded (%s = %s); retry later'),
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),
@@ -86,4 +88,17 @@ export function appError(name: ErrorName, args: readonly unknown[] = [], details
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/** The file system is full (or the quota spent): a 507 wherever it happens. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** An AppError as is; a full file system as NO_SPACE; anything else undefined. */
+export function catalogued(err: unknown): AppError | undefined {
+  if (isAppError(err)) return err;
+  if (isNoSpace(err)) return appError('NO_SPACE', [(err as NodeJS.ErrnoException).code]);
+  return undefined;
 }

@@ -32,11 +32,17 @@ const configFields = {
   suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report: suspect when the removed share of an image exceeds this' }),
 };
 
+const retentionFields = {
+  keepBanks: Nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all' })),
+  pruneImages: Type.Boolean({ description: 'retention: removing a bank also deletes the training photos only removed banks were built from' }),
+};
+
 /** A partial configuration as sent by a client. */
 export const LineConfigPatch = Type.Partial(
   Type.Object(
     {
       ...configFields,
+      ...retentionFields,
       threshold: Type.Partial(
         Type.Object(
           {
@@ -56,6 +62,9 @@ export const LineConfigPatch = Type.Partial(
 
 export const LineConfig = Type.Object({
   ...configFields,
+  // Optional: build records written before retention existed lack them.
+  keepBanks: Type.Optional(retentionFields.keepBanks),
+  pruneImages: Type.Optional(retentionFields.pruneImages),
   threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number() }),
 });
 
@@ -74,6 +83,11 @@ export const BankSummary = Type.Object({
   buildId: Type.String(),
   images: Type.Integer(),
   active: Type.Boolean(),
+});
+
+export const BankRemoval = Type.Object({
+  banks: Type.Array(Type.Integer(), { description: 'bank versions deleted' }),
+  images: Type.Array(Type.String(), { description: 'training photos deleted with them (pruneImages)' }),
 });
 
 export const Line = Type.Object({

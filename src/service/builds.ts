@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
-import { appError } from '../common/errors.js';
+import { appError, catalogued } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
@@ -18,6 +18,7 @@ import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
 import { assertWithinCapacity, estimateBuild } from './capacity.js';
 import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
+import { applyRetention } from './retention.js';
 
 /** How long a running build may take to stop after `cancel` before its thread is terminated. */
 const CANCEL_GRACE_MS = 5000;
@@ -101,6 +102,11 @@ export class BuildManager {
     this.deps.metrics.buildQueue.set(this.queue.length);
     this.pump();
     return { ...record };
+  }
+
+  /** Whether a build of the line is queued or running. */
+  runsOn(lineId: string): boolean {
+    return this.byLine.has(lineId);
   }
 
   /** The live record of an active build, else the stored one. */
@@ -227,6 +233,7 @@ export class BuildManager {
     const { store, metrics, log } = this.deps;
     const r = a.record;
     const wasRunning = r.status === 'running';
+    let committed: number | null = null;
     try {
       // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
       if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
@@ -234,12 +241,17 @@ export class BuildManager {
         staged = null;
       }
       if (staged) {
-        const version = await store.banks.commit(r.line, staged.dir);
+        const version = await store.banks.commit(r.line, staged.dir, await store.builds.highestBankVersion(r.line));
+        committed = version;
         // Readers see `succeeded` only once the bank is also active: record first, then activate.
         const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
         await a.writes;
         await store.builds.save(final);
         await store.lines.update(r.line, (line) => ({ ...line, activeBank: version }));
+        committed = null;
+        // Before the record shows `succeeded`, and while the line's build slot is still taken, so
+        // no new build starts from photos retention is deleting.
+        await applyRetention(store, r.line, log).catch((err: unknown) => log.error({ err, line: r.line }, 'retention failed'));
         Object.assign(r, final);
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
@@ -258,7 +270,10 @@ export class BuildManager {
         log[r.status === 'failed' ? 'warn' : 'info']({ line: r.line, buildId: r.id, status: r.status, error: r.error }, 'build ended');
       }
     } catch (err) {
-      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'internal', message: (err as Error).message } });
+      // A bank renamed into place whose build could not be recorded goes again (recovery would remove it too).
+      if (committed !== null) await store.banks.remove(r.line, committed).catch(() => undefined);
+      const known = catalogued(err);
+      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: known?.code ?? 'internal', message: known?.message ?? (err as Error).message } });
       if (a.stopReason !== 'delete') this.persist(a);
       log.error({ err, line: r.line, buildId: r.id }, 'build finalisation failed');
     }

@@ -13,7 +13,7 @@ import { BuildManager } from './builds.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
-import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { createServiceMetrics, registerDataMetrics, type ServiceMetrics } from './metrics.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -53,6 +53,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
 
   const registry = new Registry();
   const metrics = createServiceMetrics(registry);
+  registerDataMetrics(registry, () => store.usage());
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';
   let shuttingDown = false;
@@ -88,7 +89,8 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
       const writable = await store.writable();
       const checks = {
         backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
-        dataDir: writable ? { ok: true } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
+        // A full disk still serves inspections (ready); uploads and builds answer 507 meanwhile.
+        dataDir: writable === 'ok' ? { ok: true } : writable === 'full' ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
         shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
       };
       return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };

@@ -5,7 +5,8 @@ import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
 import type { LineRecord, NoiseReport } from '../store/types.js';
 import type { BuildManager } from './builds.js';
-import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, type LineConfigPatch } from './line-config.js';
+import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
+import { applyRetention, removeBanks, type Removal } from './retention.js';
 import type { ServiceMetrics } from './metrics.js';
 import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView } from './views.js';
 
@@ -54,10 +55,24 @@ export class LineService {
     const rec = await this.store.lines.update(lineId, (r) => ({
       ...r,
       name: input.name ?? r.name,
-      config: mergeLineConfig(r.config, input.config),
+      config: mergeLineConfig(withDefaults(r.config), input.config),
       updatedAt: new Date().toISOString(),
     }));
+    // A lower keepBanks applies at once, unless a build runs (it applies after that build).
+    if (input.config?.keepBanks !== undefined && !this.builds.runsOn(lineId)) await applyRetention(this.store, lineId, this.log);
     return this.view(rec);
+  }
+
+  /**
+   * Deletes one bank version (never the active one). With the line's `pruneImages`, the photos
+   * only it was built from go too, unless a build of the line runs (it may be reading them).
+   */
+  async deleteBank(lineId: string, version: number): Promise<Removal> {
+    const line = await this.store.lines.get(lineId);
+    const prune = withDefaults(line.config).pruneImages && !this.builds.runsOn(lineId);
+    const removal = await removeBanks(this.store, lineId, [version], prune);
+    this.log.info({ line: lineId, bankVersion: version, images: removal.images.length }, 'bank deleted');
+    return removal;
   }
 
   /** Stops the line's build first, then removes the whole folder. */
@@ -109,7 +124,7 @@ export class LineService {
       name: rec.name,
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
-      config: rec.config,
+      config: withDefaults(rec.config),
       images,
       builds: builds.length,
       banks: versions.length,

@@ -34,6 +34,10 @@ export class BankCache {
     return this.entries.size;
   }
 
+  evict(lineId: string, version: number): void {
+    this.entries.delete(`${lineId}/${version}`);
+  }
+
   evictLine(lineId: string): void {
     for (const key of [...this.entries.keys()]) if (key.startsWith(`${lineId}/`)) this.entries.delete(key);
   }

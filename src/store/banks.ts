@@ -103,12 +103,15 @@ export class BankStore {
     }
   }
 
-  /** Renames a staged bank folder to the next free version; returns that version. */
-  commit(lineId: string, stagedDir: string): Promise<number> {
+  /**
+   * Renames a staged bank folder to the next version above every present one and above `usedUpTo`
+   * (versions of deleted banks are never given out again); returns that version.
+   */
+  commit(lineId: string, stagedDir: string, usedUpTo = 0): Promise<number> {
     return this.locks.run(lineId, async () => {
       const paths = this.layout.line(lineId);
       await mkdir(paths.banks, { recursive: true });
-      const version = Math.max(0, ...(await this.versions(lineId))) + 1;
+      const version = Math.max(usedUpTo, ...(await this.versions(lineId))) + 1;
       await renameDurable(stagedDir, paths.bank(version));
       return version;
     });
@@ -157,9 +160,22 @@ export class BankStore {
     return { line: lineId, version, meta, bankSet: { method: meta.method, grid: meta.grid, cls, seg } };
   }
 
-  /** Removes a bank folder (startup recovery only: banks are otherwise immutable). */
-  async remove(lineId: string, version: number): Promise<void> {
-    await rm(this.layout.line(lineId).bank(version), { recursive: true, force: true });
-    await fsyncDir(this.layout.line(lineId).banks);
+  /**
+   * Removes a bank folder: renamed out of banks/ first (the version vanishes atomically, a crash
+   * leaves at most a folder in tmp/ that startup recovery empties), then deleted.
+   */
+  remove(lineId: string, version: number): Promise<void> {
+    return this.locks.run(lineId, async () => {
+      const paths = this.layout.line(lineId);
+      await mkdir(paths.tmp, { recursive: true });
+      const grave = tmpName(paths.tmp, `deleted-bank-${version}`);
+      try {
+        await renameDurable(paths.bank(version), grave);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw appError('BANK_NOT_FOUND', [version]);
+        throw err;
+      }
+      await rm(grave, { recursive: true, force: true });
+    });
   }
 }

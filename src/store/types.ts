@@ -23,6 +23,10 @@ export interface LineConfig {
   threshold: ThresholdConfig;
   /** A training image is a suspect in the noise report when its removed share exceeds this. */
   suspectShare: number;
+  /** Retention: bank versions kept after each build (the newest N, and always the active one); null keeps all. */
+  keepBanks: number | null;
+  /** Retention: removing banks also deletes the training photos that only removed banks were built from. */
+  pruneImages: boolean;
 }
 
 export interface LineRecord {
