@@ -33,6 +33,7 @@ const configFields = {
 };
 
 const retentionFields = {
+  trainImages: Nullable(Type.Integer({ minimum: 1, maximum: 1000000, description: 'a build trains on the newest N photos; null: all' })),
   keepBanks: Nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all' })),
   pruneImages: Type.Boolean({ description: 'retention: removing a bank also deletes the training photos only removed banks were built from' }),
 };
@@ -63,6 +64,7 @@ export const LineConfigPatch = Type.Partial(
 export const LineConfig = Type.Object({
   ...configFields,
   // Optional: build records written before retention existed lack them.
+  trainImages: Type.Optional(retentionFields.trainImages),
   keepBanks: Type.Optional(retentionFields.keepBanks),
   pruneImages: Type.Optional(retentionFields.pruneImages),
   threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number() }),

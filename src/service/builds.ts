@@ -16,7 +16,7 @@ import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
 import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
 import { assertWithinCapacity, estimateBuild } from './capacity.js';
-import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './line-config.js';
+import { engineConfigFor, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import { applyRetention } from './retention.js';
 
@@ -68,9 +68,10 @@ export class BuildManager {
     const manifest = this.deps.manifest();
     if (!manifest) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
     const line = await store.lines.get(lineId);
-    const buildConfig = mergeLineConfig(line.config, overrides);
+    const buildConfig = mergeLineConfig(withDefaults(line.config), overrides);
     const engineConfig = engineConfigFor(buildConfig);
-    const images = await store.images.list(lineId);
+    const all = await store.images.list(lineId);
+    const images = buildConfig.trainImages === null ? all : all.slice(-buildConfig.trainImages);
     if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
     if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
     assertWithinCapacity(estimateBuild(images, buildConfig, engineConfig, manifest), config.maxBankBytes);

@@ -16,6 +16,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   crop: 224,
   threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
+  trainImages: null,
   keepBanks: 10,
   pruneImages: false,
 });

@@ -23,6 +23,8 @@ export interface LineConfig {
   threshold: ThresholdConfig;
   /** A training image is a suspect in the noise report when its removed share exceeds this. */
   suspectShare: number;
+  /** A build trains on the newest N photos (null: all), so older photos can age out with their banks. */
+  trainImages: number | null;
   /** Retention: bank versions kept after each build (the newest N, and always the active one); null keeps all. */
   keepBanks: number | null;
   /** Retention: removing banks also deletes the training photos that only removed banks were built from. */

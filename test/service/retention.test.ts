@@ -1,0 +1,94 @@
+/**
+ * Bounded growth (issue 16, item 2) over real HTTP with a tiny generated backbone: bank deletion
+ * (never the active one, versions never reused), keepBanks retention, photos pruned once no kept
+ * bank was built from them, and DATA_DIR usage in /metrics.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { call, form, partImage, startServer, type Json, type TestServer } from '../http/server.js';
+
+const LINE = 'keep';
+let backboneDir: string;
+let srv: TestServer;
+
+before(async () => {
+  backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
+  await writeTinyBackbone(backboneDir);
+  srv = await startServer({ BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4' });
+});
+
+after(async () => {
+  await srv?.close(true);
+  await rm(backboneDir, { recursive: true, force: true });
+});
+
+const req = (method: string, url: string, body?: unknown): Promise<Json> => call(srv.url, method, url, body);
+
+async function upload(seeds: number[]): Promise<string[]> {
+  const files = await Promise.all(seeds.map(async (s) => ({ name: `p${s}.png`, bytes: await partImage(s, { size: 64 }) })));
+  const r = await req('POST', `/v1/lines/${LINE}/images`, form(files));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.files.map((f: { id: string }) => f.id);
+}
+
+async function build(): Promise<number> {
+  const started = await req('POST', `/v1/lines/${LINE}/builds`);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  for (;;) {
+    const b = await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}`);
+    if (b.body.status === 'succeeded') return b.body.bankVersion;
+    assert.ok(['queued', 'running'].includes(b.body.status), JSON.stringify(b.body));
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+const versions = async (): Promise<number[]> => (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version);
+const imageIds = async (): Promise<string[]> => (await req('GET', `/v1/lines/${LINE}/images?limit=1000`)).body.images.map((i: { id: string }) => i.id).sort();
+
+test('keepBanks and pruneImages: old banks and the photos only they used go; the active bank stays', async () => {
+  const created = await req('POST', '/v1/lines', { id: LINE, config: { resize: 64, crop: 64, coresetRatio: 0.5, trainImages: 5, keepBanks: 1, pruneImages: true } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.body.config.keepBanks, 1);
+  const first = await upload([1, 2, 3, 4, 5]);
+  assert.equal(await build(), 1);
+  const second = await upload([11, 12, 13, 14, 15]);
+  assert.equal(await build(), 2);
+  assert.deepEqual(await versions(), [2], 'keepBanks 1: version 1 is gone');
+  assert.deepEqual(await imageIds(), [...second].sort(), 'the photos only version 1 was built from are gone');
+  assert.ok(first.every((id) => !second.includes(id)));
+
+  // The active bank cannot be deleted.
+  const refused = await req('DELETE', `/v1/lines/${LINE}/banks/2`);
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.error.code, 'bank_active');
+  assert.equal((await req('DELETE', `/v1/lines/${LINE}/banks/7`)).status, 404);
+});
+
+test('deleting a bank version by hand; versions are never given out again', async () => {
+  assert.equal((await req('PATCH', `/v1/lines/${LINE}`, { config: { keepBanks: null } })).status, 200);
+  assert.equal(await build(), 3);
+  assert.equal((await req('POST', `/v1/lines/${LINE}/banks/2/activate`)).status, 200);
+  const removed = await req('DELETE', `/v1/lines/${LINE}/banks/3`);
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  assert.deepEqual(removed.body, { banks: [3], images: [] }, 'version 2 still needs the same photos');
+  assert.deepEqual(await versions(), [2]);
+  assert.equal(await build(), 4, 'the deleted version 3 is not reused');
+  // The line still inspects with its active bank.
+  const inspected = await req('POST', `/v1/lines/${LINE}/inspect`, form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]));
+  assert.equal(inspected.status, 200, JSON.stringify(inspected.body));
+  assert.equal(inspected.body.bank.version, 4);
+});
+
+test('/metrics reports the bytes of each line and the free space of DATA_DIR', async () => {
+  const text = (await req('GET', '/metrics')).body as string;
+  const bytes = Number(new RegExp(`^softpatch_data_bytes\\{line="${LINE}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  // Five photos of a few kB plus two banks: more than the photos, far less than a megabyte.
+  assert.ok(bytes > 5 * 1000 && bytes < 5_000_000, `softpatch_data_bytes ${bytes}`);
+  const free = Number(/^softpatch_data_dir_free_bytes (\d+)$/m.exec(text)?.[1]);
+  const size = Number(/^softpatch_data_dir_size_bytes (\d+)$/m.exec(text)?.[1]);
+  assert.ok(free > 0 && size >= free, `free ${free} of ${size}`);
+});
