@@ -4,7 +4,7 @@
  * graceful part of shutdown (finish inspections, stop builds cleanly).
  */
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
@@ -59,6 +59,18 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   let shuttingDown = false;
   let draining = false;
 
+  const readiness = async (): Promise<Readiness> => {
+    const writable = await store.writable();
+    const checks = {
+      backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
+      // A full disk still serves inspections (ready); uploads and builds answer 507 meanwhile.
+      dataDir: writable === 'ok' ? { ok: true } : writable === 'full' ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
+      shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
+    };
+    return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
+  };
+  new Gauge({ name: 'softpatch_ready', help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)', registers: [registry], async collect() { this.set((await readiness()).ready ? 1 : 0); } });
+
   const builds = new BuildManager({ store, config, metrics, log, manifest: () => manifest });
   const inspection = new InspectionService({ store, config, metrics, log });
   const lines = new LineService(store, builds, metrics, log);
@@ -85,16 +97,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
     get shuttingDown(): boolean {
       return shuttingDown;
     },
-    async readiness(): Promise<Readiness> {
-      const writable = await store.writable();
-      const checks = {
-        backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
-        // A full disk still serves inspections (ready); uploads and builds answer 507 meanwhile.
-        dataDir: writable === 'ok' ? { ok: true } : writable === 'full' ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
-        shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
-      };
-      return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
-    },
+    readiness,
     beginDrain(): void {
       draining = true;
     },
