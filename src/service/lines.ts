@@ -87,14 +87,25 @@ export class LineService {
   async banks(lineId: string): Promise<BankSummary[]> {
     const line = await this.store.lines.get(lineId);
     const out: BankSummary[] = [];
-    for (const v of await this.store.banks.versions(lineId)) out.push(bankSummary(v, await this.store.banks.meta(lineId, v), line));
+    for (const v of await this.store.banks.versions(lineId)) {
+      // A bank whose meta.json is unreadable is left out of the listing (activating it says why).
+      const meta = await this.store.banks.meta(lineId, v).catch((err: unknown) => {
+        this.log.warn({ err, line: lineId, bankVersion: v }, 'bank skipped in the listing');
+        return null;
+      });
+      if (meta) out.push(bankSummary(v, meta, line));
+    }
     return out.reverse();
   }
 
-  /** Makes an existing bank the active one (rollback or roll forward); applies to the next inspection. */
+  /**
+   * Makes an existing bank the active one (rollback or roll forward); applies to the next
+   * inspection. The bank is loaded and verified first: a corrupt one is refused and the active
+   * bank stays.
+   */
   async activate(lineId: string, version: number): Promise<LineView> {
     await this.store.lines.get(lineId);
-    const meta = await this.store.banks.meta(lineId, version);
+    const { meta } = await this.store.bankCache.get(lineId, version);
     const rec = await this.store.lines.update(lineId, (r) => ({ ...r, activeBank: version, updatedAt: new Date().toISOString() }));
     this.metrics.bankRows.set({ line: lineId }, meta.rows.cls + (meta.rows.seg ?? 0));
     this.log.info({ line: lineId, bankVersion: version }, 'bank activated');

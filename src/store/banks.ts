@@ -124,7 +124,12 @@ export class BankStore {
   }
 
   async meta(lineId: string, version: number): Promise<BankMeta> {
-    const meta = await readJsonIfExists<BankMeta>(path.join(this.layout.line(lineId).bank(version), 'meta.json'));
+    let meta: BankMeta | undefined;
+    try {
+      meta = await readJsonIfExists<BankMeta>(path.join(this.layout.line(lineId).bank(version), 'meta.json'));
+    } catch (err) {
+      throw appError('BANK_CORRUPT', [`${lineId}/${version}`, `meta.json: ${(err as Error).message}`]);
+    }
     if (!meta) throw appError('BANK_NOT_FOUND', [version]);
     return meta;
   }

@@ -11,8 +11,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { photoForm, waitForBuild as waitFor } from '../helpers/line-ops.js';
 import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
-import { call, form, partImage, startServer, type Json, type TestServer } from '../http/server.js';
+import { call, startServer, type Json, type TestServer } from '../http/server.js';
 
 const LINE = 'full';
 const mountPoint = path.join(os.tmpdir(), `sp-tmpfs-${process.pid}`);
@@ -41,7 +42,7 @@ after(async () => {
 });
 
 const req = (method: string, url: string, body?: unknown): Promise<Json> => call(srv.url, method, url, body);
-const images = async (seeds: number[]) => form(await Promise.all(seeds.map(async (s) => ({ name: `p${s}.png`, bytes: await partImage(s, { size: 64 }) }))));
+const images = photoForm;
 
 /** Writes zeros until the file system is full. */
 async function fillDisk(): Promise<void> {
@@ -64,13 +65,7 @@ async function freeAbout(bytes: number): Promise<void> {
   await truncate(filler, Math.max(0, size - bytes));
 }
 
-async function waitForBuild(id: string): Promise<Json['body']> {
-  for (;;) {
-    const b = await req('GET', `/v1/lines/${LINE}/builds/${id}`);
-    if (!['queued', 'running'].includes(b.body.status)) return b.body;
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
+const waitForBuild = (id: string): Promise<Json['body']> => waitFor(srv.url, LINE, id);
 
 /** No staging left in any tmp/, every stored photo whole (its bytes hash to its id). */
 async function assertNothingHalfWritten(): Promise<void> {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { buildBank, uploadPhotos } from '../helpers/line-ops.js';
 import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
 import { call, form, partImage, startServer, type Json, type TestServer } from '../http/server.js';
 
@@ -28,23 +29,8 @@ after(async () => {
 
 const req = (method: string, url: string, body?: unknown): Promise<Json> => call(srv.url, method, url, body);
 
-async function upload(seeds: number[]): Promise<string[]> {
-  const files = await Promise.all(seeds.map(async (s) => ({ name: `p${s}.png`, bytes: await partImage(s, { size: 64 }) })));
-  const r = await req('POST', `/v1/lines/${LINE}/images`, form(files));
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.files.map((f: { id: string }) => f.id);
-}
-
-async function build(): Promise<number> {
-  const started = await req('POST', `/v1/lines/${LINE}/builds`);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  for (;;) {
-    const b = await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}`);
-    if (b.body.status === 'succeeded') return b.body.bankVersion;
-    assert.ok(['queued', 'running'].includes(b.body.status), JSON.stringify(b.body));
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
+const upload = (seeds: number[]): Promise<string[]> => uploadPhotos(srv.url, LINE, seeds);
+const build = (): Promise<number> => buildBank(srv.url, LINE);
 
 const versions = async (): Promise<number[]> => (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version);
 const imageIds = async (): Promise<string[]> => (await req('GET', `/v1/lines/${LINE}/images?limit=1000`)).body.images.map((i: { id: string }) => i.id).sort();
