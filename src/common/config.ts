@@ -15,6 +15,50 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 export const DEFAULT_BACKBONE_ID = 'resnet50-keras-imagenet';
 
+/** The container's limits (cgroup v2, else v1); null where there is none. */
+export interface ContainerLimits {
+  cpus: number | null;
+  memoryBytes: number | null;
+}
+
+function readTrimmed(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU quota (cpu.max "quota period", rounded up to whole cores) and memory limit (memory.max) of
+ * the cgroup at `root`; "max", absent files and v1's "unlimited" values are null.
+ */
+export function readContainerLimits(root = '/sys/fs/cgroup'): ContainerLimits {
+  let cpus: number | null = null;
+  const cpuMax = readTrimmed(path.join(root, 'cpu.max'))?.split(/\s+/);
+  const v1Quota = Number(readTrimmed(path.join(root, 'cpu', 'cpu.cfs_quota_us')));
+  const v1Period = Number(readTrimmed(path.join(root, 'cpu', 'cpu.cfs_period_us')));
+  if (cpuMax && cpuMax[0] !== 'max' && Number(cpuMax[0]) > 0) cpus = Math.ceil(Number(cpuMax[0]) / Number(cpuMax[1] ?? 100000));
+  else if (!cpuMax && v1Quota > 0 && v1Period > 0) cpus = Math.ceil(v1Quota / v1Period);
+  let memoryBytes: number | null = null;
+  const memMax = readTrimmed(path.join(root, 'memory.max')) ?? readTrimmed(path.join(root, 'memory', 'memory.limit_in_bytes'));
+  // v1 reports "no limit" as a huge number near 2^63.
+  if (memMax && memMax !== 'max' && Number(memMax) > 0 && Number(memMax) < 2 ** 60) memoryBytes = Number(memMax);
+  return { cpus: Number.isFinite(cpus) ? cpus : null, memoryBytes };
+}
+
+/** Share of the memory limit the service plans to use; the rest is headroom (libvips, onnxruntime arenas, GC). */
+const MEMORY_BUDGET_SHARE = 0.8;
+
+/** Worker, thread and memory defaults from the container's limits, else from the host. */
+export function sizingDefaults(limits: ContainerLimits): Pick<ServiceConfig, 'inspectWorkers' | 'ortThreads' | 'memoryBudgetBytes'> {
+  const cores = Math.max(1, Math.min(os.availableParallelism(), limits.cpus ?? Infinity));
+  const memory = Math.min(os.totalmem(), limits.memoryBytes ?? Infinity);
+  return { inspectWorkers: cores, ortThreads: cores, memoryBudgetBytes: Math.floor(MEMORY_BUDGET_SHARE * memory) };
+}
+
+const SIZING = sizingDefaults(readContainerLimits());
+
 /** `inspect`: inspection routes and every read; `admin`: everything. */
 export type KeyScope = 'inspect' | 'admin';
 
@@ -47,6 +91,8 @@ export interface ServiceConfig {
   /** Load shedding (503 + Retry-After): mean event-loop delay over a second, heap in use; 0 = off. */
   pressureMaxEventLoopDelayMs: number;
   pressureMaxHeapBytes: number;
+  /** Memory the process may plan for: a build or bank load that would go past it is refused. */
+  memoryBudgetBytes: number;
 }
 
 export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
@@ -64,14 +110,15 @@ export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
   minTrainImages: 10,
   maxBankBytes: 4 * 1024 * 1024 * 1024,
   buildConcurrency: 1,
-  inspectWorkers: Math.max(1, os.availableParallelism()),
+  inspectWorkers: SIZING.inspectWorkers,
   inspectQueue: 64,
   bankCache: 4,
-  ortThreads: Math.max(1, os.availableParallelism()),
+  ortThreads: SIZING.ortThreads,
   drainMs: 5000,
   pressureMaxEventLoopDelayMs: 1000,
   // Near V8's heap limit the process would die of "heap out of memory": shed load before.
   pressureMaxHeapBytes: Math.floor(0.9 * v8.getHeapStatistics().heap_size_limit),
+  memoryBudgetBytes: SIZING.memoryBudgetBytes,
 });
 
 type Env = Record<string, string | undefined>;
@@ -130,5 +177,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     drainMs: int(env, 'DRAIN_MS', DEFAULTS.drainMs),
     pressureMaxEventLoopDelayMs: int(env, 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS', DEFAULTS.pressureMaxEventLoopDelayMs),
     pressureMaxHeapBytes: int(env, 'PRESSURE_MAX_HEAP_BYTES', DEFAULTS.pressureMaxHeapBytes),
+    memoryBudgetBytes: int(env, 'MEMORY_BUDGET_BYTES', DEFAULTS.memoryBudgetBytes, 1),
   };
 }

@@ -42,6 +42,7 @@ export const Errors = Object.freeze({
   INTERNAL: spec('internal', 500, 'Internal error: %s'),
   UNAVAILABLE: spec('unavailable', 503, '%s'),
   NO_SPACE: spec('insufficient_storage', 507, 'DATA_DIR has no space left (%s): free space or delete banks and images, then retry'),
+  MEMORY_BUDGET: spec('memory_budget', 503, '%s: retry when fewer banks are loaded or builds run, or raise the memory limit'),
   OVERLOADED: spec('overloaded', 503, 'The service is overloaded (%s = %s); retry later'),
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),

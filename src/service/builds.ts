@@ -15,7 +15,7 @@ import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
 import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
-import { assertWithinCapacity, estimateBuild } from './capacity.js';
+import { assertWithinCapacity, estimateBuild, type MemoryBudget } from './capacity.js';
 import { engineConfigFor, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import { applyRetention } from './retention.js';
@@ -36,6 +36,8 @@ interface ActiveBuild {
   resolveDone: () => void;
   /** Serialises record writes of this build. */
   writes: Promise<void>;
+  /** Peak memory estimate, reserved in the memory budget while the build is active. */
+  estimatedBytes: number;
 }
 
 export interface BuildManagerDeps {
@@ -43,6 +45,7 @@ export interface BuildManagerDeps {
   config: ServiceConfig;
   metrics: ServiceMetrics;
   log: Logger;
+  budget: MemoryBudget;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
 }
@@ -74,7 +77,11 @@ export class BuildManager {
     const images = buildConfig.trainImages === null ? all : all.slice(-buildConfig.trainImages);
     if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
     if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
-    assertWithinCapacity(estimateBuild(images, buildConfig, engineConfig, manifest), config.maxBankBytes);
+    const estimate = estimateBuild(images, buildConfig, engineConfig, manifest);
+    assertWithinCapacity(estimate, config.maxBankBytes);
+    // Builds already queued or running will need their share too.
+    const reserved = [...this.active.values()].reduce((sum, b) => sum + b.estimatedBytes, 0);
+    this.deps.budget.assertFits(estimate.bytes + reserved, reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build');
 
     const now = new Date().toISOString();
     const record: BuildRecord = {
@@ -83,7 +90,7 @@ export class BuildManager {
     };
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => { resolveDone = r; });
-    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve() };
+    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve(), estimatedBytes: estimate.bytes };
     this.byLine.set(lineId, record.id);
     this.active.set(record.id, entry);
     try {

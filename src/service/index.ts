@@ -10,6 +10,7 @@ import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
 import { Store } from '../store/index.js';
 import { BuildManager } from './builds.js';
+import { MemoryBudget } from './capacity.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
@@ -71,9 +72,10 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   };
   new Gauge({ name: 'softpatch_ready', help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)', registers: [registry], async collect() { this.set((await readiness()).ready ? 1 : 0); } });
 
-  const builds = new BuildManager({ store, config, metrics, log, manifest: () => manifest });
-  const inspection = new InspectionService({ store, config, metrics, log });
-  const lines = new LineService(store, builds, metrics, log);
+  const budget = new MemoryBudget(config.memoryBudgetBytes, config.inspectWorkers);
+  const builds = new BuildManager({ store, config, metrics, log, budget, manifest: () => manifest });
+  const inspection = new InspectionService({ store, config, metrics, log, budget });
+  const lines = new LineService(store, builds, metrics, log, budget);
   const images = new ImageService(store, config);
   await lines.publishBankRows();
 

@@ -11,6 +11,7 @@ import { AppError, appError, isAppError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
 import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
+import type { MemoryBudget } from './capacity.js';
 import { effectiveThreshold } from './line-config.js';
 import type { InspectStage, ServiceMetrics } from './metrics.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
@@ -55,6 +56,7 @@ export interface InspectionDeps {
   config: ServiceConfig;
   metrics: ServiceMetrics;
   log: Logger;
+  budget: MemoryBudget;
 }
 
 const round = (v: number): number => Math.round(v * 100) / 100;
@@ -118,7 +120,7 @@ export class InspectionService {
           throw err;
         }
       }
-      const bank = await store.bankCache.get(lineId, line.activeBank);
+      const bank = await this.deps.budget.loadBank(store, lineId, line.activeBank);
       this.checkBackbone(bank);
       const threshold = effectiveThreshold(bank.meta.calibration, line.config, opts.threshold);
       const bankKey = `${lineId}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;

@@ -5,6 +5,7 @@ import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
 import type { LineRecord, NoiseReport } from '../store/types.js';
 import type { BuildManager } from './builds.js';
+import type { MemoryBudget } from './capacity.js';
 import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import { applyRetention, removeBanks, type Removal } from './retention.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -27,6 +28,7 @@ export class LineService {
     private readonly builds: BuildManager,
     private readonly metrics: ServiceMetrics,
     private readonly log: Logger,
+    private readonly budget: MemoryBudget,
   ) {}
 
   async create(input: CreateLineInput): Promise<LineView> {
@@ -105,7 +107,7 @@ export class LineService {
    */
   async activate(lineId: string, version: number): Promise<LineView> {
     await this.store.lines.get(lineId);
-    const { meta } = await this.store.bankCache.get(lineId, version);
+    const { meta } = await this.budget.loadBank(this.store, lineId, version);
     const rec = await this.store.lines.update(lineId, (r) => ({ ...r, activeBank: version, updatedAt: new Date().toISOString() }));
     this.metrics.bankRows.set({ line: lineId }, meta.rows.cls + (meta.rows.seg ?? 0));
     this.log.info({ line: lineId, bankVersion: version }, 'bank activated');
