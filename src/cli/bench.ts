@@ -1,4 +1,4 @@
-/** `softpatch bench backbone|engine`: speed measurements printed as one JSON object. */
+/** `softpatch bench backbone|engine|soak`: measurements printed as one JSON object. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
@@ -45,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' },
       images: { type: 'string', default: '200' }, patches: { type: 'string', default: '784' }, dim: { type: 'string', default: '1024' },
       seed: { type: 'string', default: '0' }, ratio: { type: 'string', default: '0.1' },
+      seconds: { type: 'string', default: '60' }, clients: { type: 'string', default: '4' }, warmup: { type: 'string' },
     },
   });
   let report: Record<string, unknown>;
@@ -57,8 +58,14 @@ export async function run(argv: string[]): Promise<number> {
       report = await benchEngine({ images: Number(values.images), patches: Number(values.patches), dim: Number(values.dim), seed: Number(values.seed), ratio: Number(values.ratio) });
       break;
     }
+    case 'soak': {
+      const { benchSoak } = await import('./bench-soak.js');
+      const seconds = Number(values.seconds);
+      report = await benchSoak({ seconds, clients: Number(values.clients), warmup: values.warmup === undefined ? Math.min(30, seconds / 4) : Number(values.warmup) });
+      break;
+    }
     default:
-      throw appError('USAGE', ['softpatch bench backbone|engine [--json]']);
+      throw appError('USAGE', ['softpatch bench backbone|engine|soak [--json]']);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;

@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   doctor: { summary: 'check backbone files, classifier sanity, threads, data directory', load: async () => (await import('./doctor.js')).run },
   eval: { summary: 'eval --data <root> [--category c] [--noise 0.1] [--overlap] [--method …]: accuracy report', load: async () => (await import('./eval.js')).run },
   serve: { summary: 'start the HTTP service (same as npm start)', load: async () => (await import('./serve-command.js')).run },
-  bench: { summary: 'bench backbone|engine [--json]: speed measurements as JSON', load: async () => (await import('./bench.js')).run },
+  bench: { summary: 'bench backbone|engine|soak [--seconds N --clients C] [--json]: measurements as JSON', load: async () => (await import('./bench.js')).run },
 };
 
 function usage(): string {
