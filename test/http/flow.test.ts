@@ -9,7 +9,6 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { PROJECT_ROOT } from '../../src/common/config.js';
 import { TURBO_LUT } from '../../src/render/colormap.js';
 import { spawnServer as spawnChild } from '../helpers/child-server.js';
 import { call, form, partImage, startServer, tempDataDir, type Defect, type Json, type TestServer } from './server.js';

@@ -67,6 +67,17 @@ test('deleting a bank version by hand; versions are never given out again', asyn
   const inspected = await req('POST', `/v1/lines/${LINE}/inspect`, form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]));
   assert.equal(inspected.status, 200, JSON.stringify(inspected.body));
   assert.equal(inspected.body.bank.version, 4);
+
+  // Regions follow the image decision (issue 16, item 7): just above the threshold there is a
+  // region, at the score itself (not anomalous) none.
+  const score = inspected.body.results[0].score as number;
+  const probe = form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]);
+  const above = await req('POST', `/v1/lines/${LINE}/inspect?regions=true&threshold=${score * 0.999}`, probe);
+  assert.equal(above.body.results[0].anomalous, true);
+  assert.ok(above.body.results[0].regions.length >= 1, 'an anomalous image has a region');
+  const at = await req('POST', `/v1/lines/${LINE}/inspect?regions=true&threshold=${score}`, form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]));
+  assert.equal(at.body.results[0].anomalous, false);
+  assert.deepEqual(at.body.results[0].regions, []);
 });
 
 test('/metrics reports the bytes of each line and the free space of DATA_DIR', async () => {
