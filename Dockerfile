@@ -3,8 +3,10 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Install scripts off: onnxruntime-node's would fetch CUDA files (also skipped by .npmrc), and the
-# project's own `prepare` needs the sources copied below.
+# Install scripts off: onnxruntime-node's would fetch CUDA files (package.json's allowScripts denies
+# it on npm 11; this image's npm predates that, hence --ignore-scripts and the installer's own
+# switch), and the project's own `prepare` needs the sources copied below.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY bin ./bin

@@ -4,20 +4,17 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import type { DiscriminatorName, Method } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS } from '../engine/index.js';
 import type { GtRule } from '../eval/mvtec.js';
-import type { NoiseMode } from '../eval/noise.js';
+import { NOISE_MODES } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
 import { colorScale } from '../render/heatmap.js';
 import { renderContactSheet } from '../render/contact-sheet.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
-const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
-const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
-const NOISE_MODES: readonly NoiseMode[] = ['ratioOfClean', 'cap', 'ratioOfFinal'];
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw appError('EVAL_INPUT', [`--${name} must be one of ${allowed.join(', ')}, got "${value}"`]);
@@ -54,19 +51,32 @@ async function writeContactSheet(result: EvalResult, file: string): Promise<void
   await fs.writeFile(file, png);
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' }, category: { type: 'string' }, noise: { type: 'string', default: '0.1' },
-      overlap: { type: 'boolean', default: false }, 'noise-mode': { type: 'string', default: 'cap' },
-      method: { type: 'string', default: 'softpatch' }, discriminator: { type: 'string', default: 'lof' },
-      seed: { type: 'string', default: '0' }, json: { type: 'string' }, heatmaps: { type: 'string' },
-      'coreset-ratio': { type: 'string' }, 'lof-k': { type: 'string' }, tau: { type: 'string' },
-      resize: { type: 'string', default: '256' }, crop: { type: 'string', default: '224' }, 'gt-rule': { type: 'string', default: 'official' },
-      'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, quiet: { type: 'boolean', default: false },
-    },
-  });
+const spec = {
+  summary: 'Accuracy on an MVTec-layout category under noisy training sets (defective test photos injected into training), with the service\'s own build and calibration code.',
+  options: {
+    data: { type: 'string', arg: 'root', description: 'folder of MVTec categories (or one category folder without --category); required' },
+    category: { type: 'string', arg: 'name', description: 'category folder under --data' },
+    noise: { type: 'string', default: '0.1', arg: 'list', description: 'comma-separated noise ratios' },
+    overlap: { type: 'boolean', default: false, description: 'injected photos also stay in the test set' },
+    'noise-mode': { type: 'string', default: 'cap', arg: NOISE_MODES.join('|'), description: 'how the noise ratio counts injected photos' },
+    method: { type: 'string', default: 'softpatch', arg: 'list', description: `comma-separated methods: ${METHODS.join(', ')}` },
+    discriminator: { type: 'string', default: 'lof', arg: DISCRIMINATORS.join('|'), description: 'noise discriminator of softpatch' },
+    seed: { type: 'string', default: '0', arg: 'n', description: 'seed of the noise draw and the engine' },
+    'coreset-ratio': { type: 'string', arg: 'ρ', description: 'memory rows per training patch (engine default 0.1)' },
+    'lof-k': { type: 'string', arg: 'k', description: 'LOF neighbours (engine default 6)' },
+    tau: { type: 'string', arg: 'τ', description: 'share of training patches removed (engine default 0.15)' },
+    resize: { type: 'string', default: '256', arg: 'px|none', description: 'shorter side after resize' },
+    crop: { type: 'string', default: '224', arg: 'px|none', description: 'centre crop' },
+    'gt-rule': { type: 'string', default: 'official', arg: 'official|half', description: 'how ground-truth masks are binarised after resizing' },
+    'limit-train': { type: 'string', arg: 'n', description: 'use only the first n training photos' },
+    'limit-test': { type: 'string', arg: 'n', description: 'use only the first n test photos per defect type' },
+    json: { type: 'string', arg: 'file', description: 'write every run as JSON' },
+    heatmaps: { type: 'string', arg: 'file.png', description: 'write a contact sheet of the first run' },
+    quiet: { type: 'boolean', default: false, description: 'no progress on stderr' },
+  },
+} as const satisfies CommandSpec;
+
+async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number> {
   if (!values.data) throw appError('EVAL_INPUT', ['--data <root> is required (a folder of MVTec categories, or a category folder with --category omitted)']);
   const root = values.category ? path.join(values.data, values.category) : values.data;
   const methods = values.method.split(',').map((m) => oneOf('method', m.trim(), METHODS));
@@ -95,7 +105,9 @@ export async function run(argv: string[]): Promise<number> {
     await backbone.close();
   }
   console.log(formatTable(result.runs));
-  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${argv.join(' ')}`, runs: result.runs }, null, 2)}\n`);
+  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${process.argv.slice(3).join(' ')}`, runs: result.runs }, null, 2)}\n`);
   if (values.heatmaps) await writeContactSheet(result, values.heatmaps);
   return 0;
 }
+
+export const command = defineCommand(spec, run);

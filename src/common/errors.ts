@@ -47,7 +47,7 @@ export const Errors = Object.freeze({
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),
   CONFIG_INVALID: spec('config_invalid', 500, 'Invalid configuration: %s'),
-  USAGE: spec('usage', 400, 'usage: %s'),
+  USAGE: spec('usage', 400, '%s'),
   BANK_CORRUPT: spec('bank_corrupt', 500, 'Bank %s failed its integrity check: %s; activate another version or run a new build'),
   ENGINE_INPUT: spec('engine_input', 400, 'Invalid engine input: %s'),
   CANCELLED: spec('cancelled', 409, 'Cancelled: %s'),

@@ -1,7 +1,9 @@
 /** Shapes that cross the engine boundary. The engine is pure math on typed arrays. */
 
-export type Method = 'patchcore' | 'softpatch' | 'softpatch+';
-export type DiscriminatorName = 'lof' | 'nearest' | 'gaussian';
+export const METHODS = ['patchcore', 'softpatch', 'softpatch+'] as const;
+export type Method = (typeof METHODS)[number];
+export const DISCRIMINATORS = ['lof', 'nearest', 'gaussian'] as const;
+export type DiscriminatorName = (typeof DISCRIMINATORS)[number];
 
 export interface PlusConfig {
   discriminators: DiscriminatorName[];

@@ -76,7 +76,7 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'SoftPatch inspection service',
         version: 'v1',

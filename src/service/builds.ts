@@ -4,8 +4,6 @@
  * persists them at every stage change, and on success renames the staged bank into place, records
  * the build and only then activates the new bank (guide §4).
  */
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
@@ -48,6 +46,11 @@ export interface BuildManagerDeps {
   budget: MemoryBudget;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
+}
+
+/** A stored record with the settings added since it was written. */
+function completed(b: BuildRecord): BuildRecord {
+  return { ...b, config: withDefaults(b.config) };
 }
 
 export class BuildManager {
@@ -121,14 +124,14 @@ export class BuildManager {
   async get(lineId: string, buildId: string): Promise<BuildRecord> {
     const a = this.active.get(buildId);
     if (a && a.record.line === lineId) return structuredClone(a.record);
-    return this.deps.store.builds.get(lineId, buildId);
+    return completed(await this.deps.store.builds.get(lineId, buildId));
   }
 
   async list(lineId: string): Promise<BuildRecord[]> {
     const stored = await this.deps.store.builds.list(lineId);
     return stored.map((b) => {
       const a = this.active.get(b.id);
-      return a ? structuredClone(a.record) : b;
+      return a ? structuredClone(a.record) : completed(b);
     });
   }
 
@@ -245,7 +248,7 @@ export class BuildManager {
     try {
       // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
       if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
-        await rm(staged.dir, { recursive: true, force: true });
+        await store.banks.discardStaged(r.line);
         staged = null;
       }
       if (staged) {
@@ -264,7 +267,7 @@ export class BuildManager {
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
       } else {
-        if (wasRunning) await this.removeStagedBanks(r.line);
+        if (wasRunning) await this.deps.store.banks.discardStaged(r.line);
         const reason = a.stopReason;
         if (reason === 'cancel' || (reason === 'delete' && !error)) {
           Object.assign(r, { status: 'cancelled', error: null });
@@ -292,13 +295,6 @@ export class BuildManager {
     this.forget(a);
     a.resolveDone();
     this.pump();
-  }
-
-  /** A stopped thread may leave a staged bank folder in the line's tmp/ (one build per line, so all are its own). */
-  private async removeStagedBanks(lineId: string): Promise<void> {
-    const tmp = this.deps.store.layout.line(lineId).tmp;
-    const names = await readdir(tmp).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
   }
 
   private forget(a: ActiveBuild): void {

@@ -13,8 +13,8 @@ import type { LoadedBank } from '../store/banks.js';
 import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
 import type { MemoryBudget } from './capacity.js';
 import { effectiveThreshold } from './line-config.js';
-import type { InspectStage, ServiceMetrics } from './metrics.js';
-import type { AnomalyRegion } from '../render/heatmap.js';
+import type { ServiceMetrics } from './metrics.js';
+import type { InspectionResponse, InspectionResultView } from './views.js';
 
 /** Images per worker task: large requests are spread over the workers, small ones stay one batch. */
 const TASK_BATCH = 8;
@@ -31,25 +31,6 @@ export interface InspectFile {
   bytes: Buffer;
 }
 
-export interface InspectionResultView {
-  filename: string;
-  width: number;
-  height: number;
-  score: number;
-  normalizedScore: number;
-  threshold: number;
-  anomalous: boolean;
-  /** PNG bytes; the HTTP layer base64-encodes them for JSON. */
-  heatmap?: Buffer;
-  regions?: AnomalyRegion[];
-  timingsMs: Record<InspectStage, number>;
-}
-
-export interface InspectionResponse {
-  line: string;
-  bank: { version: number; method: string };
-  results: InspectionResultView[];
-}
 
 export interface InspectionDeps {
   store: Store;

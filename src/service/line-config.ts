@@ -4,7 +4,7 @@
  */
 import { appError } from '../common/errors.js';
 import { DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, resolveEngineConfig, type EngineConfig } from '../engine/index.js';
-import type { CalibrationRecord, LineConfig, ThresholdConfig } from '../store/types.js';
+import type { CalibrationRecord, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
 
 export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
@@ -27,7 +27,7 @@ export function withDefaults(config: LineConfig): LineConfig {
 }
 
 /** What a request may send: any subset, with `threshold` itself partial. */
-export type LineConfigPatch = Partial<Omit<LineConfig, 'threshold'>> & { threshold?: Partial<ThresholdConfig> };
+export type { LineConfigPatch };
 
 /** Applies a partial update and checks the rules the schema cannot express. */
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {

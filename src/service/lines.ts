@@ -3,13 +3,13 @@ import type { Logger } from 'pino';
 import { appError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
-import type { LineRecord, NoiseReport } from '../store/types.js';
+import type { LineRecord } from '../store/types.js';
 import type { BuildManager } from './builds.js';
 import type { MemoryBudget } from './capacity.js';
 import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import { applyRetention, removeBanks, type Removal } from './retention.js';
 import type { ServiceMetrics } from './metrics.js';
-import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView } from './views.js';
+import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView, type NoiseReportView } from './views.js';
 
 export interface CreateLineInput {
   id: string;
@@ -114,7 +114,7 @@ export class LineService {
     return this.view(rec);
   }
 
-  async noiseReport(lineId: string, buildId: string): Promise<NoiseReport & { bankVersion: number }> {
+  async noiseReport(lineId: string, buildId: string): Promise<NoiseReportView> {
     const build = await this.builds.get(lineId, buildId);
     if (build.status !== 'succeeded' || build.bankVersion === null) throw appError('NOISE_REPORT_UNAVAILABLE', [buildId, build.status]);
     return { ...(await this.store.banks.noiseReport(lineId, build.bankVersion)), bankVersion: build.bankVersion };

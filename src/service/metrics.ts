@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { DiskUsage } from '../store/index.js';
 
-export type InspectStage = 'decode' | 'backbone' | 'search' | 'render';
+export type { InspectStage } from './views.js';
 
 export interface ServiceMetrics {
   inspectDuration: Histogram<'line' | 'stage'>;

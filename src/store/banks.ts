@@ -103,6 +103,13 @@ export class BankStore {
     }
   }
 
+  /** Removes bank folders a stopped build left staged in the line's tmp/ (one build per line runs at a time). */
+  async discardStaged(lineId: string): Promise<void> {
+    const tmp = this.layout.line(lineId).tmp;
+    const names = await readdirIfExists(tmp);
+    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
+  }
+
   /**
    * Renames a staged bank folder to the next version above every present one and above `usedUpTo`
    * (versions of deleted banks are never given out again); returns that version.

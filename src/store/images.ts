@@ -3,6 +3,7 @@
  * renamed into place first and the metadata second; an image exists once its metadata file does.
  * An in-memory index per line (this process is the only writer of DATA_DIR) keeps listings cheap.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { appError } from '../common/errors.js';
@@ -19,11 +20,25 @@ export class ImageStore {
 
   constructor(private readonly layout: Layout) {}
 
-  /** A fresh path in the line's tmp/ to stream an upload into. */
-  async stagingPath(lineId: string): Promise<string> {
+  /**
+   * A fresh file in the line's tmp/ to stream an upload into (`wx`: never an existing file; `flush`:
+   * synced on close, so a committed image is on disk). Its `path` is the handle for
+   * `readStaged`, `commit` and `discardStaged`.
+   */
+  async openStaging(lineId: string): Promise<{ path: string; stream: WriteStream }> {
     const tmp = this.layout.line(lineId).tmp;
     await mkdir(tmp, { recursive: true });
-    return tmpName(tmp, 'upload');
+    const file = tmpName(tmp, 'upload');
+    return { path: file, stream: createWriteStream(file, { flags: 'wx', flush: true }) };
+  }
+
+  readStaged(stagedFile: string): Promise<Buffer> {
+    return readFile(stagedFile);
+  }
+
+  /** Removes staged uploads that were not committed (after a commit the path no longer exists). */
+  async discardStaged(stagedFiles: readonly string[]): Promise<void> {
+    await Promise.all(stagedFiles.map((f) => rm(f, { force: true })));
   }
 
   private load(lineId: string): Promise<Map<string, ImageRecord>> {
@@ -88,8 +103,12 @@ export class ImageStore {
   }
 
   async readBytes(lineId: string, imageId: string): Promise<Buffer> {
-    const rec = await this.get(lineId, imageId);
-    return readFile(this.layout.line(lineId).imageBytes(rec.id, rec.ext));
+    return this.readRecordBytes(lineId, await this.get(lineId, imageId));
+  }
+
+  /** The bytes of a record read earlier (a build's worker holds the records, not the index). */
+  readRecordBytes(lineId: string, record: Pick<ImageRecord, 'id' | 'ext'>): Promise<Buffer> {
+    return readFile(this.layout.line(lineId).imageBytes(record.id, record.ext));
   }
 
   /** Metadata goes first, so the image stops counting before its bytes disappear. */

@@ -82,24 +82,27 @@ export class Store {
     return { lines, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
   }
 
+  /** A file can be created, synced and removed in DATA_DIR/tmp; throws the file system's error otherwise. */
+  async assertWritable(): Promise<void> {
+    await mkdir(this.layout.tmpDir, { recursive: true });
+    await access(this.layout.tmpDir, constants.W_OK);
+    const probe = tmpName(this.layout.tmpDir, 'probe');
+    try {
+      await writeSynced(probe, 'ok');
+    } finally {
+      await rm(probe, { force: true });
+    }
+  }
+
   /**
-   * Readiness probe: a file can be created, synced and removed in DATA_DIR/tmp. A full disk is
-   * `full`, not unwritable: inspections need no space and go on, writes answer 507.
+   * Readiness probe form of `assertWritable`. A full disk is `full`, not unwritable: inspections
+   * need no space and go on, writes answer 507.
    */
   async writable(): Promise<'ok' | 'full' | 'unwritable'> {
-    try {
-      await mkdir(this.layout.tmpDir, { recursive: true });
-      await access(this.layout.tmpDir, constants.W_OK);
-      const probe = tmpName(this.layout.tmpDir, 'probe');
-      try {
-        await writeSynced(probe, 'ok');
-      } finally {
-        await rm(probe, { force: true });
-      }
-      return 'ok';
-    } catch (err) {
-      return isNoSpace(err) ? 'full' : 'unwritable';
-    }
+    return this.assertWritable().then(
+      () => 'ok' as const,
+      (err: unknown) => (isNoSpace(err) ? 'full' : 'unwritable'),
+    );
   }
 }
 

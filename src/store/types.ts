@@ -1,35 +1,24 @@
-/** Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views of them. */
-import type { DiscriminatorName, Method } from '../engine/index.js';
+/**
+ * Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views
+ * of them. The shapes the API also returns are the `Static` types of src/store/schemas.ts.
+ */
+import type { Static } from 'typebox';
+import type { Method } from '../engine/index.js';
+import type {
+  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, LineConfigPatchSchema, LineConfigSchema, NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema,
+} from './schemas.js';
 
-export interface ThresholdConfig {
-  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */
-  policy: 'auto' | 'fixed';
-  value?: number;
-  /** k of `m + k·s`. */
-  sensitivity: number;
-}
+export type ThresholdConfig = Static<typeof ThresholdConfigSchema>;
+export type LineConfig = Static<typeof LineConfigSchema>;
+/** A partial configuration as a client sends it. */
+export type LineConfigPatch = Static<typeof LineConfigPatchSchema>;
+export type BuildStatus = Static<typeof BuildStatusSchema>;
+export type BuildStage = Static<typeof BuildStageSchema>;
+export type BuildError = Static<typeof BuildErrorSchema>;
+export type BuildRecord = Static<typeof BuildRecordSchema>;
+export type NoiseReportEntry = Static<typeof NoiseReportEntrySchema>;
+export type NoiseReport = Static<typeof NoiseReportSchema>;
 
-/** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
-export interface LineConfig {
-  method: Method;
-  discriminator: DiscriminatorName;
-  lofK: number;
-  removalQuantile: number;
-  coresetRatio: number;
-  /** Shorter side after resize, or null for the original size. */
-  resize: number | null;
-  /** Centre crop, or null for the whole (resized) frame. */
-  crop: number | null;
-  threshold: ThresholdConfig;
-  /** A training image is a suspect in the noise report when its removed share exceeds this. */
-  suspectShare: number;
-  /** A build trains on the newest N photos (null: all), so older photos can age out with their banks. */
-  trainImages: number | null;
-  /** Retention: bank versions kept after each build (the newest N, and always the active one); null keeps all. */
-  keepBanks: number | null;
-  /** Retention: removing banks also deletes the training photos that only removed banks were built from. */
-  pruneImages: boolean;
-}
 
 export interface LineRecord {
   id: string;
@@ -50,32 +39,6 @@ export interface ImageRecord {
   height: number;
   bytes: number;
   uploadedAt: string;
-}
-
-export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type BuildStage = 'queued' | 'embedding' | 'denoising' | 'coreset' | 'calibrating' | 'writing' | 'done';
-
-export interface BuildError {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export interface BuildRecord {
-  id: string;
-  line: string;
-  status: BuildStatus;
-  stage: BuildStage;
-  progress: { done: number; total: number } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  config: LineConfig;
-  /** Training images the build was started with. */
-  images: number;
-  timingsMs: Record<string, number>;
-  bankVersion: number | null;
-  error: BuildError | null;
 }
 
 /** Colour scale of a bank's heatmaps (guide §3): t = clamp((s − lo)/(hi − lo), 0, 1). */
@@ -125,26 +88,4 @@ export interface BankMeta {
   threshold: number;
   colorScale: ColorScaleRecord;
   files: Record<string, BankFileRecord>;
-}
-
-export interface NoiseReportEntry {
-  id: string;
-  filename: string;
-  removedShare: number;
-  meanScore: number;
-  maxScore: number;
-  /** Leave-one-image-out image score against the new bank. */
-  calibrationScore: number;
-  suspect: boolean;
-}
-
-export interface NoiseReport {
-  line: string;
-  buildId: string;
-  method: Method;
-  removalQuantile: number;
-  suspectShare: number;
-  rule: string;
-  suspects: number;
-  images: NoiseReportEntry[];
 }

@@ -1,5 +1,5 @@
 /** The two inspection routes: JSON results, or the PNG itself with the figures in headers. */
-import type { InspectionResultView } from '../../service/inspection.js';
+import type { InspectionResultView } from '../../service/views.js';
 import { checkDeclaredLength, readInspectFiles } from '../multipart.js';
 import { Binary, InspectPngQuery, InspectQuery, InspectResponse, LineParams } from '../schemas.js';
 import type { App, RouteDeps } from '../types.js';

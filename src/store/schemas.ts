@@ -1,0 +1,109 @@
+/**
+ * TypeBox schemas of the records that are both stored under DATA_DIR and returned by the API (a
+ * line's configuration, a build, a noise report). Their TypeScript types are the schemas' `Static`
+ * types (src/store/types.ts), and the HTTP layer validates and documents with the same schemas, so
+ * the stored shape, the service's type and the OpenAPI document cannot drift apart.
+ */
+import { Type, type TSchema } from 'typebox';
+import { DISCRIMINATORS, METHODS } from '../engine/index.js';
+
+export const strict = { additionalProperties: false } as const;
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const BUILD_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export const BUILD_STAGES = ['queued', 'embedding', 'denoising', 'coreset', 'calibrating', 'writing', 'done'] as const;
+export const THRESHOLD_POLICIES = ['auto', 'fixed'] as const;
+
+export const MethodSchema = Type.Enum(METHODS);
+export const DiscriminatorSchema = Type.Enum(DISCRIMINATORS);
+export const ThresholdPolicySchema = Type.Enum(THRESHOLD_POLICIES);
+export const BuildStatusSchema = Type.Enum(BUILD_STATUSES);
+export const BuildStageSchema = Type.Enum(BUILD_STAGES);
+
+/** The build settings of a line, each with its range (the threshold is separate: it applies at once). */
+export const buildSettingFields = {
+  method: MethodSchema,
+  discriminator: DiscriminatorSchema,
+  lofK: Type.Integer({ minimum: 1, maximum: 100 }),
+  removalQuantile: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'τ: share of training patches removed as noise' }),
+  coresetRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'ρ: memory rows per training patch' }),
+  resize: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'shorter side after resize; null keeps the original size' })),
+  crop: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'centre crop; null keeps the whole frame' })),
+  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report: suspect when the removed share of an image exceeds this' }),
+};
+
+export const thresholdFields = {
+  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */
+  policy: ThresholdPolicySchema,
+  value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
+  sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto")' }),
+};
+
+export const ThresholdConfigSchema = Type.Object({ policy: thresholdFields.policy, value: Type.Optional(thresholdFields.value), sensitivity: thresholdFields.sensitivity });
+
+/** What a line keeps (issue 16): which photos a build uses, how many banks and photos stay. */
+export const retentionFields = {
+  trainImages: Nullable(Type.Integer({ minimum: 1, maximum: 1000000, description: 'a build trains on the newest N photos; null: all' })),
+  keepBanks: Nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all' })),
+  pruneImages: Type.Boolean({ description: 'retention: removing a bank also deletes the training photos only removed banks were built from' }),
+};
+
+/**
+ * Per-line settings. Build settings apply to the next build; `threshold` and retention at once.
+ * Records written before retention existed lack its fields: readers fill them in (`withDefaults`).
+ */
+export const LineConfigSchema = Type.Object({ ...buildSettingFields, ...retentionFields, threshold: ThresholdConfigSchema });
+
+/** A partial configuration as sent by a client. */
+export const LineConfigPatchSchema = Type.Partial(
+  Type.Object(
+    {
+      ...buildSettingFields,
+      ...retentionFields,
+      threshold: Type.Partial(Type.Object(thresholdFields, strict), strict),
+    },
+    strict,
+  ),
+  strict,
+);
+
+export const BuildErrorSchema = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) });
+
+export const BuildRecordSchema = Type.Object({
+  id: Type.String(),
+  line: Type.String(),
+  status: BuildStatusSchema,
+  stage: BuildStageSchema,
+  progress: Nullable(Type.Object({ done: Type.Integer(), total: Type.Integer() })),
+  createdAt: Type.String(),
+  startedAt: Nullable(Type.String()),
+  finishedAt: Nullable(Type.String()),
+  config: LineConfigSchema,
+  /** Training images the build was started with. */
+  images: Type.Integer(),
+  timingsMs: Type.Record(Type.String(), Type.Number()),
+  bankVersion: Nullable(Type.Integer()),
+  error: Nullable(BuildErrorSchema),
+});
+
+export const NoiseReportEntrySchema = Type.Object({
+  id: Type.String(),
+  filename: Type.String(),
+  removedShare: Type.Number(),
+  meanScore: Type.Number(),
+  maxScore: Type.Number(),
+  /** Leave-one-image-out image score against the new bank. */
+  calibrationScore: Type.Number(),
+  suspect: Type.Boolean(),
+});
+
+export const NoiseReportSchema = Type.Object({
+  line: Type.String(),
+  buildId: Type.String(),
+  method: MethodSchema,
+  removalQuantile: Type.Number(),
+  suspectShare: Type.Number(),
+  rule: Type.String(),
+  suspects: Type.Integer(),
+  images: Type.Array(NoiseReportEntrySchema),
+});
