@@ -26,6 +26,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
+COPY ui ./ui
 COPY --from=build /app/models/resnet50-keras-imagenet ./models/resnet50-keras-imagenet
 # The two CC0 reference photos `softpatch doctor` classifies.
 COPY --from=build /app/test/fixtures/natural ./test/fixtures/natural

@@ -58,6 +58,12 @@ export const Errors = Object.freeze({
   BANK_BACKBONE_MISMATCH: spec('conflict', 409, 'Bank %s was built with backbone %s, this server runs %s: run a new build'),
   EVAL_INPUT: spec('eval_input', 400, 'Invalid evaluation input: %s'),
   DATASET_INVALID: spec('dataset_invalid', 400, 'Dataset at %s is not usable: %s'),
+  VALIDATION_IMAGE_NOT_FOUND: spec('not_found', 404, 'Validation photo "%s" does not exist in this line'),
+  INVALID_LABEL: spec('validation_failed', 400, 'Invalid label "%s": send label=good or label=defective (multipart field or query)'),
+  TOO_FEW_VALIDATION_IMAGES: spec('too_few_validation_images', 422, 'The line has %s good and %s defective validation photos; %s needs at least %s of each'),
+  EVALUATION_NOT_FOUND: spec('not_found', 404, 'Bank version %s has not been evaluated on the validation photos: POST …/banks/%s/evaluate'),
+  IMAGE_NOT_IN_BANK: spec('not_found', 404, 'Image "%s" is not a training image of bank version %s'),
+  NO_REMOVAL_MASK: spec('conflict', 409, 'Bank version %s was built before removal masks were stored: rebuild to see them'),
   NOISE_TOO_LARGE: spec('eval_input', 400, 'Cannot inject %s anomalous images (noise %s, mode %s): only %s are available'),
 } as const);
 

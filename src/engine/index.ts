@@ -10,6 +10,7 @@ export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { createRng, type Rng } from './kernels/index.js';
 export { anomalyMap, decisionMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
 export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, type Calibration, type CalibrationInput } from './calibrate/index.js';
+export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './calibrate/index.js';
 export * as kernels from './kernels/index.js';
 export * as denoise from './denoise/index.js';
 export * as coreset from './coreset/index.js';

@@ -74,6 +74,8 @@ export interface BuildProgress {
 export interface BuildResult {
   bankSet: BankSet;
   noise: NoiseEntry[];
+  /** 1 per training patch removed as noise (classification bank; image-major, grid row-major); all 0 for patchcore. */
+  removed: Uint8Array;
   stats: { removedShare: number; timingsMs: Record<string, number> };
 }
 

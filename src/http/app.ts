@@ -19,8 +19,10 @@ import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { inspectRoutes } from './routes/inspect.js';
 import { lineRoutes } from './routes/lines.js';
+import { validationRoutes } from './routes/validation.js';
 import { registerSecurity, requestIdFor } from './security.js';
 import { requestContext } from './logger.js';
+import { uiRoutes } from './ui.js';
 import type { App } from './types.js';
 
 export interface AppDeps {
@@ -95,5 +97,7 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
   imageRoutes(app, deps);
   buildRoutes(app, deps);
   inspectRoutes(app, deps);
+  validationRoutes(app, deps);
+  uiRoutes(app);
   return app;
 }

@@ -5,10 +5,11 @@
  */
 import { Type } from 'typebox';
 import {
-  BankSummarySchema, BuildViewSchema, ImagePageSchema, ImageViewSchema, InspectionResponseSchema, LineSummarySchema, LineViewSchema, NoiseReportViewSchema, UploadResultSchema,
+  BankSummarySchema, BuildViewSchema, EvaluationViewSchema, ImagePageSchema, ImageViewSchema, InspectionResponseSchema, LineSummarySchema, LineViewSchema, NoiseReportViewSchema, UploadResultSchema,
+  ValidationPageSchema, ValidationUploadResultSchema,
 } from '../service/views.js';
 import { BUILD_ID_PATTERN, IMAGE_ID_PATTERN, LINE_ID_PATTERN } from '../store/paths.js';
-import { LineConfigPatchSchema, LineConfigSchema, Nullable, strict } from '../store/schemas.js';
+import { LineConfigPatchSchema, LineConfigSchema, Nullable, strict, ValidationLabelSchema } from '../store/schemas.js';
 
 export const LineId = Type.String({ pattern: LINE_ID_PATTERN.source, description: 'Line id: 1-64 characters a-z, 0-9, "_", "-", starting with a letter or digit' });
 export const ImageId = Type.String({ pattern: IMAGE_ID_PATTERN.source, description: 'sha256 of the image bytes' });
@@ -46,6 +47,7 @@ export const BankList = Type.Object({ banks: Type.Array(BankSummary) });
 export const NoiseReport = NoiseReportViewSchema;
 
 const thresholdQuery = Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'decision threshold for this request' }));
+const bankQuery = Type.Optional(Type.Integer({ minimum: 1, description: 'score with this stored bank version instead of the active one (it stays inactive)' }));
 const opacityQuery = Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'overlay opacity' }));
 
 export const InspectQuery = Type.Object(
@@ -54,6 +56,7 @@ export const InspectQuery = Type.Object(
     threshold: thresholdQuery,
     regions: Type.Optional(Type.Boolean({ default: false })),
     opacity: opacityQuery,
+    bank: bankQuery,
   },
   strict,
 );
@@ -63,6 +66,7 @@ export const InspectPngQuery = Type.Object(
     kind: Type.Optional(Type.Union([Type.Literal('heatmap'), Type.Literal('overlay')], { default: 'overlay' })),
     threshold: thresholdQuery,
     opacity: opacityQuery,
+    bank: bankQuery,
   },
   strict,
 );
@@ -92,3 +96,11 @@ export const BankRemoval = Type.Object({
   banks: Type.Array(Type.Integer(), { description: 'bank versions deleted' }),
   images: Type.Array(Type.String(), { description: 'training photos deleted with them (pruneImages)' }),
 });
+export const ValidationUploadQuery = Type.Object({ label: Type.Optional(Type.String({ description: 'good | defective (or a multipart field "label")' })) }, strict);
+export const ValidationListQuery = Type.Object({ ...ImageListQuery.properties, label: Type.Optional(ValidationLabelSchema) }, strict);
+export const ValidationPage = ValidationPageSchema;
+export const ValidationUploadResult = ValidationUploadResultSchema;
+export const Evaluation = EvaluationViewSchema;
+
+export const RemovalQuery = Type.Object({ size: Type.Optional(Type.Integer({ minimum: 16, maximum: 4096, description: 'longest side of the answer (thumbnail); default: the original size' })) }, strict);
+export const BankImageParams = Type.Object({ line: LineId, version: Type.Integer({ minimum: 1 }), imageId: ImageId }, strict);

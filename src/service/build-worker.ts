@@ -175,6 +175,7 @@ async function run(): Promise<StagedBank> {
     },
     bankSet,
     noiseReport: noiseReport(job.line, job.buildId, job.config, entries),
+    removed: built.removed,
   });
   progress('writing', 1, 1);
   clock.finish();

@@ -46,6 +46,8 @@ export interface BuildManagerDeps {
   budget: MemoryBudget;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
+  /** Runs once a new bank is in place, before the build is recorded and the bank activated (the validation evaluation). */
+  afterCommit?: (lineId: string, version: number) => Promise<void>;
 }
 
 /** A stored record with the settings added since it was written. */
@@ -254,6 +256,11 @@ export class BuildManager {
       if (staged) {
         const version = await store.banks.commit(r.line, staged.dir, await store.builds.highestBankVersion(r.line));
         committed = version;
+        if (this.deps.afterCommit) {
+          const t0 = performance.now();
+          await this.deps.afterCommit(r.line, version);
+          r.timingsMs.evaluating = Math.round(performance.now() - t0);
+        }
         // Readers see `succeeded` only once the bank is also active: record first, then activate.
         const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
         await a.writes;

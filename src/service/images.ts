@@ -12,7 +12,7 @@ export class ImageService {
   async beginUpload(lineId: string): Promise<UploadSession> {
     await this.store.lines.get(lineId);
     const { maxFileBytes, maxRequestBytes, maxPixels } = this.config;
-    return new UploadSession(this.store, lineId, { maxFileBytes, maxRequestBytes, maxPixels });
+    return new UploadSession(this.store.images, lineId, { maxFileBytes, maxRequestBytes, maxPixels });
   }
 
   async list(lineId: string, offset: number, limit: number): Promise<ImagePage> {

@@ -15,6 +15,7 @@ import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
 import { createServiceMetrics, registerDataMetrics, type ServiceMetrics } from './metrics.js';
+import { ValidationService } from './validation.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -33,6 +34,7 @@ export interface Service {
   readonly metrics: ServiceMetrics;
   readonly lines: LineService;
   readonly images: ImageService;
+  readonly validation: ValidationService;
   readonly builds: BuildManager;
   readonly inspection: InspectionService;
   /** Resolves once the backbone is verified and loaded in every inspection worker (or failed to). */
@@ -73,9 +75,12 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   new Gauge({ name: 'softpatch_ready', help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)', registers: [registry], async collect() { this.set((await readiness()).ready ? 1 : 0); } });
 
   const budget = new MemoryBudget(config.memoryBudgetBytes, config.inspectWorkers);
-  const builds = new BuildManager({ store, config, metrics, log, budget, manifest: () => manifest });
-  const inspection = new InspectionService({ store, config, metrics, log, budget });
-  const lines = new LineService(store, builds, metrics, log, budget);
+  // Builds evaluate their bank and inspections resolve their threshold through the validation
+  // service, which scores with the inspection pool: the closures are called only after construction.
+  const builds: BuildManager = new BuildManager({ store, config, metrics, log, budget, manifest: () => manifest, afterCommit: (line, version) => validation.afterBuild(line, version) });
+  const inspection: InspectionService = new InspectionService({ store, config, metrics, log, budget, thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override) });
+  const validation: ValidationService = new ValidationService(store, config, inspection, log);
+  const lines = new LineService(store, builds, metrics, log, budget, validation);
   const images = new ImageService(store, config);
   await lines.publishBankRows();
 
@@ -95,7 +100,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   })();
 
   return {
-    config, store, registry, metrics, lines, images, builds, inspection, backboneReady,
+    config, store, registry, metrics, lines, images, validation, builds, inspection, backboneReady,
     get shuttingDown(): boolean {
       return shuttingDown;
     },

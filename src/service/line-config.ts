@@ -3,8 +3,11 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, resolveEngineConfig, type EngineConfig } from '../engine/index.js';
-import type { CalibrationRecord, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
+import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, recallThreshold, resolveEngineConfig, type EngineConfig, type LabelledScores } from '../engine/index.js';
+import type { CalibrationRecord, EvaluationScore, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
+
+/** Policy `validation` without a target: the best-F1 threshold; with target `recall`: 0.99 unless given. */
+const DEFAULT_VALIDATION_RECALL = 0.99;
 
 export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
@@ -36,6 +39,10 @@ export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPat
   if (merged.threshold.policy === 'fixed' && merged.threshold.value === undefined) {
     throw appError('VALIDATION_FAILED', ['threshold.policy "fixed" needs threshold.value']);
   }
+  if (merged.threshold.policy === 'validation') {
+    merged.threshold.target ??= 'f1';
+    if (merged.threshold.target === 'recall') merged.threshold.recall ??= DEFAULT_VALIDATION_RECALL;
+  }
   if (merged.crop !== null && merged.resize !== null && merged.crop > merged.resize) {
     throw appError('VALIDATION_FAILED', [`crop ${merged.crop} is larger than resize ${merged.resize}`]);
   }
@@ -53,9 +60,27 @@ export function engineConfigFor(config: LineConfig): EngineConfig {
   });
 }
 
-/** The decision threshold of one request: `?threshold=` > the line's `fixed` value > the bank's m + k·s with the line's k. */
-export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number): number {
+export function labelled(scores: readonly EvaluationScore[]): LabelledScores {
+  return { scores: scores.map((s) => s.score), defective: scores.map((s) => s.label === 'defective') };
+}
+
+/** Policy `validation`: the threshold chosen on the bank's scores of the validation photos. */
+export function validationThreshold(scores: readonly EvaluationScore[], threshold: ThresholdConfig): number {
+  const data = labelled(scores);
+  return threshold.target === 'recall' ? recallThreshold(data, threshold.recall ?? DEFAULT_VALIDATION_RECALL).threshold : bestF1Threshold(data).threshold;
+}
+
+/**
+ * The decision threshold of one request: `?threshold=` > the line's `fixed` value > policy
+ * `validation` on the bank's validation scores (`evaluation`, required for that policy) > the
+ * bank's m + k·s with the line's k.
+ */
+export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number, evaluation?: readonly EvaluationScore[]): number {
   if (override !== undefined) return override;
   if (line.threshold.policy === 'fixed' && line.threshold.value !== undefined) return line.threshold.value;
+  if (line.threshold.policy === 'validation') {
+    if (!evaluation) throw appError('INTERNAL', ['policy "validation" without the bank\'s evaluation']);
+    return validationThreshold(evaluation, line.threshold);
+  }
   return calibration.median + line.threshold.sensitivity * calibration.spread;
 }

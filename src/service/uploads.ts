@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import { probeImage } from '../backbone/preprocess.js';
 import { appError, isAppError } from '../common/errors.js';
-import type { Store } from '../store/index.js';
+import type { ImageStore } from '../store/images.js';
 import type { ImageRecord } from '../store/types.js';
 import type { UploadResult } from './views.js';
 
@@ -68,7 +68,7 @@ export class UploadSession {
   private readonly staged: StagedFile[] = [];
   private total = 0;
 
-  constructor(private readonly store: Store, private readonly lineId: string, private readonly limits: UploadLimits) {}
+  constructor(private readonly images: ImageStore, private readonly lineId: string, private readonly limits: UploadLimits) {}
 
   get files(): number {
     return this.staged.length;
@@ -76,7 +76,7 @@ export class UploadSession {
 
   async add(file: IncomingFile): Promise<void> {
     const filename = cleanFilename(file.filename);
-    const { path: target, stream: out } = await this.store.images.openStaging(this.lineId);
+    const { path: target, stream: out } = await this.images.openStaging(this.lineId);
     const hash = createHash('sha256');
     let bytes = 0;
     const entry: StagedFile = { filename, path: target, sha256: '', bytes: 0 };
@@ -102,15 +102,15 @@ export class UploadSession {
     entry.bytes = bytes;
   }
 
-  /** Checks and stores every staged file; a request where no file is readable is a 400. */
-  async finish(): Promise<UploadResult> {
+  /** Checks and stores every staged file (with `extra` in each record); a request where no file is readable is a 400. */
+  async finish(extra: Pick<ImageRecord, 'label'> = {}): Promise<UploadResult> {
     if (this.staged.length === 0) throw appError('NO_IMAGES_FIELD');
     const result: UploadResult = { stored: 0, duplicates: 0, rejected: 0, files: [] };
     try {
       for (const f of this.staged) {
         let info: { format: string; width: number; height: number };
         try {
-          info = await checkImage(await this.store.images.readStaged(f.path), this.limits.maxPixels);
+          info = await checkImage(await this.images.readStaged(f.path), this.limits.maxPixels);
         } catch (err) {
           if (!isAppError(err)) throw err;
           result.rejected++;
@@ -120,9 +120,9 @@ export class UploadSession {
         const kind = EXTENSIONS[info.format];
         const record: ImageRecord = {
           id: f.sha256, filename: f.filename, contentType: kind.contentType, format: info.format, ext: kind.ext,
-          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(),
+          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(), ...extra,
         };
-        const outcome = await this.store.images.commit(this.lineId, f.path, record);
+        const outcome = await this.images.commit(this.lineId, f.path, record);
         if (outcome === 'stored') result.stored++;
         else result.duplicates++;
         result.files.push({ filename: f.filename, status: outcome, id: record.id, width: record.width, height: record.height });
@@ -138,6 +138,6 @@ export class UploadSession {
 
   /** Removes whatever is still staged (after a commit the staged path no longer exists). */
   async discard(): Promise<void> {
-    await this.store.images.discardStaged(this.staged.map((f) => f.path));
+    await this.images.discardStaged(this.staged.map((f) => f.path));
   }
 }

@@ -4,7 +4,9 @@
  * documents with the same schemas: one definition of every shape that crosses the HTTP boundary.
  */
 import { Type, type Static } from 'typebox';
-import { BuildRecordSchema, BuildStatusSchema, LineConfigSchema, MethodSchema, NoiseReportSchema, Nullable } from '../store/schemas.js';
+import {
+  BuildRecordSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, LineConfigSchema, MethodSchema, NoiseReportSchema, Nullable, ValidationLabelSchema,
+} from '../store/schemas.js';
 import type { BankMeta, BuildRecord, ImageRecord, LineRecord } from '../store/types.js';
 
 export const BankSummarySchema = Type.Object({
@@ -67,6 +69,30 @@ export type UploadFileResult = Static<typeof UploadFileResultSchema>;
 export const UploadResultSchema = Type.Object({ stored: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(), files: Type.Array(UploadFileResultSchema) });
 export type UploadResult = Static<typeof UploadResultSchema>;
 
+export const ValidationImageViewSchema = Type.Object({ ...ImageViewSchema.properties, label: ValidationLabelSchema });
+export type ValidationImageView = Static<typeof ValidationImageViewSchema>;
+
+export const ValidationPageSchema = Type.Object({
+  total: Type.Integer(),
+  offset: Type.Integer(),
+  limit: Type.Integer(),
+  counts: Type.Object({ good: Type.Integer(), defective: Type.Integer() }),
+  images: Type.Array(ValidationImageViewSchema),
+});
+export type ValidationPage = Static<typeof ValidationPageSchema>;
+
+export const ValidationUploadResultSchema = Type.Object({ ...UploadResultSchema.properties, label: ValidationLabelSchema });
+
+/** An evaluation as the API shows it: every score, and the figures at the line's threshold of now. */
+export const EvaluationViewSchema = Type.Object({
+  line: EvaluationRecordSchema.properties.line,
+  bankVersion: EvaluationRecordSchema.properties.bankVersion,
+  evaluatedAt: EvaluationRecordSchema.properties.evaluatedAt,
+  scores: EvaluationRecordSchema.properties.scores,
+  ...EvaluationFiguresSchema.properties,
+});
+export type EvaluationView = Static<typeof EvaluationViewSchema>;
+
 export const BuildViewSchema = BuildRecordSchema;
 export type BuildView = BuildRecord;
 
@@ -93,7 +119,7 @@ export const InspectionResultSchema = Type.Object({
 
 export const InspectionResponseSchema = Type.Object({
   line: Type.String(),
-  bank: Type.Object({ version: Type.Integer(), method: MethodSchema }),
+  bank: Type.Object({ version: Type.Integer(), method: MethodSchema, active: Type.Boolean({ description: "whether this bank is the line's active one (see ?bank=)" }) }),
   results: Type.Array(InspectionResultSchema),
 });
 /** The JSON answer; the service holds heatmaps as PNG bytes until the HTTP layer base64-encodes them. */

@@ -41,6 +41,8 @@ export class Store {
   readonly layout: Layout;
   readonly lines: LineStore;
   readonly images: ImageStore;
+  /** Labelled validation photos: stored like training images, never used for training. */
+  readonly validation: ImageStore;
   readonly builds: BuildStore;
   readonly banks: BankStore;
   readonly bankCache: BankCache;
@@ -49,6 +51,7 @@ export class Store {
     this.layout = new Layout(dataDir);
     this.lines = new LineStore(this.layout);
     this.images = new ImageStore(this.layout);
+    this.validation = new ImageStore(this.layout, 'validation');
     this.builds = new BuildStore(this.layout);
     this.banks = new BankStore(this.layout);
     this.bankCache = new BankCache(this.banks, bankCacheSize);
@@ -64,6 +67,7 @@ export class Store {
   async deleteLine(lineId: string): Promise<void> {
     await this.lines.delete(lineId);
     this.images.forget(lineId);
+    this.validation.forget(lineId);
     this.bankCache.evictLine(lineId);
   }
 

@@ -12,7 +12,9 @@ export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]
 
 export const BUILD_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export const BUILD_STAGES = ['queued', 'embedding', 'denoising', 'coreset', 'calibrating', 'writing', 'done'] as const;
-export const THRESHOLD_POLICIES = ['auto', 'fixed'] as const;
+export const THRESHOLD_POLICIES = ['auto', 'fixed', 'validation'] as const;
+export const VALIDATION_TARGETS = ['f1', 'recall'] as const;
+export const VALIDATION_LABELS = ['good', 'defective'] as const;
 
 export const MethodSchema = Type.Enum(METHODS);
 export const DiscriminatorSchema = Type.Enum(DISCRIMINATORS);
@@ -33,13 +35,21 @@ export const buildSettingFields = {
 };
 
 export const thresholdFields = {
-  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */
+  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`; `validation`: chosen on the labelled validation photos. */
   policy: ThresholdPolicySchema,
   value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
   sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto")' }),
+  target: Type.Enum(VALIDATION_TARGETS, { description: 'policy "validation": the best-F1 threshold, or the highest one that still reaches "recall"' }),
+  recall: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'policy "validation", target "recall": share of the defective validation photos that must be flagged' }),
 };
 
-export const ThresholdConfigSchema = Type.Object({ policy: thresholdFields.policy, value: Type.Optional(thresholdFields.value), sensitivity: thresholdFields.sensitivity });
+export const ThresholdConfigSchema = Type.Object({
+  policy: thresholdFields.policy,
+  value: Type.Optional(thresholdFields.value),
+  sensitivity: thresholdFields.sensitivity,
+  target: Type.Optional(thresholdFields.target),
+  recall: Type.Optional(thresholdFields.recall),
+});
 
 /** What a line keeps (issue 16): which photos a build uses, how many banks and photos stay. */
 export const retentionFields = {
@@ -106,4 +116,38 @@ export const NoiseReportSchema = Type.Object({
   rule: Type.String(),
   suspects: Type.Integer(),
   images: Type.Array(NoiseReportEntrySchema),
+});
+
+export const ValidationLabelSchema = Type.Enum(VALIDATION_LABELS);
+
+export const EvaluationScoreSchema = Type.Object({ id: Type.String(), filename: Type.String(), label: ValidationLabelSchema, score: Type.Number() });
+
+const operatingPoint = {
+  threshold: Type.Number(),
+  f1: Type.Number(),
+  accuracy: Type.Number(),
+  precision: Type.Number(),
+  recall: Type.Number(),
+  confusion: Type.Object({ tp: Type.Integer(), fp: Type.Integer(), tn: Type.Integer(), fn: Type.Integer() }, { description: 'positive = defective; anomalous = score > threshold' }),
+};
+
+/** A bank's figures on the validation photos at the line's threshold and at the best-F1 one. */
+export const EvaluationFiguresSchema = Type.Object({
+  images: Type.Object({ good: Type.Integer(), defective: Type.Integer() }),
+  auroc: Type.Number({ description: 'image AUROC of the bank on the validation photos' }),
+  current: Type.Object({ ...operatingPoint, policy: ThresholdPolicySchema }, { description: "at the threshold the line's policy gives this bank" }),
+  best: Type.Object(operatingPoint, { description: 'at the best-F1 threshold' }),
+  wrong: Type.Array(EvaluationScoreSchema, { description: 'photos the current threshold decides wrongly, highest score first' }),
+});
+
+/**
+ * The validation photos scored by one bank, with the figures at the time of the evaluation; the
+ * API recomputes the figures from `scores` when the line's threshold changes later.
+ */
+export const EvaluationRecordSchema = Type.Object({
+  line: Type.String(),
+  bankVersion: Type.Integer(),
+  evaluatedAt: Type.String(),
+  scores: Type.Array(EvaluationScoreSchema),
+  figures: EvaluationFiguresSchema,
 });

@@ -5,7 +5,8 @@
 import type { Static } from 'typebox';
 import type { Method } from '../engine/index.js';
 import type {
-  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, LineConfigPatchSchema, LineConfigSchema, NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema,
+  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, EvaluationScoreSchema, LineConfigPatchSchema, LineConfigSchema,
+  NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema, ValidationLabelSchema,
 } from './schemas.js';
 
 export type ThresholdConfig = Static<typeof ThresholdConfigSchema>;
@@ -18,6 +19,12 @@ export type BuildError = Static<typeof BuildErrorSchema>;
 export type BuildRecord = Static<typeof BuildRecordSchema>;
 export type NoiseReportEntry = Static<typeof NoiseReportEntrySchema>;
 export type NoiseReport = Static<typeof NoiseReportSchema>;
+export type ValidationLabel = Static<typeof ValidationLabelSchema>;
+/** One validation photo scored by a bank. */
+export type EvaluationScore = Static<typeof EvaluationScoreSchema>;
+export type EvaluationFigures = Static<typeof EvaluationFiguresSchema>;
+/** The validation photos scored by one bank (banks/<version>/evaluation.json). */
+export type EvaluationRecord = Static<typeof EvaluationRecordSchema>;
 
 
 export interface LineRecord {
@@ -39,6 +46,8 @@ export interface ImageRecord {
   height: number;
   bytes: number;
   uploadedAt: string;
+  /** Validation photos only. */
+  label?: ValidationLabel;
 }
 
 /** Colour scale of a bank's heatmaps (guide §3): t = clamp((s − lo)/(hi − lo), 0, 1). */
@@ -66,7 +75,7 @@ export interface CalibrationRecord {
 export interface BankFileRecord {
   sha256: string;
   bytes: number;
-  dtype: 'float32' | 'int32';
+  dtype: 'float32' | 'int32' | 'uint8';
   length: number;
 }
 

@@ -51,6 +51,16 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
   assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
   assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+  // Policy validation: the threshold comes from the bank's scores of the labelled photos.
+  const scored = [1, 2, 3, 10, 11, 12].map((score, i) => ({ id: String(i), filename: `${i}.png`, label: (i < 3 ? 'good' : 'defective') as 'good' | 'defective', score }));
+  const validation = mergeLineConfig(line, { threshold: { policy: 'validation' } });
+  assert.equal(validation.threshold.target, 'f1');
+  assert.equal(effectiveThreshold(cal, validation, undefined, scored), 6.5);
+  assert.equal(effectiveThreshold(cal, validation, 5, scored), 5, '?threshold= still wins');
+  const recall = mergeLineConfig(line, { threshold: { policy: 'validation', target: 'recall' } });
+  assert.equal(recall.threshold.recall, 0.99);
+  assert.equal(effectiveThreshold(cal, recall, undefined, scored), 6.5);
+  assert.throws(() => effectiveThreshold(cal, validation), /evaluation/);
 });
 
 test('noise report: suspects by removed share, most suspicious first', () => {
