@@ -34,8 +34,10 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 3000
+# Readiness, not liveness: a backbone that failed to load (missing, corrupt) marks the container unhealthy.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# SIGTERM starts the graceful shutdown: stop accepting, finish inspections, stop builds cleanly.
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM starts the graceful shutdown: readiness 503 for DRAIN_MS, then stop accepting, finish
+# inspections, stop builds cleanly.
 STOPSIGNAL SIGTERM
 CMD ["node", "bin/softpatch.js", "serve"]

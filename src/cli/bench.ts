@@ -1,4 +1,4 @@
-/** `softpatch bench backbone|engine|service`: speed measurements printed as one JSON object. */
+/** `softpatch bench backbone|engine|service|soak`: measurements printed as one JSON object. */
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
@@ -40,8 +40,8 @@ async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
 }
 
 const spec = {
-  synopsis: 'backbone|engine|service',
-  summary: 'Speed measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr).',
+  synopsis: 'backbone|engine|service|soak',
+  summary: 'Measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr). soak: the whole service on loopback, errors, latency and RSS drift.',
   options: {
     json: { type: 'boolean', default: false, description: 'one line of JSON instead of indented' },
     runs: { type: 'string', default: '10', arg: 'n', description: 'backbone: timed runs per setting' },
@@ -50,10 +50,11 @@ const spec = {
     dim: { type: 'string', default: '1024', arg: 'n', description: 'engine: feature dimension' },
     seed: { type: 'string', default: '0', arg: 'n', description: 'engine: seed of the synthetic data' },
     ratio: { type: 'string', default: '0.1', arg: 'ρ', description: 'engine: coreset ratio' },
-    clients: { type: 'string', default: '4', arg: 'n', description: 'service: concurrent clients of the load' },
-    seconds: { type: 'string', default: '15', arg: 's', description: 'service: length of the load' },
+    clients: { type: 'string', default: '4', arg: 'n', description: 'service, soak: concurrent clients (soak: at most 64)' },
+    seconds: { type: 'string', arg: 's', description: 'service: length of the load (default 15); soak: duration (default 60, at most 3600)' },
     inspections: { type: 'string', default: '15', arg: 'n', description: 'service: sequential inspections timed per endpoint' },
     data: { type: 'string', default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad'), arg: 'dir', description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)' },
+    warmup: { type: 'string', arg: 's', description: 'soak: seconds left out of the figures (default: min(30, seconds / 4))' },
   },
   positionals: { min: 1, max: 1 },
 } as const satisfies CommandSpec;
@@ -71,11 +72,17 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
     }
     case 'service': {
       const { benchService } = await import('./bench-service.js');
-      report = await benchService({ images: Number(values.images), clients: Number(values.clients), seconds: Number(values.seconds), inspections: Number(values.inspections), data: values.data });
+      report = await benchService({ images: Number(values.images), clients: Number(values.clients), seconds: Number(values.seconds ?? 15), inspections: Number(values.inspections), data: values.data });
+      break;
+    }
+    case 'soak': {
+      const { benchSoak } = await import('./bench-soak.js');
+      const seconds = Number(values.seconds ?? 60);
+      report = await benchSoak({ seconds, clients: Number(values.clients), warmup: values.warmup === undefined ? Math.min(30, seconds / 4) : Number(values.warmup) });
       break;
     }
     default:
-      throw appError('USAGE', [`unknown benchmark "${positionals[0]}": softpatch bench backbone|engine|service`]);
+      throw appError('USAGE', [`unknown benchmark "${positionals[0]}": softpatch bench backbone|engine|service|soak`]);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;

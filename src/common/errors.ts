@@ -20,6 +20,7 @@ export const Errors = Object.freeze({
   INVALID_LINE_ID: spec('validation_failed', 400, 'Invalid line id "%s": use 1-64 characters a-z, 0-9, "_" or "-", starting with a letter or digit'),
   NO_IMAGES_FIELD: spec('bad_request', 400, 'No file in the multipart field "images"'),
   UNAUTHORIZED: spec('unauthorized', 401, 'A valid API key is required: send "Authorization: Bearer <key>"'),
+  FORBIDDEN: spec('forbidden', 403, 'This key has the scope "%s", which does not allow %s: use an admin key'),
   LINE_NOT_FOUND: spec('not_found', 404, 'Line "%s" does not exist'),
   IMAGE_NOT_FOUND: spec('not_found', 404, 'Image "%s" does not exist in this line'),
   BUILD_NOT_FOUND: spec('not_found', 404, 'Build "%s" does not exist in this line'),
@@ -28,6 +29,7 @@ export const Errors = Object.freeze({
   LINE_EXISTS: spec('conflict', 409, 'Line "%s" already exists'),
   NO_ACTIVE_BANK: spec('no_active_bank', 409, 'Line "%s" has no active bank yet: upload images and run a build first'),
   BUILD_IN_PROGRESS: spec('build_in_progress', 409, 'A build of line "%s" is already queued or running'),
+  BANK_ACTIVE: spec('bank_active', 409, 'Bank version %s is the active bank of line "%s": activate another version first'),
   BUILD_FINISHED: spec('conflict', 409, 'Build "%s" has already finished'),
   PAYLOAD_TOO_LARGE: spec('payload_too_large', 413, '%s'),
   UNSUPPORTED_MEDIA_TYPE: spec('unsupported_media_type', 415, 'Unsupported image format %s: send PNG, JPEG, WebP, TIFF or BMP'),
@@ -39,11 +41,14 @@ export const Errors = Object.freeze({
   BUSY: spec('busy', 429, 'The inspection queue is full; retry in %s s'),
   INTERNAL: spec('internal', 500, 'Internal error: %s'),
   UNAVAILABLE: spec('unavailable', 503, '%s'),
+  NO_SPACE: spec('insufficient_storage', 507, 'DATA_DIR has no space left (%s): free space or delete banks and images, then retry'),
+  MEMORY_BUDGET: spec('memory_budget', 503, '%s: retry when fewer banks are loaded or builds run, or raise the memory limit'),
+  OVERLOADED: spec('overloaded', 503, 'The service is overloaded (%s = %s); retry later'),
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),
   CONFIG_INVALID: spec('config_invalid', 500, 'Invalid configuration: %s'),
   USAGE: spec('usage', 400, '%s'),
-  BANK_CORRUPT: spec('internal', 500, 'Bank %s failed its integrity check: %s'),
+  BANK_CORRUPT: spec('bank_corrupt', 500, 'Bank %s failed its integrity check: %s; activate another version or run a new build'),
   ENGINE_INPUT: spec('engine_input', 400, 'Invalid engine input: %s'),
   CANCELLED: spec('cancelled', 409, 'Cancelled: %s'),
   UNEXPECTED_FIELD: spec('validation_failed', 400, 'Unexpected multipart field "%s": send the files in the field "images"'),
@@ -90,4 +95,17 @@ export function appError(name: ErrorName, args: readonly unknown[] = [], details
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/** The file system is full (or the quota spent): a 507 wherever it happens. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** An AppError as is; a full file system as NO_SPACE; anything else undefined. */
+export function catalogued(err: unknown): AppError | undefined {
+  if (isAppError(err)) return err;
+  if (isNoSpace(err)) return appError('NO_SPACE', [(err as NodeJS.ErrnoException).code]);
+  return undefined;
 }

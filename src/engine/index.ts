@@ -8,7 +8,7 @@ export { DISCRIMINATORS, METHODS } from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { createRng, type Rng } from './kernels/index.js';
-export { anomalyMap, bankSearchIndexes, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers, type BankSearchIndexes } from './score/index.js';
+export { anomalyMap, bankSearchIndexes, createBankSearchers, decisionMap, releaseBankSearchers, scorePatches, type BankSearchers, type BankSearchIndexes } from './score/index.js';
 export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, type Calibration, type CalibrationInput } from './calibrate/index.js';
 export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './calibrate/index.js';
 export type { FastIndexData } from './search/index.js';

@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import multipart from '@fastify/multipart';
+import underPressure from '@fastify/under-pressure';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,6 +21,7 @@ import { inspectRoutes } from './routes/inspect.js';
 import { lineRoutes } from './routes/lines.js';
 import { validationRoutes } from './routes/validation.js';
 import { registerSecurity, requestIdFor } from './security.js';
+import { requestContext } from './logger.js';
 import { uiRoutes } from './ui.js';
 import type { App } from './types.js';
 
@@ -31,6 +33,8 @@ export interface AppDeps {
 
 /** JSON bodies are small (line settings); images travel as multipart or image/* bodies. */
 const JSON_BODY_LIMIT = 1024 * 1024;
+/** Seconds a shed request is told to wait: the pressure is sampled every second. */
+const PRESSURE_RETRY_AFTER_S = 2;
 
 export async function buildApp({ service, config, logger }: AppDeps): Promise<App> {
   const app = Fastify({
@@ -46,7 +50,18 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
   // parameters are converted from strings first.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   registerErrorHandling(app, config);
+  // Service log lines written for this request (any layer) carry its id.
+  app.addHook('onRequest', (req, _reply, done) => requestContext.run(req.id, done));
   registerSecurity(app, config.apiKeys);
+  // Load shedding: liveness and metrics stay answerable, /readyz and the API say 503 + Retry-After.
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.pressureMaxEventLoopDelayMs,
+    maxHeapUsedBytes: config.pressureMaxHeapBytes,
+    pressureHandler: async (req, _reply, type, value) => {
+      if (req.url === '/healthz' || req.url === '/metrics') return;
+      throw appError('OVERLOADED', [type, Math.round(Number(value))], { retryAfterSeconds: PRESSURE_RETRY_AFTER_S });
+    },
+  });
   app.addHook('onRequest', async () => {
     if (service.shuttingDown) throw appError('UNAVAILABLE', ['The service is shutting down']);
   });

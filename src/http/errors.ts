@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from './types.js';
-import { AppError, appError, isAppError } from '../common/errors.js';
+import { AppError, appError, catalogued } from '../common/errors.js';
 import type { ServiceConfig } from '../common/config.js';
 
 export interface ErrorResponse {
@@ -30,7 +30,8 @@ function validationError(err: FastifyError): AppError {
 
 /** Maps anything thrown to a catalogued error. */
 export function toAppError(err: unknown, req: FastifyRequest, config: ServiceConfig): AppError {
-  if (isAppError(err)) return err;
+  const known = catalogued(err);
+  if (known) return known;
   const e = err as FastifyError;
   if (e.validation) return validationError(e);
   switch (e.code) {

@@ -92,6 +92,10 @@ export const MultipartImages = Type.Object({
 });
 
 
+export const BankRemoval = Type.Object({
+  banks: Type.Array(Type.Integer(), { description: 'bank versions deleted' }),
+  images: Type.Array(Type.String(), { description: 'training photos deleted with them (pruneImages)' }),
+});
 export const ValidationUploadQuery = Type.Object({ label: Type.Optional(Type.String({ description: 'good | defective (or a multipart field "label")' })) }, strict);
 export const ValidationListQuery = Type.Object({ ...ImageListQuery.properties, label: Type.Optional(ValidationLabelSchema) }, strict);
 export const ValidationPage = ValidationPageSchema;

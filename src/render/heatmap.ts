@@ -170,12 +170,13 @@ export async function renderOverlayPng(
 }
 
 /**
- * 8-connected regions of map ≥ threshold with their bounding boxes in original pixel coordinates
- * (every original pixel the region's map cells touch), most anomalous first.
+ * 8-connected regions of map > threshold (the rule of the image decision, score > threshold) with
+ * their bounding boxes in original pixel coordinates (every original pixel the region's map cells
+ * touch), most anomalous first. The service passes the engine's `decisionMap`.
  */
 export function anomalyRegions(map: Float32Array, mapW: number, mapH: number, geometry: ImageGeometry, threshold: number): AnomalyRegion[] {
   checkMap(map, mapW, mapH);
-  const { labels, count } = labelComponents(mapW, mapH, (i) => map[i] >= threshold);
+  const { labels, count } = labelComponents(mapW, mapH, (i) => map[i] > threshold);
   const minX = new Int32Array(count + 1).fill(mapW);
   const minY = new Int32Array(count + 1).fill(mapH);
   const maxX = new Int32Array(count + 1).fill(-1);

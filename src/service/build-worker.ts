@@ -6,7 +6,7 @@
  * the next batch or engine checkpoint.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { appError, isAppError } from '../common/errors.js';
+import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
@@ -197,8 +197,9 @@ async function run(): Promise<StagedBank> {
 
 run().then((bank) => post({ type: 'staged', bank }), (err: unknown) => {
   clock.finish();
-  const error = isAppError(err)
-    ? { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }
+  const known = catalogued(err);
+  const error = known
+    ? { code: known.code, message: known.message, ...(known.details ? { details: known.details } : {}) }
     : { code: 'internal', message: err instanceof Error ? err.message : String(err) };
   post({ type: 'failed', error: abort.signal.aborted ? { code: 'cancelled', message: 'The build was cancelled' } : error });
 });

@@ -8,14 +8,15 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
-import { appError } from '../common/errors.js';
+import { appError, catalogued } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
 import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
-import { assertWithinCapacity, estimateBuild } from './capacity.js';
-import { engineConfigFor, mergeLineConfig, type LineConfigPatch } from './line-config.js';
+import { assertWithinCapacity, estimateBuild, type MemoryBudget } from './capacity.js';
+import { engineConfigFor, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
+import { applyRetention } from './retention.js';
 
 /** How long a running build may take to stop after `cancel` before its thread is terminated. */
 const CANCEL_GRACE_MS = 5000;
@@ -33,6 +34,8 @@ interface ActiveBuild {
   resolveDone: () => void;
   /** Serialises record writes of this build. */
   writes: Promise<void>;
+  /** Peak memory estimate, reserved in the memory budget while the build is active. */
+  estimatedBytes: number;
 }
 
 export interface BuildManagerDeps {
@@ -40,10 +43,16 @@ export interface BuildManagerDeps {
   config: ServiceConfig;
   metrics: ServiceMetrics;
   log: Logger;
+  budget: MemoryBudget;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
   /** Runs once a new bank is in place, before the build is recorded and the bank activated (the validation evaluation). */
   afterCommit?: (lineId: string, version: number) => Promise<void>;
+}
+
+/** A stored record with the settings added since it was written. */
+function completed(b: BuildRecord): BuildRecord {
+  return { ...b, config: withDefaults(b.config) };
 }
 
 export class BuildManager {
@@ -67,12 +76,17 @@ export class BuildManager {
     const manifest = this.deps.manifest();
     if (!manifest) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
     const line = await store.lines.get(lineId);
-    const buildConfig = mergeLineConfig(line.config, overrides);
+    const buildConfig = mergeLineConfig(withDefaults(line.config), overrides);
     const engineConfig = engineConfigFor(buildConfig);
-    const images = await store.images.list(lineId);
+    const all = await store.images.list(lineId);
+    const images = buildConfig.trainImages === null ? all : all.slice(-buildConfig.trainImages);
     if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
     if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
-    assertWithinCapacity(estimateBuild(images, buildConfig, engineConfig, manifest), config.maxBankBytes);
+    const estimate = estimateBuild(images, buildConfig, engineConfig, manifest);
+    assertWithinCapacity(estimate, config.maxBankBytes);
+    // Builds already queued or running will need their share too.
+    const reserved = [...this.active.values()].reduce((sum, b) => sum + b.estimatedBytes, 0);
+    this.deps.budget.assertFits(estimate.bytes + reserved, reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build');
 
     const now = new Date().toISOString();
     const record: BuildRecord = {
@@ -81,7 +95,7 @@ export class BuildManager {
     };
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => { resolveDone = r; });
-    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve() };
+    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve(), estimatedBytes: estimate.bytes };
     this.byLine.set(lineId, record.id);
     this.active.set(record.id, entry);
     try {
@@ -103,18 +117,23 @@ export class BuildManager {
     return { ...record };
   }
 
+  /** Whether a build of the line is queued or running. */
+  runsOn(lineId: string): boolean {
+    return this.byLine.has(lineId);
+  }
+
   /** The live record of an active build, else the stored one. */
   async get(lineId: string, buildId: string): Promise<BuildRecord> {
     const a = this.active.get(buildId);
     if (a && a.record.line === lineId) return structuredClone(a.record);
-    return this.deps.store.builds.get(lineId, buildId);
+    return completed(await this.deps.store.builds.get(lineId, buildId));
   }
 
   async list(lineId: string): Promise<BuildRecord[]> {
     const stored = await this.deps.store.builds.list(lineId);
     return stored.map((b) => {
       const a = this.active.get(b.id);
-      return a ? structuredClone(a.record) : b;
+      return a ? structuredClone(a.record) : completed(b);
     });
   }
 
@@ -227,6 +246,7 @@ export class BuildManager {
     const { store, metrics, log } = this.deps;
     const r = a.record;
     const wasRunning = r.status === 'running';
+    let committed: number | null = null;
     try {
       // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
       if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
@@ -234,7 +254,8 @@ export class BuildManager {
         staged = null;
       }
       if (staged) {
-        const version = await store.banks.commit(r.line, staged.dir);
+        const version = await store.banks.commit(r.line, staged.dir, await store.builds.highestBankVersion(r.line));
+        committed = version;
         if (this.deps.afterCommit) {
           const t0 = performance.now();
           await this.deps.afterCommit(r.line, version);
@@ -245,6 +266,10 @@ export class BuildManager {
         await a.writes;
         await store.builds.save(final);
         await store.lines.update(r.line, (line) => ({ ...line, activeBank: version }));
+        committed = null;
+        // Before the record shows `succeeded`, and while the line's build slot is still taken, so
+        // no new build starts from photos retention is deleting.
+        await applyRetention(store, r.line, log).catch((err: unknown) => log.error({ err, line: r.line }, 'retention failed'));
         Object.assign(r, final);
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
@@ -263,7 +288,10 @@ export class BuildManager {
         log[r.status === 'failed' ? 'warn' : 'info']({ line: r.line, buildId: r.id, status: r.status, error: r.error }, 'build ended');
       }
     } catch (err) {
-      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'internal', message: (err as Error).message } });
+      // A bank renamed into place whose build could not be recorded goes again (recovery would remove it too).
+      if (committed !== null) await store.banks.remove(r.line, committed).catch(() => undefined);
+      const known = catalogued(err);
+      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: known?.code ?? 'internal', message: known?.message ?? (err as Error).message } });
       if (a.stopReason !== 'delete') this.persist(a);
       log.error({ err, line: r.line, buildId: r.id }, 'build finalisation failed');
     }

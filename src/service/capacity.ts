@@ -1,12 +1,15 @@
 /**
- * Memory check of a build before it is queued: the engine's peak estimate (`estimateBuildBytes`)
- * for this line's images and settings against MAX_BANK_BYTES, refused with the numbers.
+ * Memory checks: a build's peak estimate (`estimateBuildBytes`) for this line's images and settings
+ * against MAX_BANK_BYTES, and builds and bank loads against the process memory budget
+ * (MEMORY_BUDGET_BYTES, by default 80 % of the container's memory limit), refused with the numbers
+ * before the kernel's OOM killer would end the process.
  */
 import { computeGeometry } from '../backbone/preprocess.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
 import { estimateBuildBytes, type EngineConfig } from '../engine/index.js';
-import type { ImageRecord, LineConfig } from '../store/types.js';
+import type { LoadedBank, Store } from '../store/index.js';
+import type { BankMeta, ImageRecord, LineConfig } from '../store/types.js';
 
 export interface BuildEstimate {
   images: number;
@@ -37,6 +40,9 @@ export function estimateBuild(images: readonly ImageRecord[], config: LineConfig
 
 const MB = 1024 * 1024;
 
+/** The fast search's per-row index: 129 projected coordinates and a squared norm, float32. */
+export const SEARCH_INDEX_BYTES_PER_ROW = 130 * 4;
+
 export function assertWithinCapacity(estimate: BuildEstimate, maxBytes: number): void {
   if (estimate.bytes <= maxBytes) return;
   throw appError(
@@ -47,4 +53,41 @@ export function assertWithinCapacity(estimate: BuildEstimate, maxBytes: number):
     ],
     { estimatedBytes: estimate.bytes, maxBankBytes: maxBytes, images: estimate.images, patchesPerImage: estimate.patchesPerImage, dim: estimate.dim },
   );
+}
+
+/**
+ * The process memory budget: what is resident now plus what an operation will add must fit.
+ * `rss` is injectable for the tests.
+ */
+export class MemoryBudget {
+  constructor(
+    readonly budgetBytes: number,
+    private readonly inspectWorkers: number,
+    private readonly rss: () => number = () => process.memoryUsage().rss,
+  ) {}
+
+  /** A bank from the cache, or loaded when it fits the budget. */
+  async loadBank(store: Store, lineId: string, version: number): Promise<LoadedBank> {
+    if (!store.bankCache.has(lineId, version)) {
+      this.assertFits(bankLoadBytes(await store.banks.meta(lineId, version), this.inspectWorkers), `Loading bank ${lineId}/${version}`);
+    }
+    return store.bankCache.get(lineId, version);
+  }
+
+  /** Throws MEMORY_BUDGET when `bytes` more would go past the budget. */
+  assertFits(bytes: number, what: string): void {
+    const resident = this.rss();
+    if (resident + bytes <= this.budgetBytes) return;
+    throw appError(
+      'MEMORY_BUDGET',
+      [`${what} needs about ${Math.ceil(bytes / MB)} MB with ${Math.ceil(resident / MB)} MB in use, over the memory budget of ${Math.floor(this.budgetBytes / MB)} MB (MEMORY_BUDGET_BYTES)`],
+      { neededBytes: bytes, residentBytes: resident, budgetBytes: this.budgetBytes },
+    );
+  }
+}
+
+/** Memory a loaded bank takes: its shared arrays plus the search index of the main thread and each worker. */
+export function bankLoadBytes(meta: BankMeta, inspectWorkers: number): number {
+  const bytes = Object.values(meta.files).reduce((sum, f) => sum + f.bytes, 0);
+  return bytes + (meta.rows.cls + (meta.rows.seg ?? 0)) * (inspectWorkers + 1) * SEARCH_INDEX_BYTES_PER_ROW;
 }

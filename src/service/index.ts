@@ -4,20 +4,18 @@
  * graceful part of shutdown (finish inspections, stop builds cleanly).
  */
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
 import { Store } from '../store/index.js';
 import { BuildManager } from './builds.js';
+import { MemoryBudget, SEARCH_INDEX_BYTES_PER_ROW } from './capacity.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
-import { createServiceMetrics, registerMemoryMetrics, type ServiceMetrics } from './metrics.js';
+import { createServiceMetrics, registerDataMetrics, registerMemoryMetrics, type ServiceMetrics } from './metrics.js';
 import { ValidationService } from './validation.js';
-
-/** The fast searcher's per-row index: 129 projected coordinates and a squared norm, float32. */
-const SEARCH_INDEX_BYTES_PER_ROW = 130 * 4;
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -44,6 +42,8 @@ export interface Service {
   readiness(): Promise<Readiness>;
   /** True from `beginShutdown()` on: readiness is 503 and new requests are refused. */
   readonly shuttingDown: boolean;
+  /** Readiness turns 503 (load balancers stop sending) while requests are still served. */
+  beginDrain(): void;
   /** Marks the service as shutting down without stopping anything yet. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -61,16 +61,31 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
     // The index made once (shared) plus each worker's private copy for onnxruntime: (128 + 2) float32 per row.
     searchIndexBytes: () => store.bankCache.rows * (config.inspectWorkers + 1) * SEARCH_INDEX_BYTES_PER_ROW,
   });
+  registerDataMetrics(registry, () => store.usage());
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';
   let shuttingDown = false;
+  let draining = false;
 
+  const readiness = async (): Promise<Readiness> => {
+    const writable = await store.writable();
+    const checks = {
+      backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
+      // A full disk still serves inspections (ready); uploads and builds answer 507 meanwhile.
+      dataDir: writable === 'ok' ? { ok: true } : writable === 'full' ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
+      shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
+    };
+    return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
+  };
+  new Gauge({ name: 'softpatch_ready', help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)', registers: [registry], async collect() { this.set((await readiness()).ready ? 1 : 0); } });
+
+  const budget = new MemoryBudget(config.memoryBudgetBytes, config.inspectWorkers);
   // Builds evaluate their bank and inspections resolve their threshold through the validation
   // service, which scores with the inspection pool: the closures are called only after construction.
-  const builds: BuildManager = new BuildManager({ store, config, metrics, log, manifest: () => manifest, afterCommit: (line, version) => validation.afterBuild(line, version) });
-  const inspection: InspectionService = new InspectionService({ store, config, metrics, log, thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override) });
+  const builds: BuildManager = new BuildManager({ store, config, metrics, log, budget, manifest: () => manifest, afterCommit: (line, version) => validation.afterBuild(line, version) });
+  const inspection: InspectionService = new InspectionService({ store, config, metrics, log, budget, thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override) });
   const validation: ValidationService = new ValidationService(store, config, inspection, log);
-  const lines = new LineService(store, builds, metrics, log, validation);
+  const lines = new LineService(store, builds, metrics, log, budget, validation);
   const images = new ImageService(store, config);
   await lines.publishBankRows();
 
@@ -94,14 +109,9 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
     get shuttingDown(): boolean {
       return shuttingDown;
     },
-    async readiness(): Promise<Readiness> {
-      const writable = await store.writable();
-      const checks = {
-        backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
-        dataDir: writable ? { ok: true } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
-        shutdown: shuttingDown ? { ok: false, message: 'the service is shutting down' } : { ok: true },
-      };
-      return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
+    readiness,
+    beginDrain(): void {
+      draining = true;
     },
     beginShutdown(): void {
       shuttingDown = true;

@@ -7,7 +7,7 @@ import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { isAppError } from '../common/errors.js';
-import { anomalyMap, bankSearchIndexes, createBankSearchers, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
+import { anomalyMap, bankSearchIndexes, createBankSearchers, decisionMap, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
 import { bankSetBytes } from '../store/bank-cache.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
 import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspect-protocol.js';
@@ -105,7 +105,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
       timingsMs: { decode: decodeMs[i], backbone: backboneMs, search: t3 - t2, render: 0 },
     };
     if (task.heatmap !== 'none' || task.regions) {
-      const map = anomalyMap(ps.mapScores, bank.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma);
+      const map = decisionMap(anomalyMap(ps.mapScores, bank.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma), ps.imageScore);
       if (task.heatmap === 'heatmap') result.heatmap = await renderHeatmapPng(map, g.cropWidth, g.cropHeight, g, task.scale);
       if (task.heatmap === 'overlay') result.heatmap = await renderOverlayPng(buffers[i], map, g.cropWidth, g.cropHeight, g, task.scale, task.opacity);
       if (task.regions) result.regions = anomalyRegions(map, g.cropWidth, g.cropHeight, g, task.threshold);

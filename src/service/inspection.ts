@@ -12,6 +12,7 @@ import type { LineRecord, Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
 import type { BankSearchIndexes, BankSet, FastIndexData } from '../engine/index.js';
 import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
+import type { MemoryBudget } from './capacity.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { InspectionResponse, InspectionResultView } from './views.js';
 
@@ -38,6 +39,7 @@ export interface InspectionDeps {
   config: ServiceConfig;
   metrics: ServiceMetrics;
   log: Logger;
+  budget: MemoryBudget;
   /** The decision threshold of a request against `bank` (line policy, `?threshold=` override). */
   thresholdFor: (line: LineRecord, bank: LoadedBank, override?: number) => Promise<number>;
 }
@@ -144,7 +146,7 @@ export class InspectionService {
           throw err;
         }
       }
-      const bank = await store.bankCache.get(line.id, version);
+      const bank = await this.deps.budget.loadBank(store, line.id, version);
       this.checkBackbone(bank);
       const threshold = await thresholdOf(bank);
       const bankKey = `${line.id}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;

@@ -19,7 +19,15 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   crop: 224,
   threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
+  trainImages: null,
+  keepBanks: 10,
+  pruneImages: false,
 });
+
+/** A stored line's settings with the defaults of fields added since it was written. */
+export function withDefaults(config: LineConfig): LineConfig {
+  return { ...DEFAULT_LINE_CONFIG, ...config };
+}
 
 /** What a request may send: any subset, with `threshold` itself partial. */
 export type { LineConfigPatch };

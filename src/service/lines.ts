@@ -7,7 +7,9 @@ import type { LineRecord } from '../store/types.js';
 import { computeGeometry, probeImage } from '../backbone/index.js';
 import { renderRemovalPng } from '../render/removal.js';
 import type { BuildManager } from './builds.js';
-import { DEFAULT_LINE_CONFIG, mergeLineConfig, type LineConfigPatch } from './line-config.js';
+import type { MemoryBudget } from './capacity.js';
+import { DEFAULT_LINE_CONFIG, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
+import { applyRetention, removeBanks, type Removal } from './retention.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ValidationService } from './validation.js';
 import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView, type NoiseReportView } from './views.js';
@@ -29,6 +31,7 @@ export class LineService {
     private readonly builds: BuildManager,
     private readonly metrics: ServiceMetrics,
     private readonly log: Logger,
+    private readonly budget: MemoryBudget,
     private readonly validation: ValidationService,
   ) {}
 
@@ -64,10 +67,24 @@ export class LineService {
     const rec = await this.store.lines.update(lineId, (r) => ({
       ...r,
       name: input.name ?? r.name,
-      config: mergeLineConfig(r.config, input.config),
+      config: mergeLineConfig(withDefaults(r.config), input.config),
       updatedAt: new Date().toISOString(),
     }));
+    // A lower keepBanks applies at once, unless a build runs (it applies after that build).
+    if (input.config?.keepBanks !== undefined && !this.builds.runsOn(lineId)) await applyRetention(this.store, lineId, this.log);
     return this.view(rec);
+  }
+
+  /**
+   * Deletes one bank version (never the active one). With the line's `pruneImages`, the photos
+   * only it was built from go too, unless a build of the line runs (it may be reading them).
+   */
+  async deleteBank(lineId: string, version: number): Promise<Removal> {
+    const line = await this.store.lines.get(lineId);
+    const prune = withDefaults(line.config).pruneImages && !this.builds.runsOn(lineId);
+    const removal = await removeBanks(this.store, lineId, [version], prune);
+    this.log.info({ line: lineId, bankVersion: version, images: removal.images.length }, 'bank deleted');
+    return removal;
   }
 
   /** Stops the line's build first, then removes the whole folder. */
@@ -82,14 +99,25 @@ export class LineService {
   async banks(lineId: string): Promise<BankSummary[]> {
     const line = await this.store.lines.get(lineId);
     const out: BankSummary[] = [];
-    for (const v of await this.store.banks.versions(lineId)) out.push(bankSummary(v, await this.store.banks.meta(lineId, v), line));
+    for (const v of await this.store.banks.versions(lineId)) {
+      // A bank whose meta.json is unreadable is left out of the listing (activating it says why).
+      const meta = await this.store.banks.meta(lineId, v).catch((err: unknown) => {
+        this.log.warn({ err, line: lineId, bankVersion: v }, 'bank skipped in the listing');
+        return null;
+      });
+      if (meta) out.push(bankSummary(v, meta, line));
+    }
     return out.reverse();
   }
 
-  /** Makes an existing bank the active one (rollback or roll forward); applies to the next inspection. */
+  /**
+   * Makes an existing bank the active one (rollback or roll forward); applies to the next
+   * inspection. The bank is loaded and verified first: a corrupt one is refused and the active
+   * bank stays.
+   */
   async activate(lineId: string, version: number): Promise<LineView> {
     const line = await this.store.lines.get(lineId);
-    const meta = await this.store.banks.meta(lineId, version);
+    const { meta } = await this.budget.loadBank(this.store, lineId, version);
     await this.validation.prepare(lineId, line.config, version);
     const rec = await this.store.lines.update(lineId, (r) => ({ ...r, activeBank: version, updatedAt: new Date().toISOString() }));
     this.metrics.bankRows.set({ line: lineId }, meta.rows.cls + (meta.rows.seg ?? 0));
@@ -131,7 +159,7 @@ export class LineService {
       name: rec.name,
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
-      config: rec.config,
+      config: withDefaults(rec.config),
       images,
       builds: builds.length,
       banks: versions.length,

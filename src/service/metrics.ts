@@ -1,5 +1,6 @@
 /** The service's Prometheus metrics (guide §2.5), registered on one registry per service instance. */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { DiskUsage } from '../store/index.js';
 
 export type { InspectStage } from './views.js';
 
@@ -75,4 +76,26 @@ export function createServiceMetrics(registry: Registry): ServiceMetrics {
     bankRows: new Gauge({ name: 'softpatch_bank_rows', help: 'Memory rows of the active bank per line', labelNames: ['line'], registers }),
     buildQueue: new Gauge({ name: 'softpatch_build_queue_length', help: 'Builds waiting for a build slot', registers }),
   };
+}
+
+/**
+ * DATA_DIR usage, measured at scrape time: bytes per line folder and the free and total bytes of
+ * its file system. The gauges of one scrape share one measurement.
+ */
+export function registerDataMetrics(registry: Registry, usage: () => Promise<DiskUsage>): void {
+  let current: { at: number; value: Promise<DiskUsage> } | null = null;
+  const measure = (): Promise<DiskUsage> => {
+    if (!current || Date.now() - current.at > 1000) current = { at: Date.now(), value: usage() };
+    return current.value;
+  };
+  const registers = [registry];
+  new Gauge({
+    name: 'softpatch_data_bytes', help: 'Bytes stored under DATA_DIR per line (images, builds, banks)', labelNames: ['line'], registers,
+    async collect() {
+      this.reset();
+      for (const [line, bytes] of (await measure()).lines) this.set({ line }, bytes);
+    },
+  });
+  new Gauge({ name: 'softpatch_data_dir_free_bytes', help: 'Free bytes of the file system holding DATA_DIR', registers, async collect() { this.set((await measure()).freeBytes); } });
+  new Gauge({ name: 'softpatch_data_dir_size_bytes', help: 'Size of the file system holding DATA_DIR', registers, async collect() { this.set((await measure()).totalBytes); } });
 }

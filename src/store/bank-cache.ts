@@ -38,7 +38,7 @@ export class BankCache {
     entry.loading.then((bank) => {
       entry.bytes = bankSetBytes(bank.bankSet);
       entry.rows = bank.bankSet.cls.rows + (bank.bankSet.seg?.rows ?? 0);
-      this.evict();
+      this.shrink();
     }, () => {
       if (this.entries.get(key) === entry) this.entries.delete(key);
     });
@@ -46,7 +46,7 @@ export class BankCache {
   }
 
   /** Drops least recently used banks until the loaded ones fit (the newest always stays). */
-  private evict(): void {
+  private shrink(): void {
     while (this.entries.size > 1 && this.bytes > this.capacityBytes) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
@@ -73,6 +73,11 @@ export class BankCache {
     let sum = 0;
     for (const e of this.entries.values()) sum += e.rows;
     return sum;
+  }
+
+  /** Forgets one bank (it was deleted). */
+  evict(lineId: string, version: number): void {
+    this.entries.delete(`${lineId}/${version}`);
   }
 
   evictLine(lineId: string): void {

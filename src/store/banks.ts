@@ -118,12 +118,15 @@ export class BankStore {
     await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
   }
 
-  /** Renames a staged bank folder to the next free version; returns that version. */
-  commit(lineId: string, stagedDir: string): Promise<number> {
+  /**
+   * Renames a staged bank folder to the next version above every present one and above `usedUpTo`
+   * (versions of deleted banks are never given out again); returns that version.
+   */
+  commit(lineId: string, stagedDir: string, usedUpTo = 0): Promise<number> {
     return this.locks.run(lineId, async () => {
       const paths = this.layout.line(lineId);
       await mkdir(paths.banks, { recursive: true });
-      const version = Math.max(0, ...(await this.versions(lineId))) + 1;
+      const version = Math.max(usedUpTo, ...(await this.versions(lineId))) + 1;
       await renameDurable(stagedDir, paths.bank(version));
       return version;
     });
@@ -136,7 +139,12 @@ export class BankStore {
   }
 
   async meta(lineId: string, version: number): Promise<BankMeta> {
-    const meta = await readJsonIfExists<BankMeta>(path.join(this.layout.line(lineId).bank(version), 'meta.json'));
+    let meta: BankMeta | undefined;
+    try {
+      meta = await readJsonIfExists<BankMeta>(path.join(this.layout.line(lineId).bank(version), 'meta.json'));
+    } catch (err) {
+      throw appError('BANK_CORRUPT', [`${lineId}/${version}`, `meta.json: ${(err as Error).message}`]);
+    }
     if (!meta) throw appError('BANK_NOT_FOUND', [version]);
     return meta;
   }
@@ -202,9 +210,22 @@ export class BankStore {
     return { line: lineId, version, meta, bankSet: { method: meta.method, grid: meta.grid, cls, seg } };
   }
 
-  /** Removes a bank folder (startup recovery only: banks are otherwise immutable). */
-  async remove(lineId: string, version: number): Promise<void> {
-    await rm(this.layout.line(lineId).bank(version), { recursive: true, force: true });
-    await fsyncDir(this.layout.line(lineId).banks);
+  /**
+   * Removes a bank folder: renamed out of banks/ first (the version vanishes atomically, a crash
+   * leaves at most a folder in tmp/ that startup recovery empties), then deleted.
+   */
+  remove(lineId: string, version: number): Promise<void> {
+    return this.locks.run(lineId, async () => {
+      const paths = this.layout.line(lineId);
+      await mkdir(paths.tmp, { recursive: true });
+      const grave = tmpName(paths.tmp, `deleted-bank-${version}`);
+      try {
+        await renameDurable(paths.bank(version), grave);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw appError('BANK_NOT_FOUND', [version]);
+        throw err;
+      }
+      await rm(grave, { recursive: true, force: true });
+    });
   }
 }

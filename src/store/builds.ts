@@ -18,6 +18,11 @@ export class BuildStore {
     return rec;
   }
 
+  /** The highest bank version any build of the line produced (0 when none). */
+  async highestBankVersion(lineId: string): Promise<number> {
+    return Math.max(0, ...(await this.list(lineId)).map((b) => b.bankVersion ?? 0));
+  }
+
   /** Newest first (build ids sort by creation time). */
   async list(lineId: string): Promise<BuildRecord[]> {
     const names = await readdirIfExists(this.layout.line(lineId).builds);

@@ -2,7 +2,7 @@
  * Startup recovery (guide §4): empties every tmp/, removes half-stored images, marks builds that
  * were queued or running as failed ("interrupted") and removes bank folders whose build never
  * finished (renamed into place just before a crash), so a crash at any instant leaves the old
- * or the new state.
+ * or the new state. A bank whose files are damaged is not removed: it is reported when used.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -77,8 +77,9 @@ export async function recoverDataDir(layout: Layout, lines: LineStore, builds: B
     }
     const kept = new Set<number>();
     for (const version of await banks.versions(lineId)) {
-      const meta = await readJsonIfExists<BankMeta>(path.join(paths.bank(version), 'meta.json')).catch(() => undefined);
-      if (meta && succeeded.has(meta.buildId)) {
+      const meta = await readJsonIfExists<BankMeta>(path.join(paths.bank(version), 'meta.json')).catch(() => 'unreadable' as const);
+      // A damaged meta.json is kept for inspection: loading or activating that bank says why.
+      if (meta === 'unreadable' || (meta && succeeded.has(meta.buildId))) {
         kept.add(version);
       } else {
         await banks.remove(lineId, version);

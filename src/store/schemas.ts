@@ -51,14 +51,25 @@ export const ThresholdConfigSchema = Type.Object({
   recall: Type.Optional(thresholdFields.recall),
 });
 
-/** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
-export const LineConfigSchema = Type.Object({ ...buildSettingFields, threshold: ThresholdConfigSchema });
+/** What a line keeps (issue 16): which photos a build uses, how many banks and photos stay. */
+export const retentionFields = {
+  trainImages: Nullable(Type.Integer({ minimum: 1, maximum: 1000000, description: 'a build trains on the newest N photos; null: all' })),
+  keepBanks: Nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all' })),
+  pruneImages: Type.Boolean({ description: 'retention: removing a bank also deletes the training photos only removed banks were built from' }),
+};
+
+/**
+ * Per-line settings. Build settings apply to the next build; `threshold` and retention at once.
+ * Records written before retention existed lack its fields: readers fill them in (`withDefaults`).
+ */
+export const LineConfigSchema = Type.Object({ ...buildSettingFields, ...retentionFields, threshold: ThresholdConfigSchema });
 
 /** A partial configuration as sent by a client. */
 export const LineConfigPatchSchema = Type.Partial(
   Type.Object(
     {
       ...buildSettingFields,
+      ...retentionFields,
       threshold: Type.Partial(Type.Object(thresholdFields, strict), strict),
     },
     strict,

@@ -5,13 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
-import { PROJECT_ROOT } from '../../src/common/config.js';
 import { TURBO_LUT } from '../../src/render/colormap.js';
+import { spawnServer as spawnChild } from '../helpers/child-server.js';
 import { call, form, partImage, startServer, tempDataDir, type Defect, type Json, type TestServer } from './server.js';
 
 const LINE = 'parts';
@@ -250,30 +249,9 @@ test('restart: a second server on the same DATA_DIR answers identical scores', a
   assert.ok(gauge(/^softpatch_process_memory_bytes\{component="rss"\} (\d+)$/m) > bankBytes, 'rss');
 });
 
-/** A port nobody listens on, for the child server. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** `softpatch serve` as a child process on DATA_DIR, once it answers /readyz. */
 async function spawnServer(): Promise<{ base: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'softpatch.js'), 'serve'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', INSPECT_WORKERS: '1', ORT_THREADS: '1' },
-    stdio: 'ignore',
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const ready = await call(base, 'GET', '/readyz').catch(() => null);
-    if (ready?.status === 200) return { base, child };
-    assert.ok(i < 300 && child.exitCode === null, 'child server became ready');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return spawnChild({ DATA_DIR: dataDir });
 }
 
 test('crash: a build killed mid-way leaves the old bank served and no half version', async () => {

@@ -4,17 +4,20 @@
  * server exports) and the Dockerfile (its commands must be package.json's).
  */
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../helpers/paths.js';
 import { startServer } from '../http/server.js';
+import { spawnServer } from '../helpers/child-server.js';
 
 const read = (p: string) => fs.readFile(path.join(PROJECT_ROOT, p), 'utf8');
 
 interface Compose {
-  services: Record<string, { build?: unknown; image?: string; ports?: string[]; volumes?: string[]; environment?: Record<string, string> }>;
+  services: Record<string, { build?: unknown; image?: string; ports?: string[]; volumes?: string[]; environment?: Record<string, string>; cpus?: number; mem_limit?: string }>;
   volumes: Record<string, unknown>;
 }
 
@@ -86,6 +89,18 @@ test('docker-compose runs the service on a named volume, Prometheus scraping it,
   assert.equal(job.metrics_path ?? '/metrics', '/metrics');
   assert.deepEqual(job.static_configs[0].targets, ['inspect:3000'], 'Prometheus scrapes the compose service by name');
 
+  // Monitoring is not published beyond this host; Grafana's admin password is not a default.
+  for (const name of ['prometheus', 'grafana']) {
+    for (const p of compose.services[name].ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name} publishes ${p} on every interface`);
+  }
+  assert.match(compose.services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD ?? '', /^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+  // The service runs with CPU and memory limits (it sizes itself from them).
+  assert.ok(Number(svc.cpus) > 0, 'cpus limit');
+  assert.match(String(svc.mem_limit), /^\d+[kmg]$/i);
+  // The alert rules are mounted where prometheus.yml loads them from.
+  const rulesPath = (promConfig as { rule_files?: string[] }).rule_files?.[0];
+  assert.ok(prom.volumes?.includes(`./ops/alerts.yml:${rulesPath}:ro`), `alerts.yml mounted at ${rulesPath}`);
+
   const grafana = compose.services.grafana;
   const mounts = (grafana.volumes ?? []).map((v) => v.split(':')[0]);
   for (const m of mounts.filter((v) => v.startsWith('./'))) await fs.access(path.join(PROJECT_ROOT, m));
@@ -106,7 +121,7 @@ test("the Dockerfile's commands are package.json's, it runs as non-root with a h
   assert.equal(argv.join(' '), pkg.scripts.start, 'the container starts exactly as `npm start` does');
   assert.match(dockerfile, /^USER (?!root)\S+/m);
   assert.match(dockerfile, /^VOLUME \["\/data"\]/m);
-  assert.match(dockerfile, /^HEALTHCHECK[\s\S]*\/healthz/m);
+  assert.match(dockerfile, /^HEALTHCHECK[\s\S]*\/readyz/m);
   assert.match(dockerfile, /^STOPSIGNAL SIGTERM/m);
   const ignore = (await read('.dockerignore')).split('\n');
   for (const p of ['node_modules', 'data']) assert.ok(ignore.includes(p), `.dockerignore keeps ${p} out`);
@@ -117,4 +132,60 @@ test("the Dockerfile's commands are package.json's, it runs as non-root with a h
   assert.doesNotMatch(await read('.npmrc'), /onnxruntime/, 'no project config key npm warns about');
   assert.match(dockerfile, /ONNXRUNTIME_NODE_INSTALL=skip/);
   assert.match(dockerfile, /npm ci --ignore-scripts/);
+});
+
+/** The HEALTHCHECK command of the Dockerfile, run as the container would (exit status). */
+async function runHealthcheck(port: string): Promise<number | null> {
+  const dockerfile = await read('Dockerfile');
+  const m = /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile);
+  assert.ok(m, 'HEALTHCHECK ... CMD [exec form]');
+  const [bin, ...args] = JSON.parse(m[1]) as string[];
+  assert.equal(bin, 'node');
+  return new Promise((resolve) => execFile(process.execPath, args, { env: { ...process.env, PORT: port }, timeout: 10_000 }, (err) => resolve(err ? (typeof err.code === 'number' ? err.code : 1) : 0)));
+}
+
+test('the container health check fails while the backbone is missing and passes once the service is ready', async () => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sp-health-'));
+  const broken = await spawnServer({ DATA_DIR: dataDir, BACKBONE_DIR: path.join(dataDir, 'missing') }, 'any');
+  try {
+    assert.notEqual(await runHealthcheck(new URL(broken.base).port), 0);
+  } finally {
+    broken.child.kill('SIGKILL');
+    await broken.exited;
+  }
+  const healthy = await spawnServer({ DATA_DIR: dataDir });
+  try {
+    assert.equal(await runHealthcheck(new URL(healthy.base).port), 0);
+  } finally {
+    healthy.child.kill('SIGKILL');
+    await healthy.exited;
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+// In CI the rules must be checked: a missing promtool fails there instead of skipping.
+const promtoolSkip = hasPromtool || process.env.CI === 'true' ? false : 'promtool is not installed (apt-get install prometheus)';
+
+test('the alert rules pass promtool (syntax and unit tests) and read only metrics the server exports', { skip: promtoolSkip }, async () => {
+  assert.ok(hasPromtool, 'promtool is required in CI (Debian package prometheus; .ci/run installs it)');
+  const check = spawnSync('promtool', ['check', 'rules', 'alerts.yml'], { cwd: path.join(PROJECT_ROOT, 'ops'), encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+  const unit = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: path.join(PROJECT_ROOT, 'ops'), encoding: 'utf8' });
+  assert.equal(unit.status, 0, unit.stdout + unit.stderr);
+
+  const rules = parse(await read('ops/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+  const all = rules.groups.flatMap((g) => g.rules);
+  for (const name of ['SoftpatchDown', 'SoftpatchNotReady', 'SoftpatchDiskAlmostFull', 'SoftpatchErrorRate', 'SoftpatchInspectLatencyP95', 'SoftpatchBuildsFailing']) {
+    assert.ok(all.some((r) => r.alert === name), `alert ${name}`);
+  }
+  const server = await startServer();
+  try {
+    const exported = exportedSamples(await (await fetch(`${server.url}/metrics`)).text());
+    exported.add('up'); // Prometheus' own
+    const missing = [...new Set(all.flatMap((r) => metricNames(r.expr)))].filter((m) => !exported.has(m));
+    assert.deepEqual(missing, [], `alert rules read metrics the server does not export: ${missing.join(', ')}`);
+  } finally {
+    await server.close(true);
+  }
 });

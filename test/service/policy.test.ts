@@ -15,6 +15,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
   assert.deepEqual(DEFAULT_LINE_CONFIG, {
     method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
     resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3,
+    trainImages: null, keepBanks: 10, pruneImages: false,
   });
   const merged = mergeLineConfig(DEFAULT_LINE_CONFIG, { coresetRatio: 0.01, threshold: { policy: 'fixed', value: 2 } });
   assert.equal(merged.coresetRatio, 0.01);

@@ -11,7 +11,7 @@ import { BankCache } from '../../src/store/bank-cache.js';
 
 const CONFIG: LineConfig = {
   method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
-  resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3,
+  resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3, trainImages: null, keepBanks: null, pruneImages: false,
 };
 
 async function tempStore(cache = 2): Promise<{ store: Store; dir: string }> {

@@ -4,9 +4,9 @@
  * threshold is a robust upper fence of those scores, computed without the noise-report suspects so
  * that the defective uploads do not drag it up.
  */
-import { anomalyMap } from '../score/map.js';
+import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
-import type { BankSet } from '../types.js';
+import type { Bank, BankSet } from '../types.js';
 import { median } from '../../common/stats.js';
 
 /** k of the `auto` threshold m + k·s (guide §3). */
@@ -61,8 +61,20 @@ export interface CalibrationInput {
   threads?: number;
 }
 
+/** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
+function soleSource(bank: Bank | null): number {
+  if (!bank || bank.rows === 0) return -1;
+  const first = bank.sourceImage[0];
+  for (let r = 1; r < bank.rows; r++) if (bank.sourceImage[r] !== first) return -1;
+  return first;
+}
+
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
-  const { bankSet, features, suspects, sensitivity, mapSize } = input;
+  const { bankSet, features, sensitivity, mapSize } = input;
+  // A tiny bank can hold rows of one image only: that image cannot be left out of it. It is scored
+  // against the whole bank (for the noise report) and, like a suspect, kept out of m and s.
+  const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
+  const suspects = new Set([...input.suspects, ...owners]);
   const scores: number[] = [];
   const pixelMedians: number[] = [];
   // One search structure for all B images (building one per call would dominate the cost).
@@ -70,11 +82,12 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   try {
     for (let b = 0; b < features.length; b++) {
       input.signal?.throwIfAborted();
-      const r = await scorePatches(bankSet, features[b], { excludeImage: b, searchers });
+      const r = await scorePatches(bankSet, features[b], owners.has(b) ? { searchers } : { excludeImage: b, searchers });
       scores.push(r.imageScore);
-      // The median of all pixel scores is estimated as the median of per-image medians: exact
-      // enough for a colour scale and O(B) memory instead of B·H·W.
-      pixelMedians.push(median(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma)));
+      // The median of all pixel scores (of the decision map, the scale inspections draw) is
+      // estimated as the median of per-image medians: exact enough for a colour scale and O(B)
+      // memory instead of B·H·W.
+      pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
       input.onProgress?.(b + 1, features.length);
     }
   } finally {

@@ -109,3 +109,23 @@ export function gaussianBlur(img: ArrayLike<number>, h: number, w: number, sigma
 export function anomalyMap(patchScores: ArrayLike<number>, grid: { h: number; w: number }, outH: number, outW: number, sigma = 4): Float32Array {
   return gaussianBlur(resizeBilinear(patchScores, grid.h, grid.w, outH, outW), outH, outW, sigma);
 }
+
+/**
+ * The map regions and colours are drawn from (one rule with the decision): the anomaly map scaled
+ * so that its peak equals the image score. The image score (max of the unblurred classification
+ * scores) and the blurred map (of the segmentation bank with softpatch+) are on different scales;
+ * after this scaling a pixel is anomalous when its value is above the image threshold, so an
+ * anomalous image always has at least one region and a normal one has none. A flat map (peak ≤ 0)
+ * carries no location: every pixel gets the image score.
+ */
+export function decisionMap(map: Float32Array, imageScore: number): Float32Array {
+  let peak = -Infinity;
+  for (let i = 0; i < map.length; i++) if (map[i] > peak) peak = map[i];
+  const out = new Float32Array(map.length);
+  if (!(peak > 0)) return out.fill(imageScore);
+  const k = imageScore / peak;
+  const top = Math.fround(imageScore);
+  // Rounding must not lift any pixel above the peak (a normal image would grow a region).
+  for (let i = 0; i < map.length; i++) out[i] = map[i] === peak ? top : Math.min(top, map[i] * k);
+  return out;
+}

@@ -1,5 +1,5 @@
 /** /v1/lines/{line}/builds and /banks: start, watch, cancel, noise report, bank listing and activation. */
-import { BankList, BankParams, Build, BuildList, BuildParams, Line, LineParams, NoiseReport, StartBuildBody } from '../schemas.js';
+import { BankList, BankParams, BankRemoval, Build, BuildList, BuildParams, Line, LineParams, NoiseReport, StartBuildBody } from '../schemas.js';
 import type { App, RouteDeps } from '../types.js';
 import { errorResponses } from './common.js';
 
@@ -52,6 +52,19 @@ export function buildRoutes(app: App, { service }: RouteDeps): void {
     '/v1/lines/:line/banks',
     { schema: { tags: ['banks'], summary: 'Bank versions, newest first', params: LineParams, response: { 200: BankList, ...errorResponses } } },
     async (req) => ({ banks: await service.lines.banks(req.params.line) }),
+  );
+
+  app.delete(
+    '/v1/lines/:line/banks/:version',
+    {
+      schema: {
+        tags: ['banks'],
+        summary: 'Delete a bank version (never the active one); with the line setting pruneImages, also the photos only it was built from',
+        params: BankParams,
+        response: { 200: BankRemoval, ...errorResponses },
+      },
+    },
+    async (req) => service.lines.deleteBank(req.params.line, req.params.version),
   );
 
   app.post(

@@ -1,0 +1,51 @@
+/**
+ * Synthetic part photos for the tests and the soak benchmark: no data set needed, every pixel
+ * fixed by the seed.
+ */
+import sharp from 'sharp';
+
+/** A defect painted on a part: a stain with a scratch, the square (x, y, size) of the image. */
+export interface Defect {
+  x: number;
+  y: number;
+  size: number;
+}
+
+/**
+ * A synthetic part photo: a grey, horizontally striped background with a dark ring near the middle;
+ * brightness, stripe phase, ring position and pixel noise vary per seed; optionally a painted defect.
+ */
+export async function partImage(seed: number, opts: { size?: number; defect?: Defect; format?: 'png' | 'jpeg' } = {}): Promise<Buffer> {
+  const size = opts.size ?? 128;
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const rand = (): number => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s / 4294967296;
+  };
+  const gain = 0.95 + 0.1 * rand();
+  const phase = (rand() - 0.5) * 1.2;
+  const cx = size / 2 + (rand() - 0.5) * 3;
+  const cy = size / 2 + (rand() - 0.5) * 3;
+  const px = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const r = Math.hypot(x - cx, y - cy);
+      let v = 140 + 25 * Math.sin((2 * Math.PI * y) / 12 + phase);
+      if (r > size * 0.22 && r < size * 0.32) v = 55;
+      v = v * gain + (rand() - 0.5) * 12;
+      let rgb = [v, v * 0.97, v * 0.9];
+      const d = opts.defect;
+      if (d && x >= d.x && x < d.x + d.size && y >= d.y && y < d.y + d.size) {
+        // A stain: darker and warmer, with a scratch across it.
+        const onScratch = Math.abs(x - d.x - (y - d.y)) < 1.5;
+        rgb = onScratch ? [30, 30, 30] : [rgb[0] * 0.75, rgb[1] * 0.6, rgb[2] * 0.45];
+      }
+      const o = 3 * (y * size + x);
+      for (let k = 0; k < 3; k++) px[o + k] = Math.max(0, Math.min(255, Math.round(rgb[k])));
+    }
+  }
+  const img = sharp(px, { raw: { width: size, height: size, channels: 3 } });
+  return opts.format === 'jpeg' ? img.jpeg({ quality: 95 }).toBuffer() : img.png().toBuffer();
+}
