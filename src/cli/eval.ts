@@ -33,10 +33,46 @@ function num(name: string, value: string | undefined): number | undefined {
 
 const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed(d));
 
+const variantOf = (r: EvalRun): string => `${r.method}${r.discriminator && r.discriminator !== 'lof' ? ` (${r.discriminator})` : ''}`;
+const flagged = (r: EvalRun): string => (r.injectedCount ? `${r.injectedHits}/${r.injectedCount}` : '—');
+
 export function formatTable(runs: EvalRun[]): string {
-  const head = '| category | method | noise | overlap | image AUROC | pixel AUROC | AUPRO | F1-max | F1 @thr | acc @thr | build s | infer ms/img |';
-  const sep = '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
-  const rows = runs.map((r) => `| ${r.category} | ${r.method}${r.discriminator && r.discriminator !== 'lof' ? ` (${r.discriminator})` : ''} | ${r.noise} | ${r.overlap ? 'yes' : 'no'} | ${fmt(r.imageAuroc)} | ${fmt(r.pixelAuroc)} | ${fmt(r.aupro)} | ${fmt(r.f1Max)} | ${fmt(r.f1AtThreshold)} | ${fmt(r.accuracyAtThreshold)} | ${(r.buildMs / 1000).toFixed(1)} | ${r.inferMsPerImage.toFixed(0)} |`);
+  const head = '| category | method | noise | overlap | seed | image AUROC | pixel AUROC | AUPRO | F1-max | F1 @thr | F1 ratio | acc @thr | thr | injected flagged | clean flagged | build s | infer ms/img |';
+  const sep = '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const rows = runs.map((r) => `| ${r.category} | ${variantOf(r)} | ${r.noise} | ${r.overlap ? 'yes' : 'no'} | ${r.seed} | ${fmt(r.imageAuroc)} | ${fmt(r.pixelAuroc)} | ${fmt(r.aupro)} | ${fmt(r.f1Max)} | ${fmt(r.f1AtThreshold)} | ${fmt(r.f1AtThreshold / r.f1Max, 3)} | ${fmt(r.accuracyAtThreshold)} | ${r.threshold.toFixed(1)} | ${flagged(r)} | ${r.cleanFlagged}/${r.cleanCount} | ${(r.buildMs / 1000).toFixed(1)} | ${r.inferMsPerImage.toFixed(0)} |`);
+  return [head, sep, ...rows].join('\n');
+}
+
+const SUMMARY_METRICS: readonly [string, (r: EvalRun) => number | null][] = [
+  ['image AUROC', (r) => r.imageAuroc],
+  ['pixel AUROC', (r) => r.pixelAuroc],
+  ['F1 @thr', (r) => r.f1AtThreshold],
+  ['F1 ratio', (r) => r.f1AtThreshold / r.f1Max],
+  ['acc @thr', (r) => r.accuracyAtThreshold],
+  ['injected flagged share', (r) => r.injectedFlagged],
+  ['clean flagged share', (r) => r.cleanFlagged / r.cleanCount],
+];
+
+/** Mean ± sample standard deviation over every run of a method and noise level (categories × seeds). */
+export function formatSummary(runs: EvalRun[]): string {
+  const groups = new Map<string, EvalRun[]>();
+  for (const r of runs) {
+    const key = `${variantOf(r)}|${r.noise}|${r.overlap ? 'yes' : 'no'}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const head = `| method | noise | overlap | runs | ${SUMMARY_METRICS.map(([n]) => n).join(' | ')} |`;
+  const sep = `| --- | ---: | --- | ---: | ${SUMMARY_METRICS.map(() => '---:').join(' | ')} |`;
+  const rows = [...groups].map(([key, rs]) => {
+    const [variant, noise, overlap] = key.split('|');
+    const cells = SUMMARY_METRICS.map(([, get]) => {
+      const v = rs.map(get).filter((x): x is number => x !== null && Number.isFinite(x));
+      if (v.length === 0) return '—';
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+      return v.length > 1 ? `${mean.toFixed(4)} ± ${sd.toFixed(4)}` : mean.toFixed(4);
+    });
+    return `| ${variant} | ${noise} | ${overlap} | ${rs.length} | ${cells.join(' | ')} |`;
+  });
   return [head, sep, ...rows].join('\n');
 }
 
@@ -61,14 +97,15 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string' }, category: { type: 'string' }, noise: { type: 'string', default: '0.1' },
       overlap: { type: 'boolean', default: false }, 'noise-mode': { type: 'string', default: 'cap' },
       method: { type: 'string', default: 'softpatch' }, discriminator: { type: 'string', default: 'lof' },
-      seed: { type: 'string', default: '0' }, json: { type: 'string' }, heatmaps: { type: 'string' },
+      seeds: { type: 'string', default: '0' }, 'feature-cache': { type: 'string' }, json: { type: 'string' }, heatmaps: { type: 'string' },
       'coreset-ratio': { type: 'string' }, 'lof-k': { type: 'string' }, tau: { type: 'string' },
       resize: { type: 'string', default: '256' }, crop: { type: 'string', default: '224' }, 'gt-rule': { type: 'string', default: 'official' },
       'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, quiet: { type: 'boolean', default: false },
     },
   });
   if (!values.data) throw appError('EVAL_INPUT', ['--data <root> is required (a folder of MVTec categories, or a category folder with --category omitted)']);
-  const root = values.category ? path.join(values.data, values.category) : values.data;
+  const roots = values.category ? values.category.split(',').map((c) => path.join(values.data as string, c.trim())) : [values.data];
+  const seeds = values.seeds.split(',').map((v) => num('seeds', v.trim()) as number);
   const methods = values.method.split(',').map((m) => oneOf('method', m.trim(), METHODS));
   const noises = values.noise.split(',').map((n) => num('noise', n.trim()) as number);
   const engine = {
@@ -78,24 +115,29 @@ export async function run(argv: string[]): Promise<number> {
   };
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
-  let result: EvalResult;
+  const results: EvalResult[] = [];
   try {
-    result = await runEvaluation(backbone, {
-      root, noises, methods, overlap: values.overlap,
-      noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
-      discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
-      seed: num('seed', values.seed) as number, engine,
-      resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
-      crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
-      gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
-      limitTrain: num('limit-train', values['limit-train']), limitTestPerType: num('limit-test', values['limit-test']),
-      onProgress: values.quiet ? undefined : (m) => console.error(`[eval] ${m}`),
-    });
+    for (const root of roots) {
+      results.push(await runEvaluation(backbone, {
+        root, noises, methods, overlap: values.overlap,
+        noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
+        discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
+        seeds, engine,
+        resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
+        crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
+        gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
+        limitTrain: num('limit-train', values['limit-train']), limitTestPerType: num('limit-test', values['limit-test']),
+        featureCache: values['feature-cache'],
+        onProgress: values.quiet ? undefined : (m) => console.error(`[eval] ${m}`),
+      }));
+    }
   } finally {
     await backbone.close();
   }
-  console.log(formatTable(result.runs));
-  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${argv.join(' ')}`, runs: result.runs }, null, 2)}\n`);
-  if (values.heatmaps) await writeContactSheet(result, values.heatmaps);
+  const runs = results.flatMap((r) => r.runs);
+  console.log(formatTable(runs));
+  if (roots.length > 1 || seeds.length > 1) console.log(`\nmean ± sd over ${roots.length} categor${roots.length > 1 ? 'ies' : 'y'} × ${seeds.length} seed(s):\n\n${formatSummary(runs)}`);
+  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${argv.join(' ')}`, runs }, null, 2)}\n`);
+  if (values.heatmaps) await writeContactSheet(results[0], values.heatmaps);
   return 0;
 }

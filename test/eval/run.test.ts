@@ -14,7 +14,7 @@ test('softpatch on a bottle subset at noise 0.1 separates good from defective', 
   try {
     const result = await runEvaluation(backbone, {
       root: path.join(SHARED_MVTEC, 'bottle'), noises: [0.1], overlap: false, noiseMode: 'cap',
-      methods: ['softpatch'], discriminator: 'lof', seed: 0, engine: { coresetRatio: 0.1 },
+      methods: ['softpatch'], discriminator: 'lof', seeds: [0], engine: { coresetRatio: 0.1 },
       resize: 256, crop: 224, gtRule: 'official', limitTrain: 40, limitTestPerType: 6,
     });
     assert.equal(result.runs.length, 1);

@@ -56,10 +56,10 @@ test('noise report: suspects by removed share, most suspicious first', () => {
   const images = ['a', 'b', 'c', 'd'].map((id) => ({ id, filename: `${id}.png` }));
   const entries = noiseReportEntries(
     [
-      { image: 0, removedShare: 0.1, meanScore: 1, maxScore: 2 },
-      { image: 1, removedShare: 0.5, meanScore: 3, maxScore: 9 },
-      { image: 2, removedShare: 0.1, meanScore: 1, maxScore: 5 },
-      { image: 3, removedShare: 0.31, meanScore: 2, maxScore: 4 },
+      { image: 0, removedShare: 0.1, meanScore: 1, maxScore: 2, topScore: 2 },
+      { image: 1, removedShare: 0.5, meanScore: 3, maxScore: 9, topScore: 9 },
+      { image: 2, removedShare: 0.1, meanScore: 1, maxScore: 5, topScore: 5 },
+      { image: 3, removedShare: 0.31, meanScore: 2, maxScore: 4, topScore: 4 },
     ],
     images,
     [1, 2, 3, 4],
@@ -72,7 +72,7 @@ test('noise report: suspects by removed share, most suspicious first', () => {
 });
 
 test('suspects: removed share above both suspectShare and the robust fence of this build', () => {
-  const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1 });
+  const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1, topScore: 1 });
   // 20 clean photos around 0.1 like real ones (τ removes patches from clean photos too; two reach
   // 0.30 and 0.31, above a fixed 0.3), three defective ones around half (fence here ≈ 0.33).
   const clean = Array.from({ length: 20 }, (_, i) => entry(i, 0.04 + 0.007 * i));
