@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import type { DiscriminatorName, Method } from '../engine/index.js';
+import type { DiscriminatorName, Method, SuspectEvidence, ThresholdRule } from '../engine/index.js';
+import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
 import type { NoiseMode } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
@@ -17,6 +18,8 @@ import { renderContactSheet } from '../render/contact-sheet.js';
 
 const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
 const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
+const THRESHOLD_RULES: readonly ThresholdRule[] = ['fence', 'tail'];
+const SUSPECT_EVIDENCE: readonly SuspectEvidence[] = ['removedShare', 'calibrationScore'];
 const NOISE_MODES: readonly NoiseMode[] = ['ratioOfClean', 'cap', 'ratioOfFinal'];
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
@@ -33,7 +36,15 @@ function num(name: string, value: string | undefined): number | undefined {
 
 const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed(d));
 
-const variantOf = (r: EvalRun): string => `${r.method}${r.discriminator && r.discriminator !== 'lof' ? ` (${r.discriminator})` : ''}`;
+const variantOf = (r: EvalRun): string => {
+  const parts = [
+    r.discriminator && r.discriminator !== 'lof' ? r.discriminator : '',
+    r.discriminatorWindow > 0 ? `window ${r.discriminatorWindow}` : '',
+    r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
+    r.thresholdRule, r.suspectEvidence === 'removedShare' ? 'share' : 'score',
+  ].filter(Boolean);
+  return `${r.method} (${parts.join(', ')})`;
+};
 const flagged = (r: EvalRun): string => (r.injectedCount ? `${r.injectedHits}/${r.injectedCount}` : '—');
 
 export function formatTable(runs: EvalRun[]): string {
@@ -99,7 +110,9 @@ export async function run(argv: string[]): Promise<number> {
       method: { type: 'string', default: 'softpatch' }, discriminator: { type: 'string', default: 'lof' },
       seeds: { type: 'string', default: '0' }, 'feature-cache': { type: 'string' }, json: { type: 'string' }, heatmaps: { type: 'string' },
       'coreset-ratio': { type: 'string' }, 'lof-k': { type: 'string' }, tau: { type: 'string' },
-      resize: { type: 'string', default: '256' }, crop: { type: 'string', default: '224' }, 'gt-rule': { type: 'string', default: 'official' },
+      resize: { type: 'string', default: String(DEFAULT_LINE_CONFIG.resize ?? 'none') }, crop: { type: 'string', default: String(DEFAULT_LINE_CONFIG.crop ?? 'none') }, 'gt-rule': { type: 'string', default: 'official' },
+      window: { type: 'string' }, 'threshold-rule': { type: 'string' }, 'suspect-evidence': { type: 'string' },
+      sensitivity: { type: 'string' }, 'false-alarm-rate': { type: 'string' }, 'suspect-share': { type: 'string' },
       'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, quiet: { type: 'boolean', default: false },
     },
   });
@@ -112,7 +125,18 @@ export async function run(argv: string[]): Promise<number> {
     ...(values['coreset-ratio'] !== undefined && { coresetRatio: num('coreset-ratio', values['coreset-ratio']) }),
     ...(values['lof-k'] !== undefined && { lofK: num('lof-k', values['lof-k']) }),
     ...(values.tau !== undefined && { removalQuantile: num('tau', values.tau) }),
+    discriminatorWindow: values.window === undefined ? DEFAULT_LINE_CONFIG.discriminatorWindow : (num('window', values.window) as number),
   };
+  // Every combination of the listed rules is decided on each build (no rebuild per rule).
+  const lineRules = decisionRulesFor(DEFAULT_LINE_CONFIG);
+  const thresholdRules = (values['threshold-rule'] ?? lineRules.thresholdRule).split(',').map((v) => oneOf('threshold-rule', v.trim(), THRESHOLD_RULES));
+  const evidences = (values['suspect-evidence'] ?? lineRules.suspectEvidence).split(',').map((v) => oneOf('suspect-evidence', v.trim(), SUSPECT_EVIDENCE));
+  const rules = thresholdRules.flatMap((thresholdRule) => evidences.map((suspectEvidence) => ({
+    ...lineRules, thresholdRule, suspectEvidence,
+    ...(values.sensitivity !== undefined && { sensitivity: num('sensitivity', values.sensitivity) as number }),
+    ...(values['false-alarm-rate'] !== undefined && { falseAlarmRate: num('false-alarm-rate', values['false-alarm-rate']) as number }),
+    ...(values['suspect-share'] !== undefined && { suspectShare: num('suspect-share', values['suspect-share']) as number }),
+  })));
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
   const results: EvalResult[] = [];
@@ -122,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
         root, noises, methods, overlap: values.overlap,
         noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
         discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
-        seeds, engine,
+        seeds, engine, rules,
         resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
         crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
         gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),

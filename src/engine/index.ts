@@ -8,7 +8,7 @@ export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { createRng, type Rng } from './kernels/index.js';
 export { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
-export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, type Calibration, type CalibrationInput } from './calibrate/index.js';
+export { calibrate, decide, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, robustSpread, scoreLeaveOneOut, SPEC_DECISION_RULES, SUSPECT_FENCE_K, suspectImages, suspectReport, thresholdFrom, type Calibration, type CalibrationInput, type Decision, type DecisionRules, type SuspectEvidence, type SuspectReport, type TailThreshold, type ThresholdRule } from './calibrate/index.js';
 export * as kernels from './kernels/index.js';
 export * as denoise from './denoise/index.js';
 export * as coreset from './coreset/index.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Backbone, ImageGeometry } from '../backbone/index.js';
 import { prepareImage } from '../backbone/index.js';
-import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DiscriminatorName, type EngineConfig, type Method, calibrate, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, suspectImages } from '../engine/index.js';
+import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DecisionRules, type DiscriminatorName, type EngineConfig, type Method, decide, scoreLeaveOneOut, type SuspectEvidence, type ThresholdRule } from '../engine/index.js';
 import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from './metrics.js';
 import { listCategory, loadGroundTruth, type GtRule, type MvtecCategory, type MvtecTestItem } from './mvtec.js';
 import { drawNoisySplit, type NoiseMode } from './noise.js';
@@ -27,6 +27,8 @@ export interface EvalOptions {
   resize: number | null;
   crop: number | null;
   gtRule: GtRule;
+  /** Decision rules evaluated on every build (one run row each; the first drives the contact sheet). */
+  rules: DecisionRules[];
   /** Keep only the first n clean training images / the first n test images of each type (quick runs). */
   limitTrain?: number;
   limitTestPerType?: number;
@@ -42,6 +44,10 @@ export interface EvalRun {
   category: string;
   method: Method;
   discriminator: DiscriminatorName | null;
+  discriminatorWindow: number;
+  preprocess: { resize: number | null; crop: number | null };
+  thresholdRule: ThresholdRule;
+  suspectEvidence: SuspectEvidence;
   noise: number;
   noiseMode: NoiseMode;
   overlap: boolean;
@@ -55,6 +61,9 @@ export interface EvalRun {
   aupro: number | null;
   f1Max: number;
   threshold: number;
+  /** Photos the threshold rests on, and the bootstrap spread of the tail threshold. */
+  thresholdBasis: number;
+  thresholdBootstrap: { resamples: number; sd: number; p05: number; p95: number };
   f1AtThreshold: number;
   accuracyAtThreshold: number;
   /** Confusion counts at the threshold (anomalous = score ≥ threshold). */
@@ -66,6 +75,9 @@ export interface EvalRun {
   injectedHits: number;
   cleanFlagged: number;
   cleanCount: number;
+  /** Separability of the noise report's suspects (`SuspectReport.gap`, `.borderline`). */
+  suspectGap: number | null;
+  suspectBorderline: number;
   /** Raw per-image figures, so other decision rules can be recomputed from the JSON. */
   raw: {
     trainScores: number[];
@@ -179,10 +191,11 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
       });
       const buildMs = performance.now() - tBuild;
       samplePeak();
-      const suspects = suspectImages(built.noise, DEFAULT_SUSPECT_SHARE);
       const tCal = performance.now();
-      const cal = await calibrate({ bankSet: built.bankSet, features: trainFeatures, suspects, sensitivity: DEFAULT_SENSITIVITY, mapSize, blurSigma: config.blurSigma });
+      const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
       const calibrationMs = performance.now() - tCal;
+      const decisions = opts.rules.map((rules) => ({ rules, d: decide(loo.scores, built.noise, rules) }));
+      const firstThreshold = decisions[0].d.threshold;
 
       const scores: number[] = [];
       const labels: number[] = [];
@@ -197,41 +210,52 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
         scores.push(r.imageScore);
         labels.push(item.anomalous ? 1 : 0);
         if (category.pixelLevel) { maps.push(map); gts.push(masks.get(item.path) as Uint8Array); }
-        if (runs.length === 0) scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > cal.threshold });
+        if (runs.length === 0) scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > firstThreshold });
       }
       const inferMs = (performance.now() - tInfer) / split.test.length + embedMsPerImage;
       if (runs.length === 0) {
         firstRunImages = scored;
-        firstRunCalibration = { pixelMedian: cal.pixelMedian, threshold: cal.threshold };
+        firstRunCalibration = { pixelMedian: loo.pixelMedian, threshold: firstThreshold };
       }
 
       const pixelScores = category.pixelLevel ? concat(maps) : null;
       const pixelLabels = category.pixelLevel ? concatU8(gts) : null;
       const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
-      const hits = injectedIdx.filter((i) => suspects.has(i)).length;
-      runs.push({
+      const shared = {
         category: category.category, method, discriminator: method === 'softpatch' ? opts.discriminator : null,
+        discriminatorWindow: config.discriminatorWindow, preprocess: pre,
         noise, noiseMode: opts.noiseMode, overlap: opts.overlap, seed, coresetRatio: config.coresetRatio,
         trainImages: split.train.length, testImages: split.test.length, movedImages: split.injected,
         imageAuroc: auroc(scores, labels),
         pixelAuroc: pixelScores && pixelLabels ? auroc(pixelScores, pixelLabels) : null,
         aupro: category.pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
         f1Max: f1Max(scores, labels).f1,
-        threshold: cal.threshold,
-        f1AtThreshold: f1At(scores, labels, cal.threshold),
-        accuracyAtThreshold: accuracyAt(scores, labels, cal.threshold),
-        atThreshold: confusionAt(scores, labels, cal.threshold),
-        injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
-        injectedCount: injectedIdx.length, injectedHits: hits,
-        cleanFlagged: suspects.size - hits, cleanCount: split.train.length - injectedIdx.length,
-        raw: {
-          trainScores: cal.scores, injected: injectedIdx,
-          noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
-          testScores: scores, testLabels: labels,
-        },
-        buildMs: Math.round(buildMs), calibrationMs: Math.round(calibrationMs),
-        inferMsPerImage: +inferMs.toFixed(1), peakRssMb: samplePeak(),
-      });
+      };
+      for (const { rules, d } of decisions) {
+        const suspects = new Set(d.suspects.suspects);
+        const hits = injectedIdx.filter((i) => suspects.has(i)).length;
+        runs.push({
+          ...shared,
+          thresholdRule: rules.thresholdRule, suspectEvidence: rules.suspectEvidence,
+          threshold: d.threshold,
+          thresholdBasis: d.basis,
+          thresholdBootstrap: d.tail.bootstrap,
+          f1AtThreshold: f1At(scores, labels, d.threshold),
+          accuracyAtThreshold: accuracyAt(scores, labels, d.threshold),
+          atThreshold: confusionAt(scores, labels, d.threshold),
+          injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
+          injectedCount: injectedIdx.length, injectedHits: hits,
+          cleanFlagged: suspects.size - hits, cleanCount: split.train.length - injectedIdx.length,
+          suspectGap: d.suspects.gap, suspectBorderline: d.suspects.borderline,
+          raw: {
+            trainScores: loo.scores, injected: injectedIdx,
+            noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
+            testScores: scores, testLabels: labels,
+          },
+          buildMs: Math.round(buildMs), calibrationMs: Math.round(calibrationMs),
+          inferMsPerImage: +inferMs.toFixed(1), peakRssMb: samplePeak(),
+        });
+      }
       log(`  image AUROC ${runs[runs.length - 1].imageAuroc.toFixed(4)}, pixel AUROC ${runs[runs.length - 1].pixelAuroc?.toFixed(4) ?? '—'}`);
     }
    }

@@ -29,8 +29,11 @@ const configFields = {
   coresetRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'ρ: memory rows per training patch' }),
   resize: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'shorter side after resize; null keeps the original size' })),
   crop: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'centre crop; null keeps the whole frame' })),
-  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report: suspect when the removed share of an image exceeds this' }),
+  discriminatorWindow: Type.Integer({ minimum: 0, maximum: 64, description: 'pose tolerance of lof/nearest in patches (0: per position, the spec)' }),
+  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report, evidence "removedShare": floor of the removed share of a suspect' }),
+  suspectEvidence: Type.Union([Type.Literal('removedShare'), Type.Literal('calibrationScore')], { description: 'noise report: what ranks and flags the training photos' }),
 };
+const ThresholdRule = Type.Union([Type.Literal('fence'), Type.Literal('tail')], { description: 'policy "auto": "fence" m + k·s (spec) or "tail" Gumbel quantile at 1 − falseAlarmRate' });
 
 /** A partial configuration as sent by a client. */
 export const LineConfigPatch = Type.Partial(
@@ -42,7 +45,9 @@ export const LineConfigPatch = Type.Partial(
           {
             policy: Policy,
             value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
-            sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto")' }),
+            sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto", rule "fence")' }),
+            rule: ThresholdRule,
+            falseAlarmRate: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'share of good photos rejected (policy "auto", rule "tail")' }),
           },
           strict,
         ),
@@ -56,7 +61,7 @@ export const LineConfigPatch = Type.Partial(
 
 export const LineConfig = Type.Object({
   ...configFields,
-  threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number() }),
+  threshold: Type.Object({ policy: Policy, value: Type.Optional(Type.Number()), sensitivity: Type.Number(), rule: ThresholdRule, falseAlarmRate: Type.Number() }),
 });
 
 export const CreateLineBody = Type.Object({ id: LineId, name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), config: Type.Optional(LineConfigPatch) }, strict);
@@ -158,8 +163,11 @@ export const NoiseReport = Type.Object({
   method: Method,
   removalQuantile: Type.Number(),
   suspectShare: Type.Number(),
+  evidence: Type.String(),
   rule: Type.String(),
   suspects: Type.Integer(),
+  fence: Type.Number(),
+  separation: Type.Object({ gap: Nullable(Type.Number()), borderline: Type.Integer() }),
   images: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -167,6 +175,7 @@ export const NoiseReport = Type.Object({
       removedShare: Type.Number(),
       meanScore: Type.Number(),
       maxScore: Type.Number(),
+      topScore: Type.Number(),
       calibrationScore: Type.Number(),
       suspect: Type.Boolean(),
     }),

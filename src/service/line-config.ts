@@ -3,19 +3,21 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, resolveEngineConfig, type EngineConfig } from '../engine/index.js';
+import { DEFAULT_ENGINE_CONFIG, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, resolveEngineConfig, type DecisionRules, type EngineConfig } from '../engine/index.js';
 import type { CalibrationRecord, LineConfig, ThresholdConfig } from '../store/types.js';
 
 export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
   discriminator: DEFAULT_ENGINE_CONFIG.discriminator,
   lofK: DEFAULT_ENGINE_CONFIG.lofK,
+  discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
   resize: 256,
   crop: 224,
-  threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY }) as ThresholdConfig,
+  threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY, rule: 'fence', falseAlarmRate: DEFAULT_FALSE_ALARM_RATE }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
+  suspectEvidence: 'removedShare',
 });
 
 /** What a request may send: any subset, with `threshold` itself partial. */
@@ -24,7 +26,8 @@ export type LineConfigPatch = Partial<Omit<LineConfig, 'threshold'>> & { thresho
 /** Applies a partial update and checks the rules the schema cannot express. */
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {
   const { threshold, ...rest } = patch ?? {};
-  const merged: LineConfig = { ...base, ...rest, threshold: { ...base.threshold, ...threshold } };
+  // Defaults first: a line stored before a setting existed gets that setting's default.
+  const merged: LineConfig = { ...DEFAULT_LINE_CONFIG, ...base, ...rest, threshold: { ...DEFAULT_LINE_CONFIG.threshold, ...base.threshold, ...threshold } };
   if (merged.threshold.policy === 'fixed' && merged.threshold.value === undefined) {
     throw appError('VALIDATION_FAILED', ['threshold.policy "fixed" needs threshold.value']);
   }
@@ -40,14 +43,31 @@ export function engineConfigFor(config: LineConfig): EngineConfig {
     method: config.method,
     discriminator: config.discriminator,
     lofK: config.lofK,
+    discriminatorWindow: config.discriminatorWindow,
     removalQuantile: config.removalQuantile,
     coresetRatio: config.coresetRatio,
   });
 }
 
-/** The decision threshold of one request: `?threshold=` > the line's `fixed` value > the bank's m + k·s with the line's k. */
+/** The build's label-free decision rules from these line settings. */
+export function decisionRulesFor(config: LineConfig): DecisionRules {
+  return {
+    thresholdRule: config.threshold.rule,
+    sensitivity: config.threshold.sensitivity,
+    falseAlarmRate: config.threshold.falseAlarmRate,
+    suspectEvidence: config.suspectEvidence,
+    suspectShare: config.suspectShare,
+  };
+}
+
+/**
+ * The decision threshold of one request: `?threshold=` > the line's `fixed` value > the bank's
+ * calibration by the line's current rule: `tail` the fitted Gumbel at the line's false-alarm rate,
+ * `fence` m + k·s with the line's k (also for banks built before the tail was recorded).
+ */
 export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number): number {
   if (override !== undefined) return override;
   if (line.threshold.policy === 'fixed' && line.threshold.value !== undefined) return line.threshold.value;
+  if (line.threshold.rule === 'tail' && calibration.tail) return gumbelQuantile(calibration.tail, line.threshold.falseAlarmRate);
   return calibration.median + line.threshold.sensitivity * calibration.spread;
 }

@@ -1,12 +1,15 @@
 /** Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views of them. */
-import type { DiscriminatorName, Method } from '../engine/index.js';
+import type { DiscriminatorName, Method, SuspectEvidence, ThresholdRule } from '../engine/index.js';
 
 export interface ThresholdConfig {
-  /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`. */
+  /** `auto`: from the bank's calibration by `rule` (guide §3); `fixed`: `value`. */
   policy: 'auto' | 'fixed';
   value?: number;
-  /** k of `m + k·s`. */
+  /** k of `m + k·s` (rule `fence`). */
   sensitivity: number;
+  /** `fence`: m + k·s (spec); `tail`: the fitted Gumbel tail's (1 − falseAlarmRate) quantile. */
+  rule: ThresholdRule;
+  falseAlarmRate: number;
 }
 
 /** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
@@ -14,6 +17,8 @@ export interface LineConfig {
   method: Method;
   discriminator: DiscriminatorName;
   lofK: number;
+  /** Pose tolerance of lof/nearest in patches (engine `discriminatorWindow`). */
+  discriminatorWindow: number;
   removalQuantile: number;
   coresetRatio: number;
   /** Shorter side after resize, or null for the original size. */
@@ -21,8 +26,10 @@ export interface LineConfig {
   /** Centre crop, or null for the whole (resized) frame. */
   crop: number | null;
   threshold: ThresholdConfig;
-  /** A training image is a suspect in the noise report when its removed share exceeds this. */
+  /** Noise report, evidence `removedShare`: a suspect lost more than this share of its patches. */
   suspectShare: number;
+  /** Noise report: what ranks and flags the training photos (`SuspectEvidence`). */
+  suspectEvidence: SuspectEvidence;
 }
 
 export interface LineRecord {
@@ -88,7 +95,12 @@ export interface CalibrationRecord {
   /** s = 1.4826 · MAD. */
   spread: number;
   sensitivity: number;
-  /** m + sensitivity · s at build time. */
+  /** Rule `tail`: the Gumbel fitted to the kept scores, and how sure its threshold is (absent in older banks). */
+  tail?: { location: number; scale: number; falseAlarmRate: number; threshold: number; bootstrap: { resamples: number; sd: number; p05: number; p95: number } };
+  rule?: ThresholdRule;
+  /** Training photos the threshold rests on (all minus the excluded suspects). */
+  basis?: number;
+  /** The threshold at build time, by the line's rule then. */
   threshold: number;
   /** Median of the calibration pixel scores (colour scale `lo`). */
   pixelMedian: number;
@@ -127,6 +139,8 @@ export interface NoiseReportEntry {
   removedShare: number;
   meanScore: number;
   maxScore: number;
+  /** Mean of the image's highest patch outlier scores (`TOP_SCORE_SHARE` of its patches). */
+  topScore: number;
   /** Leave-one-image-out image score against the new bank. */
   calibrationScore: number;
   suspect: boolean;
@@ -138,7 +152,12 @@ export interface NoiseReport {
   method: Method;
   removalQuantile: number;
   suspectShare: number;
+  evidence: SuspectEvidence;
   rule: string;
   suspects: number;
+  /** Evidence value above which a photo is a suspect. */
+  fence: number;
+  /** How separable the suspects are (`SuspectReport.gap`, `.borderline`). */
+  separation: { gap: number | null; borderline: number };
   images: NoiseReportEntry[];
 }

@@ -45,11 +45,17 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   assert.ok(robustSpread([2, 2, 2, 2]) > 0, 'a uniform set still gets a positive spread');
 
   const cal: CalibrationRecord = { imageScores: scores, excluded: [], median: 1, spread: 0.2, sensitivity: 3.5, threshold: 1.7, pixelMedian: 0.1 };
-  const line = DEFAULT_LINE_CONFIG;
+  const fence = { ...DEFAULT_LINE_CONFIG.threshold, rule: 'fence' as const };
+  const line = { ...DEFAULT_LINE_CONFIG, threshold: fence };
   assert.ok(Math.abs(effectiveThreshold(cal, line) - 1.7) < 1e-12);
-  assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
-  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
-  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+  assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+  // Rule "tail": the recorded Gumbel at the line's current false-alarm rate; a bank without a tail falls back to the fence.
+  const tail = { ...line, threshold: { ...fence, rule: 'tail' as const, falseAlarmRate: 0.01 } };
+  assert.ok(Math.abs(effectiveThreshold(cal, tail) - 1.7) < 1e-12);
+  const withTail: CalibrationRecord = { ...cal, tail: { location: 1, scale: 0.1, falseAlarmRate: 0.05, threshold: 0, bootstrap: { resamples: 0, sd: 0, p05: 0, p95: 0 } } };
+  assert.ok(Math.abs(effectiveThreshold(withTail, tail) - (1 - 0.1 * Math.log(-Math.log(0.99)))) < 1e-12);
 });
 
 test('noise report: suspects by removed share, most suspicious first', () => {
@@ -64,6 +70,7 @@ test('noise report: suspects by removed share, most suspicious first', () => {
     images,
     [1, 2, 3, 4],
     new Set([1, 3]),
+    'removedShare',
   );
   assert.deepEqual(entries.map((e) => e.id), ['b', 'd', 'c', 'a']);
   assert.deepEqual(entries.map((e) => e.suspect), [true, true, false, false]);

@@ -1,3 +1,5 @@
 /** Label-free decisions (guide §3, §2.4): the threshold from leave-one-image-out scores and the noise report's suspect rule. */
-export { calibrate, DEFAULT_SENSITIVITY, robustSpread, thresholdFrom, type Calibration, type CalibrationInput } from './threshold.js';
-export { DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages } from './suspects.js';
+export { calibrate, decide, DEFAULT_FALSE_ALARM_RATE, scoreLeaveOneOut, SPEC_DECISION_RULES, type Calibration, type CalibrationInput, type Decision, type DecisionRules, type ThresholdRule } from './threshold.js';
+export { DEFAULT_SENSITIVITY, robustSpread, thresholdFrom } from './fence.js';
+export { BOOTSTRAP_RESAMPLES, fitGumbel, gumbelQuantile, tailThreshold, type GumbelFit, type TailThreshold } from './tail.js';
+export { DEFAULT_SUSPECT_SHARE, SUSPECT_FENCE_K, suspectImages, suspectReport, type SuspectEvidence, type SuspectReport } from './suspects.js';

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide, fitGumbel, gumbelQuantile, SPEC_DECISION_RULES, suspectReport, tailThreshold } from '../../src/engine/calibrate/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
+
+function gumbelSample(n: number, location: number, scale: number, seed: number): number[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => location - scale * Math.log(-Math.log(Math.max(1e-12, rng.next()))));
+}
+
+const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1, topScore: 1 });
+
+test('Gumbel fit by L-moments recovers location and scale; its quantile rejects about α of new normal scores', () => {
+  const fit = fitGumbel(gumbelSample(5000, 200, 15, 1));
+  assert.ok(Math.abs(fit.location - 200) < 1.5, `location ${fit.location}`);
+  assert.ok(Math.abs(fit.scale - 15) < 1, `scale ${fit.scale}`);
+  const t = gumbelQuantile(fit, 0.01);
+  const fresh = gumbelSample(20000, 200, 15, 2);
+  const rate = fresh.filter((v) => v > t).length / fresh.length;
+  assert.ok(rate > 0.006 && rate < 0.014, `false-alarm rate ${rate}`);
+});
+
+test('tail threshold: the bootstrap band says how sure it is and narrows with more photos', () => {
+  const small = tailThreshold(gumbelSample(40, 200, 15, 3), 0.01);
+  const large = tailThreshold(gumbelSample(400, 200, 15, 4), 0.01);
+  for (const t of [small, large]) assert.ok(t.bootstrap.p05 < t.threshold && t.threshold < t.bootstrap.p95, JSON.stringify(t));
+  assert.ok(small.bootstrap.sd > 2 * large.bootstrap.sd, `${small.bootstrap.sd} vs ${large.bootstrap.sd}`);
+  assert.deepEqual(tailThreshold([1, 2, 3, 4, 5], 0.01), tailThreshold([1, 2, 3, 4, 5], 0.01), 'seeded, reproducible');
+});
+
+test('suspects by calibration score: outliers flagged, with the gap and the borderline count', () => {
+  const scores = [...Array.from({ length: 100 }, (_, i) => 190 + 0.2 * i), 400, 420];
+  const r = suspectReport(scores, 'calibrationScore');
+  assert.deepEqual(r.suspects, [100, 101]);
+  // spread ≈ 1.4826 · 10, fence ≈ 252; the gap is measured from the highest other photo (209.8).
+  assert.ok(Math.abs(r.spread - 1.4826 * 10.1) < 0.2, `spread ${r.spread}`);
+  assert.ok(r.gap !== null && Math.abs(r.gap - (400 - 209.8) / r.spread) < 1e-9, `gap ${r.gap}`);
+  assert.equal(r.borderline, 0);
+  const none = suspectReport([1, 2, 3, 4, 5], 'calibrationScore');
+  assert.deepEqual(none.suspects, []);
+  assert.equal(none.gap, null);
+});
+
+test('decide: evidence picks the suspects, the rule picks the threshold, suspects stay out of it', () => {
+  const scores = [...gumbelSample(60, 200, 10, 6), 500];
+  // Removed shares do not show photo 60 (a small defect); its calibration score does.
+  const noise = scores.map((_, i) => entry(i, 0.1 + 0.001 * (i % 7)));
+  const spec = decide(scores, noise, SPEC_DECISION_RULES);
+  assert.deepEqual(spec.suspects.suspects, []);
+  assert.equal(spec.basis, 61);
+  assert.equal(spec.threshold, spec.median + 3.5 * spec.spread);
+  const byScore = decide(scores, noise, { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore', thresholdRule: 'tail' });
+  assert.deepEqual(byScore.suspects.suspects, [60]);
+  assert.equal(byScore.basis, 60);
+  assert.equal(byScore.threshold, byScore.tail.threshold);
+  assert.ok(byScore.threshold < 500 && byScore.threshold > Math.max(...scores.slice(0, 60)) - 20);
+});
