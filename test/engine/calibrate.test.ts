@@ -32,8 +32,8 @@ test('suspects by calibration score: outliers flagged, with the gap and the bord
   const scores = [...Array.from({ length: 100 }, (_, i) => 190 + 0.2 * i), 400, 420];
   const r = suspectReport(scores, 'calibrationScore');
   assert.deepEqual(r.suspects, [100, 101]);
-  // spread ≈ 1.4826 · 10, fence ≈ 252; the gap is measured from the highest other photo (209.8).
-  assert.ok(Math.abs(r.spread - 1.4826 * 10.1) < 0.2, `spread ${r.spread}`);
+  // MAD ≈ 5.1 (uniform ± 10), fence ≈ 226.5; the gap is measured from the highest other photo (209.8).
+  assert.ok(Math.abs(r.spread - 1.4826 * 5.1) < 0.1, `spread ${r.spread}`);
   assert.ok(r.gap !== null && Math.abs(r.gap - (400 - 209.8) / r.spread) < 1e-9, `gap ${r.gap}`);
   assert.equal(r.borderline, 0);
   const none = suspectReport([1, 2, 3, 4, 5], 'calibrationScore');
