@@ -13,8 +13,10 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
-  resize: 256,
-  crop: 224,
+  // The whole frame at the backbone's input scale (issue 15): a centre crop never looks at the
+  // border, and on a wide photo at most of it. `resize: 256, crop: 224` is the paper's setting.
+  resize: 224,
+  crop: null,
   threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY, rule: 'fence', falseAlarmRate: DEFAULT_FALSE_ALARM_RATE }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
   suspectEvidence: 'removedShare',
