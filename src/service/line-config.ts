@@ -19,7 +19,8 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   crop: null,
   threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY, rule: 'fence', falseAlarmRate: DEFAULT_FALSE_ALARM_RATE }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
-  suspectEvidence: 'removedShare',
+  // The leave-one-out score sees the small defects that the removed share misses (docs/BENCHMARKS.md).
+  suspectEvidence: 'calibrationScore',
 });
 
 /** What a request may send: any subset, with `threshold` itself partial. */

@@ -13,18 +13,23 @@ import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {
   assert.deepEqual(DEFAULT_LINE_CONFIG, {
-    method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
-    resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3,
+    method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
+    resize: 224, crop: null, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
+    suspectShare: 0.3, suspectEvidence: 'calibrationScore',
   });
   const merged = mergeLineConfig(DEFAULT_LINE_CONFIG, { coresetRatio: 0.01, threshold: { policy: 'fixed', value: 2 } });
   assert.equal(merged.coresetRatio, 0.01);
-  assert.deepEqual(merged.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5 });
+  assert.deepEqual(merged.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
+  // A line stored before a setting existed gets its default.
+  const { suspectEvidence: _, ...old } = DEFAULT_LINE_CONFIG;
+  assert.equal(mergeLineConfig(old as typeof DEFAULT_LINE_CONFIG, {}).suspectEvidence, 'calibrationScore');
   assert.equal(DEFAULT_LINE_CONFIG.coresetRatio, 0.1, 'defaults are not mutated');
   const back = mergeLineConfig(merged, { threshold: { policy: 'auto' } });
   assert.equal(back.threshold.policy, 'auto');
   assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { threshold: { policy: 'fixed' } }), (e) => isAppError(e) && e.code === 'validation_failed');
   assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: 100, crop: 112 }), (e) => isAppError(e) && e.status === 400);
   assert.deepEqual(mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: null, crop: 112 }).resize, null);
+  assert.equal(engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { discriminatorWindow: 2 })).discriminatorWindow, 2);
   const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
   assert.equal(engine.method, 'patchcore');
   assert.equal(engine.lofK, 5);
@@ -97,9 +102,12 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
   const manifest = { output: { kind: 'patchFeatures', name: 'f', dim: 1024, stride: 8 } } as BackboneManifest;
   const img = (w: number, h: number) => ({ width: w, height: h }) as ImageRecord;
   const engine = engineConfigFor(DEFAULT_LINE_CONFIG);
-  const e = estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest);
+  const spec = { ...DEFAULT_LINE_CONFIG, resize: 256, crop: 224 };
+  const e = estimateBuild([img(900, 900), img(300, 257)], spec, engine, manifest);
   assert.equal(e.patchesPerImage, 28 * 28);
   assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine));
+  // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
+  assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
   const whole = estimateBuild([img(128, 96), img(64, 64)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, engine, manifest);
   assert.equal(whole.patchesPerImage, 16 * 12, 'the largest frame counts');
