@@ -251,7 +251,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   const projections = await project(features, cfg, { disc: rDisc, core: rCore }, (b) => denoised(b + 1));
   lap('projection');
 
-  let scores = new Map<DiscriminatorName, Float64Array>();
+  const scores = new Map<DiscriminatorName, Float64Array>();
   if (names.length > 0) {
     const d = cfg.projectionDim;
     const disc = projections.disc;
