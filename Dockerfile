@@ -3,8 +3,10 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Install scripts off: onnxruntime-node's would fetch CUDA files (also skipped by .npmrc), and the
-# project's own `prepare` needs the sources copied below.
+# Install scripts off: onnxruntime-node's would fetch CUDA files (package.json's allowScripts denies
+# it on npm 11; this image's npm predates that, hence --ignore-scripts and the installer's own
+# switch), and the project's own `prepare` needs the sources copied below.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY bin ./bin
@@ -24,6 +26,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
+COPY ui ./ui
 COPY --from=build /app/models/resnet50-keras-imagenet ./models/resnet50-keras-imagenet
 # The two CC0 reference photos `softpatch doctor` classifies.
 COPY --from=build /app/test/fixtures/natural ./test/fixtures/natural

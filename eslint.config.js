@@ -27,6 +27,13 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE), ENGINE_INTERNALS] }] },
   },
   {
+    // DATA_DIR belongs to src/store: the service reads and writes files only through it.
+    files: ['src/service/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE, 'node:fs', 'node:fs/*', 'fs', 'fs/*'), ENGINE_INTERNALS] }],
+    },
+  },
+  {
     files: ['src/store/**', 'src/backbone/**', 'src/eval/**', 'src/common/**', 'src/render/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE, '**/service/*'), ENGINE_INTERNALS] }] },
   },

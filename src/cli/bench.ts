@@ -1,10 +1,10 @@
 /** `softpatch bench backbone|engine`: speed measurements printed as one JSON object. */
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
 import { median } from '../common/stats.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
 function syntheticImage(size: number, seed: number): PreparedImage {
   const data = new Float32Array(3 * size * size);
@@ -38,15 +38,22 @@ async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
   return { benchmark: 'backbone', backbone: config.backboneDir, input: '224x224', runs, statistic: 'median', results };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' },
-      images: { type: 'string', default: '200' }, patches: { type: 'string', default: '784' }, dim: { type: 'string', default: '1024' },
-      seed: { type: 'string', default: '0' }, ratio: { type: 'string', default: '0.1' },
-    },
-  });
+const spec = {
+  synopsis: 'backbone|engine',
+  summary: 'Speed measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features.',
+  options: {
+    json: { type: 'boolean', default: false, description: 'one line of JSON instead of indented' },
+    runs: { type: 'string', default: '10', arg: 'n', description: 'backbone: timed runs per setting' },
+    images: { type: 'string', default: '200', arg: 'n', description: 'engine: training images' },
+    patches: { type: 'string', default: '784', arg: 'n', description: 'engine: patches per image' },
+    dim: { type: 'string', default: '1024', arg: 'n', description: 'engine: feature dimension' },
+    seed: { type: 'string', default: '0', arg: 'n', description: 'engine: seed of the synthetic data' },
+    ratio: { type: 'string', default: '0.1', arg: 'ρ', description: 'engine: coreset ratio' },
+  },
+  positionals: { min: 1, max: 1 },
+} as const satisfies CommandSpec;
+
+async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Promise<number> {
   let report: Record<string, unknown>;
   switch (positionals[0]) {
     case 'backbone':
@@ -58,8 +65,10 @@ export async function run(argv: string[]): Promise<number> {
       break;
     }
     default:
-      throw appError('USAGE', ['softpatch bench backbone|engine [--json]']);
+      throw appError('USAGE', [`unknown benchmark "${positionals[0]}": softpatch bench backbone|engine`]);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;
 }
+
+export const command = defineCommand(spec, run);

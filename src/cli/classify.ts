@@ -1,18 +1,24 @@
 import fs from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadClassifier } from '../backbone/classifier.js';
 import { prepareImage } from '../backbone/index.js';
 import { readManifest } from '../backbone/manifest.js';
 import { appError } from '../common/errors.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, top: { type: 'string', default: '5' } },
-  });
+const spec = {
+  synopsis: '<image>',
+  summary: 'Classify one image with the backbone\'s ImageNet head (a sanity check of the model).',
+  options: {
+    top: { type: 'string', default: '5', arg: 'k', description: 'how many classes to print' },
+    json: { type: 'boolean', default: false, description: 'print one JSON object' },
+  },
+  positionals: { min: 1, max: 1 },
+} as const satisfies CommandSpec;
+
+async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Promise<number> {
   const top = Number(values.top);
-  if (positionals.length !== 1 || !Number.isInteger(top) || top < 1) throw appError('USAGE', ['softpatch classify <image> [--top 5] [--json]']);
+  if (!Number.isInteger(top) || top < 1) throw appError('USAGE', [`--top must be a positive integer, got "${values.top}"`]);
   const config = loadConfig();
   const manifest = await readManifest(config.backboneDir);
   const classifier = await loadClassifier(config.backboneDir, config.ortThreads);
@@ -26,3 +32,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+export const command = defineCommand(spec, run);

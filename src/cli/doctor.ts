@@ -5,12 +5,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadClassifier } from '../backbone/classifier.js';
 import { prepareImage } from '../backbone/index.js';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
+import { Store } from '../store/index.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
 interface Check { name: string; ok: boolean; detail: string }
 
@@ -37,8 +38,12 @@ async function classifierChecks(backboneDir: string, threads: number): Promise<C
   return checks;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+const spec = {
+  summary: 'Check the installation: backbone files against their sha256, the classifier on two reference photos, onnxruntime threads, DATA_DIR writable.',
+  options: { json: { type: 'boolean', default: false, description: 'print one JSON object' } },
+} as const satisfies CommandSpec;
+
+async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number> {
   const config = loadConfig();
   const checks: Check[] = [];
   try {
@@ -51,10 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   checks.push({ name: 'onnxruntime', ok: true, detail: `onnxruntime-node ${ort.env.versions.node}, ${config.ortThreads} intra-op thread(s) (ORT_THREADS)` });
   try {
-    await fs.mkdir(config.dataDir, { recursive: true });
-    const probe = path.join(config.dataDir, `.doctor-${process.pid}`);
-    await fs.writeFile(probe, 'ok');
-    await fs.rm(probe);
+    await new Store(config.dataDir, 1).assertWritable();
     checks.push({ name: 'data directory', ok: true, detail: `${config.dataDir} is writable` });
   } catch (err) {
     checks.push({ name: 'data directory', ok: false, detail: `${config.dataDir}: ${(err as Error).message}` });
@@ -67,3 +69,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   return ok ? 0 : 1;
 }
+
+export const command = defineCommand(spec, run);

@@ -4,23 +4,18 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import type { DiscriminatorName, Method, SuspectEvidence, ThresholdRule } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, THRESHOLD_RULES } from '../engine/index.js';
 import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
-import type { NoiseMode } from '../eval/noise.js';
+import { NOISE_MODES } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
 import { colorScale } from '../render/heatmap.js';
 import { renderContactSheet } from '../render/contact-sheet.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
-const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
-const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
-const THRESHOLD_RULES: readonly ThresholdRule[] = ['fence', 'tail'];
-const SUSPECT_EVIDENCE: readonly SuspectEvidence[] = ['removedShare', 'calibrationScore'];
-const NOISE_MODES: readonly NoiseMode[] = ['ratioOfClean', 'cap', 'ratioOfFinal'];
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw appError('EVAL_INPUT', [`--${name} must be one of ${allowed.join(', ')}, got "${value}"`]);
@@ -101,21 +96,39 @@ async function writeContactSheet(result: EvalResult, file: string): Promise<void
   await fs.writeFile(file, png);
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' }, category: { type: 'string' }, noise: { type: 'string', default: '0.1' },
-      overlap: { type: 'boolean', default: false }, 'noise-mode': { type: 'string', default: 'cap' },
-      method: { type: 'string', default: 'softpatch' }, discriminator: { type: 'string', default: 'lof' },
-      seeds: { type: 'string', default: '0' }, 'feature-cache': { type: 'string' }, json: { type: 'string' }, heatmaps: { type: 'string' },
-      'coreset-ratio': { type: 'string' }, 'lof-k': { type: 'string' }, tau: { type: 'string' },
-      resize: { type: 'string', default: String(DEFAULT_LINE_CONFIG.resize ?? 'none') }, crop: { type: 'string', default: String(DEFAULT_LINE_CONFIG.crop ?? 'none') }, 'gt-rule': { type: 'string', default: 'official' },
-      window: { type: 'string' }, 'threshold-rule': { type: 'string' }, 'suspect-evidence': { type: 'string' },
-      sensitivity: { type: 'string' }, 'false-alarm-rate': { type: 'string' }, 'suspect-share': { type: 'string' },
-      'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, quiet: { type: 'boolean', default: false },
-    },
-  });
+const spec = {
+  summary: 'Accuracy on an MVTec-layout category under noisy training sets (defective test photos injected into training), with the service\'s own build and calibration code.',
+  options: {
+    data: { type: 'string', arg: 'root', description: 'folder of MVTec categories (or one category folder without --category); required' },
+    category: { type: 'string', arg: 'list', description: 'comma-separated category folders under --data (mean ± sd over them)' },
+    noise: { type: 'string', default: '0.1', arg: 'list', description: 'comma-separated noise ratios' },
+    overlap: { type: 'boolean', default: false, description: 'injected photos also stay in the test set' },
+    'noise-mode': { type: 'string', default: 'cap', arg: NOISE_MODES.join('|'), description: 'how the noise ratio counts injected photos' },
+    method: { type: 'string', default: 'softpatch', arg: 'list', description: `comma-separated methods: ${METHODS.join(', ')}` },
+    discriminator: { type: 'string', default: 'lof', arg: DISCRIMINATORS.join('|'), description: 'noise discriminator of softpatch' },
+    seeds: { type: 'string', default: '0', arg: 'list', description: 'comma-separated seeds of the noise draw and the engine (mean ± sd when several)' },
+    'feature-cache': { type: 'string', arg: 'dir', description: 'cache the backbone features here and reuse them in later runs' },
+    window: { type: 'string', arg: 'r', description: `discriminatorWindow: pose tolerance in patches (line default ${DEFAULT_LINE_CONFIG.discriminatorWindow})` },
+    'threshold-rule': { type: 'string', arg: 'list', description: `threshold rules decided on each build: ${THRESHOLD_RULES.join(', ')} (line default ${DEFAULT_LINE_CONFIG.threshold.rule})` },
+    'suspect-evidence': { type: 'string', arg: 'list', description: `noise-report evidence decided on each build: ${SUSPECT_EVIDENCE.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectEvidence})` },
+    sensitivity: { type: 'string', arg: 'k', description: 'k of the fence rule (line default 3.5)' },
+    'false-alarm-rate': { type: 'string', arg: 'α', description: 'α of the tail rule (line default 0.01)' },
+    'suspect-share': { type: 'string', arg: 'share', description: 'floor of the removedShare evidence (line default 0.3)' },
+    'coreset-ratio': { type: 'string', arg: 'ρ', description: 'memory rows per training patch (engine default 0.1)' },
+    'lof-k': { type: 'string', arg: 'k', description: 'LOF neighbours (engine default 6)' },
+    tau: { type: 'string', arg: 'τ', description: 'share of training patches removed (engine default 0.15)' },
+    resize: { type: 'string', default: String(DEFAULT_LINE_CONFIG.resize ?? 'none'), arg: 'px|none', description: 'shorter side after resize (the line default)' },
+    crop: { type: 'string', default: String(DEFAULT_LINE_CONFIG.crop ?? 'none'), arg: 'px|none', description: 'centre crop, none: the whole frame (the line default); the paper: --resize 256 --crop 224' },
+    'gt-rule': { type: 'string', default: 'official', arg: 'official|half', description: 'how ground-truth masks are binarised after resizing' },
+    'limit-train': { type: 'string', arg: 'n', description: 'use only the first n training photos' },
+    'limit-test': { type: 'string', arg: 'n', description: 'use only the first n test photos per defect type' },
+    json: { type: 'string', arg: 'file', description: 'write every run as JSON' },
+    heatmaps: { type: 'string', arg: 'file.png', description: 'write a contact sheet of the first run' },
+    quiet: { type: 'boolean', default: false, description: 'no progress on stderr' },
+  },
+} as const satisfies CommandSpec;
+
+async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number> {
   if (!values.data) throw appError('EVAL_INPUT', ['--data <root> is required (a folder of MVTec categories, or a category folder with --category omitted)']);
   const roots = values.category ? values.category.split(',').map((c) => path.join(values.data as string, c.trim())) : [values.data];
   const seeds = values.seeds.split(',').map((v) => num('seeds', v.trim()) as number);
@@ -161,7 +174,9 @@ export async function run(argv: string[]): Promise<number> {
   const runs = results.flatMap((r) => r.runs);
   console.log(formatTable(runs));
   if (roots.length > 1 || seeds.length > 1) console.log(`\nmean ± sd over ${roots.length} categor${roots.length > 1 ? 'ies' : 'y'} × ${seeds.length} seed(s):\n\n${formatSummary(runs)}`);
-  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${argv.join(' ')}`, runs }, null, 2)}\n`);
+  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${process.argv.slice(3).join(' ')}`, runs }, null, 2)}\n`);
   if (values.heatmaps) await writeContactSheet(results[0], values.heatmaps);
   return 0;
 }
+
+export const command = defineCommand(spec, run);

@@ -1,12 +1,16 @@
 import fs from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { loadBackbone, prepareImage } from '../backbone/index.js';
-import { appError } from '../common/errors.js';
+import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-  if (positionals.length !== 1) throw appError('USAGE', ['softpatch features <image> [--json]']);
+const spec = {
+  synopsis: '<image>',
+  summary: 'Embed one image with the backbone: patch grid, feature dimension, milliseconds.',
+  options: { json: { type: 'boolean', default: false, description: 'print one JSON object' } },
+  positionals: { min: 1, max: 1 },
+} as const satisfies CommandSpec;
+
+async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Promise<number> {
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
   try {
@@ -27,3 +31,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+export const command = defineCommand(spec, run);

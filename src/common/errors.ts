@@ -42,7 +42,7 @@ export const Errors = Object.freeze({
   BACKBONE_INVALID: spec('backbone_invalid', 500, 'Backbone at %s is not usable: %s'),
   MODEL_CONVERSION: spec('model_conversion', 500, 'Cannot convert the Keras model: %s'),
   CONFIG_INVALID: spec('config_invalid', 500, 'Invalid configuration: %s'),
-  USAGE: spec('usage', 400, 'usage: %s'),
+  USAGE: spec('usage', 400, '%s'),
   BANK_CORRUPT: spec('internal', 500, 'Bank %s failed its integrity check: %s'),
   ENGINE_INPUT: spec('engine_input', 400, 'Invalid engine input: %s'),
   CANCELLED: spec('cancelled', 409, 'Cancelled: %s'),
@@ -53,6 +53,12 @@ export const Errors = Object.freeze({
   BANK_BACKBONE_MISMATCH: spec('conflict', 409, 'Bank %s was built with backbone %s, this server runs %s: run a new build'),
   EVAL_INPUT: spec('eval_input', 400, 'Invalid evaluation input: %s'),
   DATASET_INVALID: spec('dataset_invalid', 400, 'Dataset at %s is not usable: %s'),
+  VALIDATION_IMAGE_NOT_FOUND: spec('not_found', 404, 'Validation photo "%s" does not exist in this line'),
+  INVALID_LABEL: spec('validation_failed', 400, 'Invalid label "%s": send label=good or label=defective (multipart field or query)'),
+  TOO_FEW_VALIDATION_IMAGES: spec('too_few_validation_images', 422, 'The line has %s good and %s defective validation photos; %s needs at least %s of each'),
+  EVALUATION_NOT_FOUND: spec('not_found', 404, 'Bank version %s has not been evaluated on the validation photos: POST …/banks/%s/evaluate'),
+  IMAGE_NOT_IN_BANK: spec('not_found', 404, 'Image "%s" is not a training image of bank version %s'),
+  NO_REMOVAL_MASK: spec('conflict', 409, 'Bank version %s was built before removal masks were stored: rebuild to see them'),
   NOISE_TOO_LARGE: spec('eval_input', 400, 'Cannot inject %s anomalous images (noise %s, mode %s): only %s are available'),
 } as const);
 

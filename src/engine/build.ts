@@ -305,6 +305,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   return {
     bankSet: { method: cfg.method, grid: { h: grid.h, w: grid.w }, cls: banks[0], seg: banks[1] ?? null },
     noise: noiseEntries(B, P, cfg.method === 'patchcore' ? null : removal.keepCls, removal.reportScores),
+    removed: removal.keepCls.map((k) => (k === 0 ? 1 : 0)),
     stats: { removedShare: removal.removedCount / N, timingsMs },
   };
 }

@@ -4,7 +4,7 @@
  * can trust its `EngineConfig`.
  */
 import { appError } from '../common/errors.js';
-import type { DiscriminatorName, EngineConfig, Method, PlusConfig } from './types.js';
+import { DISCRIMINATORS, METHODS, type DiscriminatorName, type EngineConfig, type PlusConfig } from './types.js';
 
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -38,8 +38,6 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   plus: PLUS_DEFAULTS,
 });
 
-const METHODS: readonly Method[] = ['patchcore', 'softpatch', 'softpatch+'];
-const DISCRIMINATORS: readonly DiscriminatorName[] = ['lof', 'nearest', 'gaussian'];
 
 /** Collects every problem so one error names them all. */
 class Checker {

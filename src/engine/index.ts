@@ -4,11 +4,13 @@
  * sub-systems are also exported as namespaces for benchmarks.
  */
 export type * from './types.js';
+export { DISCRIMINATORS, METHODS } from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { createRng, type Rng } from './kernels/index.js';
 export { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers } from './score/index.js';
-export { calibrate, decide, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, robustSpread, scoreLeaveOneOut, SPEC_DECISION_RULES, SUSPECT_FENCE_K, suspectImages, suspectReport, thresholdFrom, type Calibration, type CalibrationInput, type Decision, type DecisionRules, type SuspectEvidence, type SuspectReport, type TailThreshold, type ThresholdRule } from './calibrate/index.js';
+export { calibrate, decide, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, robustSpread, scoreLeaveOneOut, SPEC_DECISION_RULES, SUSPECT_EVIDENCE, SUSPECT_FENCE_K, suspectImages, suspectReport, THRESHOLD_RULES, thresholdFrom, type Calibration, type CalibrationInput, type Decision, type DecisionRules, type SuspectEvidence, type SuspectReport, type TailThreshold, type ThresholdRule } from './calibrate/index.js';
+export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './calibrate/index.js';
 export * as kernels from './kernels/index.js';
 export * as denoise from './denoise/index.js';
 export * as coreset from './coreset/index.js';

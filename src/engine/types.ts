@@ -1,7 +1,9 @@
 /** Shapes that cross the engine boundary. The engine is pure math on typed arrays. */
 
-export type Method = 'patchcore' | 'softpatch' | 'softpatch+';
-export type DiscriminatorName = 'lof' | 'nearest' | 'gaussian';
+export const METHODS = ['patchcore', 'softpatch', 'softpatch+'] as const;
+export type Method = (typeof METHODS)[number];
+export const DISCRIMINATORS = ['lof', 'nearest', 'gaussian'] as const;
+export type DiscriminatorName = (typeof DISCRIMINATORS)[number];
 
 export interface PlusConfig {
   discriminators: DiscriminatorName[];
@@ -80,6 +82,8 @@ export interface BuildProgress {
 export interface BuildResult {
   bankSet: BankSet;
   noise: NoiseEntry[];
+  /** 1 per training patch removed as noise (classification bank; image-major, grid row-major); all 0 for patchcore. */
+  removed: Uint8Array;
   stats: { removedShare: number; timingsMs: Record<string, number> };
 }
 

@@ -11,7 +11,8 @@ import type { MvtecCategory, MvtecImage, MvtecTestItem } from './mvtec.js';
  * `ratioOfClean` floor(r·G), the official meaning; `cap` the same but leaving at least one anomaly
  * in a no-overlap test set; `ratioOfFinal` floor(r·G/(1 − r)) so that r is the share of the final set.
  */
-export type NoiseMode = 'ratioOfClean' | 'cap' | 'ratioOfFinal';
+export const NOISE_MODES = ['ratioOfClean', 'cap', 'ratioOfFinal'] as const;
+export type NoiseMode = (typeof NOISE_MODES)[number];
 
 export interface NoiseOptions {
   ratio: number;

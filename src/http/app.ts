@@ -18,7 +18,9 @@ import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { inspectRoutes } from './routes/inspect.js';
 import { lineRoutes } from './routes/lines.js';
+import { validationRoutes } from './routes/validation.js';
 import { registerSecurity, requestIdFor } from './security.js';
+import { uiRoutes } from './ui.js';
 import type { App } from './types.js';
 
 export interface AppDeps {
@@ -61,7 +63,7 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'SoftPatch inspection service',
         version: 'v1',
@@ -80,5 +82,7 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
   imageRoutes(app, deps);
   buildRoutes(app, deps);
   inspectRoutes(app, deps);
+  validationRoutes(app, deps);
+  uiRoutes(app);
   return app;
 }

@@ -22,10 +22,24 @@ function requireMultipart(req: FastifyRequest): void {
   }
 }
 
-/** Streams each file of the field "images" to `onFile`; any other field is a 400. */
-export async function forEachImagePart(req: FastifyRequest, maxFiles: number, config: ServiceConfig, onFile: (f: IncomingFile) => Promise<void>): Promise<void> {
+/**
+ * Streams each file of the field "images" to `onFile`; a text field named in `fields` goes to
+ * `onField`, any other field is a 400.
+ */
+export async function forEachImagePart(
+  req: FastifyRequest,
+  maxFiles: number,
+  config: ServiceConfig,
+  onFile: (f: IncomingFile) => Promise<void>,
+  fields: readonly string[] = [],
+  onField: (name: string, value: string) => void = () => {},
+): Promise<void> {
   requireMultipart(req);
   for await (const part of req.parts({ limits: { files: maxFiles, fileSize: config.maxFileBytes } })) {
+    if (part.type === 'field' && fields.includes(part.fieldname)) {
+      onField(part.fieldname, String(part.value));
+      continue;
+    }
     if (part.type !== 'file' || part.fieldname !== IMAGE_FIELD) {
       if (part.type === 'file') part.file.resume();
       throw appError('UNEXPECTED_FIELD', [part.fieldname.slice(0, 100)]);

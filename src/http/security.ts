@@ -1,7 +1,8 @@
 /**
  * Request ids and bearer authentication. A caller's X-Request-Id is kept when it is at most 128
  * printable ASCII characters, else one is generated; every response carries it. With API_KEYS
- * set, every route except health, readiness, metrics and the API description needs a key.
+ * set, every route except health, readiness, metrics, the API description and the review page's
+ * static files needs a key.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -20,7 +21,8 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', 
 
 function isOpen(url: string): boolean {
   const path = url.split('?')[0];
-  return OPEN_PATHS.has(path) || path.startsWith('/docs/');
+  // The review page itself is static; it asks for a key and sends it with every /v1 call.
+  return OPEN_PATHS.has(path) || path.startsWith('/docs/') || path === '/ui' || path.startsWith('/ui/');
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();

@@ -5,7 +5,6 @@
  * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
  * the next batch or engine checkpoint.
  */
-import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { appError, isAppError } from '../common/errors.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
@@ -14,6 +13,7 @@ import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.
 import { decisionRulesFor } from './line-config.js';
 import { colorScale } from '../render/heatmap.js';
 import { BankStore } from '../store/banks.js';
+import { ImageStore } from '../store/images.js';
 import { Layout } from '../store/paths.js';
 import type { BuildStage } from '../store/types.js';
 import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './build-protocol.js';
@@ -67,7 +67,7 @@ interface Embedded {
 }
 
 async function embedAll(backbone: Backbone): Promise<Embedded> {
-  const paths = new Layout(job.dataDir).line(job.line);
+  const store = new ImageStore(new Layout(job.dataDir));
   const images: Float32Array[] = [];
   const used: TrainingImageRef[] = [];
   let grid: { h: number; w: number } | null = null;
@@ -82,7 +82,7 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
     const refs: TrainingImageRef[] = [];
     for (const img of chunk) {
       try {
-        const bytes = await readFile(paths.imageBytes(img.id, img.ext));
+        const bytes = await store.readRecordBytes(job.line, img);
         prepared.push(await prepareImage(bytes, { resize: job.config.resize, crop: job.config.crop, maxPixels: job.maxPixels }));
         refs.push({ id: img.id, filename: img.filename });
       } catch (err) {
@@ -179,6 +179,7 @@ async function run(): Promise<StagedBank> {
     },
     bankSet,
     noiseReport: noiseReport(job.line, job.buildId, job.config, entries, cal.suspects),
+    removed: built.removed,
   });
   progress('writing', 1, 1);
   clock.finish();

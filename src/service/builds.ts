@@ -4,8 +4,6 @@
  * persists them at every stage change, and on success renames the staged bank into place, records
  * the build and only then activates the new bank (guide §4).
  */
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
@@ -44,6 +42,8 @@ export interface BuildManagerDeps {
   log: Logger;
   /** The backbone's manifest once it is known to be loadable; builds are refused before. */
   manifest: () => BackboneManifest | null;
+  /** Runs once a new bank is in place, before the build is recorded and the bank activated (the validation evaluation). */
+  afterCommit?: (lineId: string, version: number) => Promise<void>;
 }
 
 export class BuildManager {
@@ -230,11 +230,16 @@ export class BuildManager {
     try {
       // A bank finished during shutdown is still committed; a cancelled or deleted one is not.
       if (staged && (a.stopReason === 'cancel' || a.stopReason === 'delete')) {
-        await rm(staged.dir, { recursive: true, force: true });
+        await store.banks.discardStaged(r.line);
         staged = null;
       }
       if (staged) {
         const version = await store.banks.commit(r.line, staged.dir);
+        if (this.deps.afterCommit) {
+          const t0 = performance.now();
+          await this.deps.afterCommit(r.line, version);
+          r.timingsMs.evaluating = Math.round(performance.now() - t0);
+        }
         // Readers see `succeeded` only once the bank is also active: record first, then activate.
         const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
         await a.writes;
@@ -244,7 +249,7 @@ export class BuildManager {
         metrics.bankRows.set({ line: r.line }, staged.rows);
         log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
       } else {
-        if (wasRunning) await this.removeStagedBanks(r.line);
+        if (wasRunning) await this.deps.store.banks.discardStaged(r.line);
         const reason = a.stopReason;
         if (reason === 'cancel' || (reason === 'delete' && !error)) {
           Object.assign(r, { status: 'cancelled', error: null });
@@ -269,13 +274,6 @@ export class BuildManager {
     this.forget(a);
     a.resolveDone();
     this.pump();
-  }
-
-  /** A stopped thread may leave a staged bank folder in the line's tmp/ (one build per line, so all are its own). */
-  private async removeStagedBanks(lineId: string): Promise<void> {
-    const tmp = this.deps.store.layout.line(lineId).tmp;
-    const names = await readdir(tmp).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
   }
 
   private forget(a: ActiveBuild): void {

@@ -3,14 +3,7 @@ import type { ServiceConfig } from '../common/config.js';
 import type { Store } from '../store/index.js';
 import type { ImageRecord } from '../store/types.js';
 import { UploadSession } from './uploads.js';
-import { imageView, type ImageView } from './views.js';
-
-export interface ImagePage {
-  total: number;
-  offset: number;
-  limit: number;
-  images: ImageView[];
-}
+import { imageView, type ImagePage } from './views.js';
 
 export class ImageService {
   constructor(private readonly store: Store, private readonly config: ServiceConfig) {}
@@ -19,7 +12,7 @@ export class ImageService {
   async beginUpload(lineId: string): Promise<UploadSession> {
     await this.store.lines.get(lineId);
     const { maxFileBytes, maxRequestBytes, maxPixels } = this.config;
-    return new UploadSession(this.store, lineId, { maxFileBytes, maxRequestBytes, maxPixels });
+    return new UploadSession(this.store.images, lineId, { maxFileBytes, maxRequestBytes, maxPixels });
   }
 
   async list(lineId: string, offset: number, limit: number): Promise<ImagePage> {

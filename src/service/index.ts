@@ -14,6 +14,7 @@ import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { ValidationService } from './validation.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -32,6 +33,7 @@ export interface Service {
   readonly metrics: ServiceMetrics;
   readonly lines: LineService;
   readonly images: ImageService;
+  readonly validation: ValidationService;
   readonly builds: BuildManager;
   readonly inspection: InspectionService;
   /** Resolves once the backbone is verified and loaded in every inspection worker (or failed to). */
@@ -55,9 +57,12 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   let backboneError: string | null = 'loading';
   let shuttingDown = false;
 
-  const builds = new BuildManager({ store, config, metrics, log, manifest: () => manifest });
-  const inspection = new InspectionService({ store, config, metrics, log });
-  const lines = new LineService(store, builds, metrics, log);
+  // Builds evaluate their bank and inspections resolve their threshold through the validation
+  // service, which scores with the inspection pool: the closures are called only after construction.
+  const builds: BuildManager = new BuildManager({ store, config, metrics, log, manifest: () => manifest, afterCommit: (line, version) => validation.afterBuild(line, version) });
+  const inspection: InspectionService = new InspectionService({ store, config, metrics, log, thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override) });
+  const validation: ValidationService = new ValidationService(store, config, inspection, log);
+  const lines = new LineService(store, builds, metrics, log, validation);
   const images = new ImageService(store, config);
   await lines.publishBankRows();
 
@@ -77,7 +82,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   })();
 
   return {
-    config, store, registry, metrics, lines, images, builds, inspection, backboneReady,
+    config, store, registry, metrics, lines, images, validation, builds, inspection, backboneReady,
     get shuttingDown(): boolean {
       return shuttingDown;
     },

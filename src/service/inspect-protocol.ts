@@ -1,6 +1,7 @@
 /** Tasks and results exchanged with the inspection worker pool. */
 import type { BankSet } from '../engine/index.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
+import type { InspectStage } from './views.js';
 
 export type HeatmapKind = 'none' | 'heatmap' | 'overlay';
 
@@ -24,12 +25,7 @@ export interface WarmupTask {
   type: 'warmup';
 }
 
-export interface InspectStageTimings {
-  decode: number;
-  backbone: number;
-  search: number;
-  render: number;
-}
+export type InspectStageTimings = Record<InspectStage, number>;
 
 export interface InspectImageResult {
   width: number;

@@ -8,12 +8,11 @@ import type { Logger } from 'pino';
 import { probeImage } from '../backbone/preprocess.js';
 import type { ServiceConfig } from '../common/config.js';
 import { AppError, appError, isAppError } from '../common/errors.js';
-import type { Store } from '../store/index.js';
+import type { LineRecord, Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
 import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
-import { effectiveThreshold } from './line-config.js';
-import type { InspectStage, ServiceMetrics } from './metrics.js';
-import type { AnomalyRegion } from '../render/heatmap.js';
+import type { ServiceMetrics } from './metrics.js';
+import type { InspectionResponse, InspectionResultView } from './views.js';
 
 /** Images per worker task: large requests are spread over the workers, small ones stay one batch. */
 const TASK_BATCH = 8;
@@ -23,6 +22,8 @@ export interface InspectOptions {
   threshold?: number;
   regions: boolean;
   opacity: number;
+  /** A stored bank version to score with instead of the active one. */
+  bank?: number;
 }
 
 export interface InspectFile {
@@ -30,31 +31,14 @@ export interface InspectFile {
   bytes: Buffer;
 }
 
-export interface InspectionResultView {
-  filename: string;
-  width: number;
-  height: number;
-  score: number;
-  normalizedScore: number;
-  threshold: number;
-  anomalous: boolean;
-  /** PNG bytes; the HTTP layer base64-encodes them for JSON. */
-  heatmap?: Buffer;
-  regions?: AnomalyRegion[];
-  timingsMs: Record<InspectStage, number>;
-}
-
-export interface InspectionResponse {
-  line: string;
-  bank: { version: number; method: string };
-  results: InspectionResultView[];
-}
 
 export interface InspectionDeps {
   store: Store;
   config: ServiceConfig;
   metrics: ServiceMetrics;
   log: Logger;
+  /** The decision threshold of a request against `bank` (line policy, `?threshold=` override). */
+  thresholdFor: (line: LineRecord, bank: LoadedBank, override?: number) => Promise<number>;
 }
 
 const round = (v: number): number => Math.round(v * 100) / 100;
@@ -95,21 +79,45 @@ export class InspectionService {
   }
 
   async inspect(lineId: string, files: InspectFile[], opts: InspectOptions): Promise<InspectionResponse> {
-    const { store, config, metrics } = this.deps;
+    const { store, metrics } = this.deps;
     if (files.length === 0) throw appError('NO_IMAGES_FIELD');
     const line = await store.lines.get(lineId);
     // From here on the line exists, so failures are counted under its label.
-    const tasks = Math.ceil(files.length / TASK_BATCH);
-    let admitted = false;
     try {
-      if (line.activeBank === null) throw appError('NO_ACTIVE_BANK', [lineId]);
-      if (!this.backbone) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
-      if (this.inFlight + tasks > config.inspectWorkers + config.inspectQueue) {
-        const seconds = Math.max(1, Math.ceil(((this.inFlight / config.inspectWorkers) * this.taskMs) / 1000));
-        throw appError('BUSY', [seconds], { retryAfterSeconds: seconds });
-      }
-      this.inFlight += tasks;
-      admitted = true;
+      const version = opts.bank ?? line.activeBank;
+      if (version === null) throw appError('NO_ACTIVE_BANK', [lineId]);
+      const { bank, threshold, outputs } = await this.score(line, version, files, opts, (b) => this.deps.thresholdFor(line, b, opts.threshold));
+      const results = outputs.map((r, i) => this.view(lineId, files[i].filename, r, threshold));
+      return { line: lineId, bank: { version: bank.version, method: bank.meta.method, active: bank.version === line.activeBank }, results };
+    } catch (err) {
+      metrics.inspections.inc({ line: lineId, result: 'error' }, files.length);
+      throw err;
+    }
+  }
+
+  /** Image scores of photos against one stored bank (the validation evaluation): no heatmaps, not counted as inspections. */
+  async imageScores(lineId: string, version: number, files: InspectFile[]): Promise<number[]> {
+    const line = await this.deps.store.lines.get(lineId);
+    const { outputs } = await this.score(line, version, files, { heatmap: 'none', regions: false, opacity: 0 }, async (b) => b.meta.threshold);
+    return outputs.map((r) => r.score);
+  }
+
+  private async score(
+    line: LineRecord,
+    version: number,
+    files: InspectFile[],
+    opts: InspectOptions,
+    thresholdOf: (bank: LoadedBank) => Promise<number>,
+  ): Promise<{ bank: LoadedBank; threshold: number; outputs: InspectImageResult[] }> {
+    const { store, config } = this.deps;
+    if (!this.backbone) throw appError('UNAVAILABLE', ['The backbone is not loaded yet; retry when /readyz answers 200']);
+    const tasks = Math.ceil(files.length / TASK_BATCH);
+    if (this.inFlight + tasks > config.inspectWorkers + config.inspectQueue) {
+      const seconds = Math.max(1, Math.ceil(((this.inFlight / config.inspectWorkers) * this.taskMs) / 1000));
+      throw appError('BUSY', [seconds], { retryAfterSeconds: seconds });
+    }
+    this.inFlight += tasks;
+    try {
       for (const f of files) {
         try {
           await probeImage(f.bytes, config.maxPixels);
@@ -118,10 +126,10 @@ export class InspectionService {
           throw err;
         }
       }
-      const bank = await store.bankCache.get(lineId, line.activeBank);
+      const bank = await store.bankCache.get(line.id, version);
       this.checkBackbone(bank);
-      const threshold = effectiveThreshold(bank.meta.calibration, line.config, opts.threshold);
-      const bankKey = `${lineId}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;
+      const threshold = await thresholdOf(bank);
+      const bankKey = `${line.id}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;
       const chunks: InspectFile[][] = [];
       for (let i = 0; i < files.length; i += TASK_BATCH) chunks.push(files.slice(i, i + TASK_BATCH));
       const outputs = await Promise.all(chunks.map((chunk) => this.runTask({
@@ -131,13 +139,9 @@ export class InspectionService {
         blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4), threshold, scale: bank.meta.colorScale,
         heatmap: opts.heatmap, opacity: opts.opacity, regions: opts.regions,
       }, chunk)));
-      const results = outputs.flatMap((out, c) => out.map((r, k) => this.view(lineId, chunks[c][k].filename, r, threshold)));
-      return { line: lineId, bank: { version: bank.version, method: bank.meta.method }, results };
-    } catch (err) {
-      metrics.inspections.inc({ line: lineId, result: 'error' }, files.length);
-      throw err;
+      return { bank, threshold, outputs: outputs.flat() };
     } finally {
-      if (admitted) this.inFlight -= tasks;
+      this.inFlight -= tasks;
     }
   }
 

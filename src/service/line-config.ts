@@ -3,8 +3,11 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { DEFAULT_ENGINE_CONFIG, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, resolveEngineConfig, type DecisionRules, type EngineConfig } from '../engine/index.js';
-import type { CalibrationRecord, LineConfig, ThresholdConfig } from '../store/types.js';
+import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, recallThreshold, resolveEngineConfig, type DecisionRules, type EngineConfig, type LabelledScores } from '../engine/index.js';
+import type { CalibrationRecord, EvaluationScore, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
+
+/** Policy `validation` without a target: the best-F1 threshold; with target `recall`: 0.99 unless given. */
+const DEFAULT_VALIDATION_RECALL = 0.99;
 
 export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
@@ -25,7 +28,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
 });
 
 /** What a request may send: any subset, with `threshold` itself partial. */
-export type LineConfigPatch = Partial<Omit<LineConfig, 'threshold'>> & { threshold?: Partial<ThresholdConfig> };
+export type { LineConfigPatch };
 
 /** Applies a partial update and checks the rules the schema cannot express. */
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {
@@ -34,6 +37,10 @@ export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPat
   const merged: LineConfig = { ...DEFAULT_LINE_CONFIG, ...base, ...rest, threshold: { ...DEFAULT_LINE_CONFIG.threshold, ...base.threshold, ...threshold } };
   if (merged.threshold.policy === 'fixed' && merged.threshold.value === undefined) {
     throw appError('VALIDATION_FAILED', ['threshold.policy "fixed" needs threshold.value']);
+  }
+  if (merged.threshold.policy === 'validation') {
+    merged.threshold.target ??= 'f1';
+    if (merged.threshold.target === 'recall') merged.threshold.recall ??= DEFAULT_VALIDATION_RECALL;
   }
   if (merged.crop !== null && merged.resize !== null && merged.crop > merged.resize) {
     throw appError('VALIDATION_FAILED', [`crop ${merged.crop} is larger than resize ${merged.resize}`]);
@@ -64,14 +71,29 @@ export function decisionRulesFor(config: LineConfig): DecisionRules {
   };
 }
 
+export function labelled(scores: readonly EvaluationScore[]): LabelledScores {
+  return { scores: scores.map((s) => s.score), defective: scores.map((s) => s.label === 'defective') };
+}
+
+/** Policy `validation`: the threshold chosen on the bank's scores of the validation photos. */
+export function validationThreshold(scores: readonly EvaluationScore[], threshold: ThresholdConfig): number {
+  const data = labelled(scores);
+  return threshold.target === 'recall' ? recallThreshold(data, threshold.recall ?? DEFAULT_VALIDATION_RECALL).threshold : bestF1Threshold(data).threshold;
+}
+
 /**
- * The decision threshold of one request: `?threshold=` > the line's `fixed` value > the bank's
- * calibration by the line's current rule: `tail` the fitted Gumbel at the line's false-alarm rate,
+ * The decision threshold of one request: `?threshold=` > the line's `fixed` value > policy
+ * `validation` on the bank's validation scores (`evaluation`, required for that policy) > the
+ * bank's calibration by the line's rule: `tail` the fitted Gumbel at the line's false-alarm rate,
  * `fence` m + k·s with the line's k (also for banks built before the tail was recorded).
  */
-export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number): number {
+export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number, evaluation?: readonly EvaluationScore[]): number {
   if (override !== undefined) return override;
   if (line.threshold.policy === 'fixed' && line.threshold.value !== undefined) return line.threshold.value;
+  if (line.threshold.policy === 'validation') {
+    if (!evaluation) throw appError('INTERNAL', ['policy "validation" without the bank\'s evaluation']);
+    return validationThreshold(evaluation, line.threshold);
+  }
   if (line.threshold.rule === 'tail' && calibration.tail) return gumbelQuantile(calibration.tail, line.threshold.falseAlarmRate);
   return calibration.median + line.threshold.sensitivity * calibration.spread;
 }

@@ -3,11 +3,14 @@ import type { Logger } from 'pino';
 import { appError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
-import type { LineRecord, NoiseReport } from '../store/types.js';
+import type { LineRecord } from '../store/types.js';
+import { computeGeometry, probeImage } from '../backbone/index.js';
+import { renderRemovalPng } from '../render/removal.js';
 import type { BuildManager } from './builds.js';
-import { DEFAULT_LINE_CONFIG, effectiveThreshold, mergeLineConfig, type LineConfigPatch } from './line-config.js';
+import { DEFAULT_LINE_CONFIG, mergeLineConfig, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
-import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView } from './views.js';
+import type { ValidationService } from './validation.js';
+import { bankSummary, buildRef, type BankSummary, type LineSummary, type LineView, type NoiseReportView } from './views.js';
 
 export interface CreateLineInput {
   id: string;
@@ -26,12 +29,16 @@ export class LineService {
     private readonly builds: BuildManager,
     private readonly metrics: ServiceMetrics,
     private readonly log: Logger,
+    private readonly validation: ValidationService,
   ) {}
 
   async create(input: CreateLineInput): Promise<LineView> {
     const id = assertLineId(input.id);
     const now = new Date().toISOString();
-    const record: LineRecord = { id, name: input.name ?? id, config: mergeLineConfig(DEFAULT_LINE_CONFIG, input.config), createdAt: now, updatedAt: now, activeBank: null };
+    const config = mergeLineConfig(DEFAULT_LINE_CONFIG, input.config);
+    // A new line has no validation photos: policy "validation" is refused with the usual message.
+    await this.validation.prepare(id, config, null);
+    const record: LineRecord = { id, name: input.name ?? id, config, createdAt: now, updatedAt: now, activeBank: null };
     await this.store.lines.create(record);
     this.log.info({ line: id }, 'line created');
     return this.view(record);
@@ -51,6 +58,9 @@ export class LineService {
   }
 
   async patch(lineId: string, input: PatchLineInput): Promise<LineView> {
+    // Policy "validation" is checked (and the active bank evaluated) before anything changes.
+    const before = await this.store.lines.get(lineId);
+    await this.validation.prepare(lineId, mergeLineConfig(before.config, input.config), before.activeBank);
     const rec = await this.store.lines.update(lineId, (r) => ({
       ...r,
       name: input.name ?? r.name,
@@ -78,18 +88,30 @@ export class LineService {
 
   /** Makes an existing bank the active one (rollback or roll forward); applies to the next inspection. */
   async activate(lineId: string, version: number): Promise<LineView> {
-    await this.store.lines.get(lineId);
+    const line = await this.store.lines.get(lineId);
     const meta = await this.store.banks.meta(lineId, version);
+    await this.validation.prepare(lineId, line.config, version);
     const rec = await this.store.lines.update(lineId, (r) => ({ ...r, activeBank: version, updatedAt: new Date().toISOString() }));
     this.metrics.bankRows.set({ line: lineId }, meta.rows.cls + (meta.rows.seg ?? 0));
     this.log.info({ line: lineId, bankVersion: version }, 'bank activated');
     return this.view(rec);
   }
 
-  async noiseReport(lineId: string, buildId: string): Promise<NoiseReport & { bankVersion: number }> {
+  async noiseReport(lineId: string, buildId: string): Promise<NoiseReportView> {
     const build = await this.builds.get(lineId, buildId);
     if (build.status !== 'succeeded' || build.bankVersion === null) throw appError('NOISE_REPORT_UNAVAILABLE', [buildId, build.status]);
     return { ...(await this.store.banks.noiseReport(lineId, build.bankVersion)), bankVersion: build.bankVersion };
+  }
+
+  /** A training photo of bank `version` with the patches its denoising removed drawn on it (PNG). */
+  async removalOverlay(lineId: string, version: number, imageId: string, maxSide?: number): Promise<Buffer> {
+    await this.store.lines.get(lineId);
+    const found = await this.store.banks.removalMask(lineId, version, imageId);
+    if (!found) throw appError('NO_REMOVAL_MASK', [version]);
+    const bytes = await this.store.images.readBytes(lineId, imageId);
+    const { width, height } = await probeImage(bytes, Number.MAX_SAFE_INTEGER);
+    const geometry = computeGeometry(width, height, { resize: found.meta.config.resize, crop: found.meta.config.crop });
+    return renderRemovalPng(bytes, found.mask, found.grid, geometry, maxSide);
   }
 
   /** Sets the bank-rows gauge of every line from its active bank (at startup). */
@@ -114,7 +136,7 @@ export class LineService {
       builds: builds.length,
       banks: versions.length,
       activeBank: meta && rec.activeBank !== null ? bankSummary(rec.activeBank, meta, rec) : null,
-      threshold: meta ? effectiveThreshold(meta.calibration, rec.config) : null,
+      threshold: meta && rec.activeBank !== null ? await this.validation.storedThreshold(rec, rec.activeBank, meta) : null,
       lastBuild: buildRef(builds[0]),
     };
   }

@@ -1,7 +1,7 @@
 /** The service's Prometheus metrics (guide §2.5), registered on one registry per service instance. */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 
-export type InspectStage = 'decode' | 'backbone' | 'search' | 'render';
+export type { InspectStage } from './views.js';
 
 export interface ServiceMetrics {
   inspectDuration: Histogram<'line' | 'stage'>;

@@ -5,16 +5,15 @@
  * nothing; a bad file is rejected with its reason while the others are stored.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import { probeImage } from '../backbone/preprocess.js';
 import { appError, isAppError } from '../common/errors.js';
-import type { Store } from '../store/index.js';
+import type { ImageStore } from '../store/images.js';
 import type { ImageRecord } from '../store/types.js';
+import type { UploadResult } from './views.js';
 
 export interface UploadLimits {
   maxFileBytes: number;
@@ -28,21 +27,6 @@ export interface IncomingFile {
   stream: Readable & { truncated?: boolean };
 }
 
-export interface UploadFileResult {
-  filename: string;
-  status: 'stored' | 'duplicate' | 'rejected';
-  id?: string;
-  width?: number;
-  height?: number;
-  reason?: string;
-}
-
-export interface UploadResult {
-  stored: number;
-  duplicates: number;
-  rejected: number;
-  files: UploadFileResult[];
-}
 
 const EXTENSIONS: Record<string, { ext: string; contentType: string }> = {
   png: { ext: 'png', contentType: 'image/png' },
@@ -84,7 +68,7 @@ export class UploadSession {
   private readonly staged: StagedFile[] = [];
   private total = 0;
 
-  constructor(private readonly store: Store, private readonly lineId: string, private readonly limits: UploadLimits) {}
+  constructor(private readonly images: ImageStore, private readonly lineId: string, private readonly limits: UploadLimits) {}
 
   get files(): number {
     return this.staged.length;
@@ -92,7 +76,7 @@ export class UploadSession {
 
   async add(file: IncomingFile): Promise<void> {
     const filename = cleanFilename(file.filename);
-    const target = await this.store.images.stagingPath(this.lineId);
+    const { path: target, stream: out } = await this.images.openStaging(this.lineId);
     const hash = createHash('sha256');
     let bytes = 0;
     const entry: StagedFile = { filename, path: target, sha256: '', bytes: 0 };
@@ -110,7 +94,7 @@ export class UploadSession {
         cb(null, chunk);
       },
     });
-    await pipeline(file.stream, counter, createWriteStream(target, { flags: 'wx', flush: true }));
+    await pipeline(file.stream, counter, out);
     if (file.stream.truncated) {
       throw appError('PAYLOAD_TOO_LARGE', [`File "${filename}" is over MAX_FILE_BYTES (${limits.maxFileBytes} bytes)`], { filename, maxFileBytes: limits.maxFileBytes });
     }
@@ -118,15 +102,15 @@ export class UploadSession {
     entry.bytes = bytes;
   }
 
-  /** Checks and stores every staged file; a request where no file is readable is a 400. */
-  async finish(): Promise<UploadResult> {
+  /** Checks and stores every staged file (with `extra` in each record); a request where no file is readable is a 400. */
+  async finish(extra: Pick<ImageRecord, 'label'> = {}): Promise<UploadResult> {
     if (this.staged.length === 0) throw appError('NO_IMAGES_FIELD');
     const result: UploadResult = { stored: 0, duplicates: 0, rejected: 0, files: [] };
     try {
       for (const f of this.staged) {
         let info: { format: string; width: number; height: number };
         try {
-          info = await checkImage(await readFile(f.path), this.limits.maxPixels);
+          info = await checkImage(await this.images.readStaged(f.path), this.limits.maxPixels);
         } catch (err) {
           if (!isAppError(err)) throw err;
           result.rejected++;
@@ -136,9 +120,9 @@ export class UploadSession {
         const kind = EXTENSIONS[info.format];
         const record: ImageRecord = {
           id: f.sha256, filename: f.filename, contentType: kind.contentType, format: info.format, ext: kind.ext,
-          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(),
+          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(), ...extra,
         };
-        const outcome = await this.store.images.commit(this.lineId, f.path, record);
+        const outcome = await this.images.commit(this.lineId, f.path, record);
         if (outcome === 'stored') result.stored++;
         else result.duplicates++;
         result.files.push({ filename: f.filename, status: outcome, id: record.id, width: record.width, height: record.height });
@@ -154,6 +138,6 @@ export class UploadSession {
 
   /** Removes whatever is still staged (after a commit the staged path no longer exists). */
   async discard(): Promise<void> {
-    await Promise.all(this.staged.map((f) => rm(f.path, { force: true })));
+    await this.images.discardStaged(this.staged.map((f) => f.path));
   }
 }

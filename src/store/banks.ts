@@ -10,10 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Bank, BankSet } from '../engine/index.js';
 import { appError } from '../common/errors.js';
-import { fsyncDir, readJsonIfExists, renameDurable, tmpName, writeSynced, readdirIfExists } from './atomic.js';
+import { fsyncDir, readJsonIfExists, renameDurable, tmpName, writeJsonDurable, writeSynced, readdirIfExists } from './atomic.js';
 import { KeyedMutex } from './mutex.js';
 import type { Layout } from './paths.js';
-import type { BankFileRecord, BankMeta, NoiseReport } from './types.js';
+import type { BankFileRecord, BankMeta, EvaluationRecord, NoiseReport } from './types.js';
 
 if (os.endianness() !== 'LE') throw new Error('Bank files are little-endian; this platform is big-endian');
 
@@ -21,6 +21,8 @@ export interface BankPayload {
   meta: Omit<BankMeta, 'files'>;
   bankSet: BankSet;
   noiseReport: NoiseReport;
+  /** 1 per training patch the denoising removed (image-major, `meta.trainingImages` order, grid row-major). */
+  removed?: Uint8Array;
 }
 
 export interface LoadedBank {
@@ -46,6 +48,8 @@ function bytesOf(arr: Float32Array | Int32Array): Uint8Array {
 }
 
 const READ_CHUNK = 1 << 20;
+const REMOVED_FILE = 'noise-mask.bin';
+const EVALUATION_FILE = 'evaluation.json';
 
 /** Reads a file into shared memory in chunks, hashing as it goes (no long event-loop stall). */
 async function readShared(file: string, expect: BankFileRecord): Promise<SharedArrayBuffer> {
@@ -92,6 +96,10 @@ export class BankStore {
           files[fileName(name, field)] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength, dtype, length: arr.length };
         }
       }
+      if (payload.removed) {
+        await writeSynced(path.join(dir, REMOVED_FILE), payload.removed);
+        files[REMOVED_FILE] = { sha256: createHash('sha256').update(payload.removed).digest('hex'), bytes: payload.removed.byteLength, dtype: 'uint8', length: payload.removed.length };
+      }
       const meta: BankMeta = { ...payload.meta, files };
       await writeSynced(path.join(dir, 'noise-report.json'), `${JSON.stringify(payload.noiseReport, null, 2)}\n`);
       await writeSynced(path.join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
@@ -101,6 +109,13 @@ export class BankStore {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Removes bank folders a stopped build left staged in the line's tmp/ (one build per line runs at a time). */
+  async discardStaged(lineId: string): Promise<void> {
+    const tmp = this.layout.line(lineId).tmp;
+    const names = await readdirIfExists(tmp);
+    await Promise.all(names.filter((n) => n.startsWith('bank.')).map((n) => rm(path.join(tmp, n), { recursive: true, force: true })));
   }
 
   /** Renames a staged bank folder to the next free version; returns that version. */
@@ -130,6 +145,36 @@ export class BankStore {
     const report = await readJsonIfExists<NoiseReport>(path.join(this.layout.line(lineId).bank(version), 'noise-report.json'));
     if (!report) throw appError('BANK_NOT_FOUND', [version]);
     return report;
+  }
+
+  /** The removed-patch mask of one training image of the bank (grid row-major), or null for banks built before masks were stored. */
+  async removalMask(lineId: string, version: number, imageId: string): Promise<{ mask: Uint8Array; grid: { h: number; w: number }; meta: BankMeta } | null> {
+    const meta = await this.meta(lineId, version);
+    const rec = meta.files[REMOVED_FILE];
+    const b = meta.trainingImages.indexOf(imageId);
+    if (b < 0) throw appError('IMAGE_NOT_IN_BANK', [imageId.slice(0, 80), version]);
+    if (!rec) return null;
+    let all: Uint8Array;
+    try {
+      all = new Uint8Array(await readShared(path.join(this.layout.line(lineId).bank(version), REMOVED_FILE), rec));
+    } catch (err) {
+      throw appError('BANK_CORRUPT', [`${lineId}/${version}`, (err as Error).message]);
+    }
+    const P = meta.grid.h * meta.grid.w;
+    return { mask: all.subarray(b * P, (b + 1) * P), grid: meta.grid, meta };
+  }
+
+  /** The bank's evaluation on the validation photos, or null when it was never evaluated. */
+  async evaluation(lineId: string, version: number): Promise<EvaluationRecord | null> {
+    const dir = this.layout.line(lineId).bank(version);
+    return (await readJsonIfExists<EvaluationRecord>(path.join(dir, EVALUATION_FILE))) ?? null;
+  }
+
+  /** Replaces the bank's evaluation (the one file of a bank folder written after it was committed). */
+  async saveEvaluation(lineId: string, record: EvaluationRecord): Promise<void> {
+    const paths = this.layout.line(lineId);
+    await this.meta(lineId, record.bankVersion);
+    await writeJsonDurable(paths.tmp, path.join(paths.bank(record.bankVersion), EVALUATION_FILE), record);
   }
 
   /** Loads and verifies a bank; a corrupt file is an internal error naming the file. */

@@ -1,14 +1,16 @@
 /**
- * Training images: bytes at images/<sha256>.<ext>, metadata at images/<sha256>.json. The bytes are
- * renamed into place first and the metadata second; an image exists once its metadata file does.
+ * A line's photos (training images, or labelled validation photos under validation/: one store per
+ * set): bytes at images/<sha256>.<ext>, metadata at images/<sha256>.json. The bytes are renamed into
+ * place first and the metadata second; an image exists once its metadata file does.
  * An in-memory index per line (this process is the only writer of DATA_DIR) keeps listings cheap.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { appError } from '../common/errors.js';
 import { fsyncDir, isNotFound, readJsonIfExists, renameDurable, tmpName, writeJsonDurable } from './atomic.js';
 import { KeyedMutex } from './mutex.js';
-import { IMAGE_ID_PATTERN, type Layout } from './paths.js';
+import { IMAGE_ID_PATTERN, type ImageSet, type Layout } from './paths.js';
 import type { ImageRecord } from './types.js';
 
 export type CommitOutcome = 'stored' | 'duplicate';
@@ -17,13 +19,27 @@ export class ImageStore {
   private readonly index = new Map<string, Promise<Map<string, ImageRecord>>>();
   private readonly locks = new KeyedMutex();
 
-  constructor(private readonly layout: Layout) {}
+  constructor(private readonly layout: Layout, private readonly set: ImageSet = 'images') {}
 
-  /** A fresh path in the line's tmp/ to stream an upload into. */
-  async stagingPath(lineId: string): Promise<string> {
+  /**
+   * A fresh file in the line's tmp/ to stream an upload into (`wx`: never an existing file; `flush`:
+   * synced on close, so a committed image is on disk). Its `path` is the handle for
+   * `readStaged`, `commit` and `discardStaged`.
+   */
+  async openStaging(lineId: string): Promise<{ path: string; stream: WriteStream }> {
     const tmp = this.layout.line(lineId).tmp;
     await mkdir(tmp, { recursive: true });
-    return tmpName(tmp, 'upload');
+    const file = tmpName(tmp, 'upload');
+    return { path: file, stream: createWriteStream(file, { flags: 'wx', flush: true }) };
+  }
+
+  readStaged(stagedFile: string): Promise<Buffer> {
+    return readFile(stagedFile);
+  }
+
+  /** Removes staged uploads that were not committed (after a commit the path no longer exists). */
+  async discardStaged(stagedFiles: readonly string[]): Promise<void> {
+    await Promise.all(stagedFiles.map((f) => rm(f, { force: true })));
   }
 
   private load(lineId: string): Promise<Map<string, ImageRecord>> {
@@ -37,7 +53,7 @@ export class ImageStore {
   }
 
   private async scan(lineId: string): Promise<Map<string, ImageRecord>> {
-    const dir = this.layout.line(lineId).images;
+    const dir = this.layout.line(lineId)[this.set];
     const map = new Map<string, ImageRecord>();
     let names: string[];
     try {
@@ -64,8 +80,10 @@ export class ImageStore {
         await rm(stagedFile, { force: true });
         return 'duplicate';
       }
-      await renameDurable(stagedFile, paths.imageBytes(record.id, record.ext));
-      await writeJsonDurable(paths.tmp, paths.imageMeta(record.id), record);
+      // Lines created before validation photos existed have no validation/ folder yet.
+      await mkdir(paths[this.set], { recursive: true });
+      await renameDurable(stagedFile, paths.imageBytes(record.id, record.ext, this.set));
+      await writeJsonDurable(paths.tmp, paths.imageMeta(record.id, this.set), record);
       index.set(record.id, record);
       return 'stored';
     });
@@ -83,13 +101,17 @@ export class ImageStore {
 
   async get(lineId: string, imageId: string): Promise<ImageRecord> {
     const rec = IMAGE_ID_PATTERN.test(imageId) ? (await this.load(lineId)).get(imageId) : undefined;
-    if (!rec) throw appError('IMAGE_NOT_FOUND', [imageId.slice(0, 80)]);
+    if (!rec) throw appError(this.set === 'images' ? 'IMAGE_NOT_FOUND' : 'VALIDATION_IMAGE_NOT_FOUND', [imageId.slice(0, 80)]);
     return rec;
   }
 
   async readBytes(lineId: string, imageId: string): Promise<Buffer> {
-    const rec = await this.get(lineId, imageId);
-    return readFile(this.layout.line(lineId).imageBytes(rec.id, rec.ext));
+    return this.readRecordBytes(lineId, await this.get(lineId, imageId));
+  }
+
+  /** The bytes of a record read earlier (a build's worker holds the records, not the index). */
+  readRecordBytes(lineId: string, record: Pick<ImageRecord, 'id' | 'ext'>): Promise<Buffer> {
+    return readFile(this.layout.line(lineId).imageBytes(record.id, record.ext, this.set));
   }
 
   /** Metadata goes first, so the image stops counting before its bytes disappear. */
@@ -97,10 +119,10 @@ export class ImageStore {
     return this.locks.run(`${lineId}/${imageId}`, async () => {
       const rec = await this.get(lineId, imageId);
       const paths = this.layout.line(lineId);
-      await rm(paths.imageMeta(rec.id), { force: true });
+      await rm(paths.imageMeta(rec.id, this.set), { force: true });
       (await this.load(lineId)).delete(rec.id);
-      await rm(paths.imageBytes(rec.id, rec.ext), { force: true });
-      await fsyncDir(paths.images);
+      await rm(paths.imageBytes(rec.id, rec.ext, this.set), { force: true });
+      await fsyncDir(paths[this.set]);
     });
   }
 

@@ -13,6 +13,8 @@ export class Store {
   readonly layout: Layout;
   readonly lines: LineStore;
   readonly images: ImageStore;
+  /** Labelled validation photos: stored like training images, never used for training. */
+  readonly validation: ImageStore;
   readonly builds: BuildStore;
   readonly banks: BankStore;
   readonly bankCache: BankCache;
@@ -21,6 +23,7 @@ export class Store {
     this.layout = new Layout(dataDir);
     this.lines = new LineStore(this.layout);
     this.images = new ImageStore(this.layout);
+    this.validation = new ImageStore(this.layout, 'validation');
     this.builds = new BuildStore(this.layout);
     this.banks = new BankStore(this.layout);
     this.bankCache = new BankCache(this.banks, bankCacheSize);
@@ -36,21 +39,25 @@ export class Store {
   async deleteLine(lineId: string): Promise<void> {
     await this.lines.delete(lineId);
     this.images.forget(lineId);
+    this.validation.forget(lineId);
     this.bankCache.evictLine(lineId);
   }
 
-  /** Readiness probe: a file can be created, synced and removed in DATA_DIR/tmp. */
+  /** A file can be created, synced and removed in DATA_DIR/tmp; throws the file system's error otherwise. */
+  async assertWritable(): Promise<void> {
+    await mkdir(this.layout.tmpDir, { recursive: true });
+    await access(this.layout.tmpDir, constants.W_OK);
+    const probe = tmpName(this.layout.tmpDir, 'probe');
+    await writeSynced(probe, 'ok');
+    await rm(probe, { force: true });
+  }
+
+  /** Readiness probe form of `assertWritable`. */
   async writable(): Promise<boolean> {
-    try {
-      await mkdir(this.layout.tmpDir, { recursive: true });
-      await access(this.layout.tmpDir, constants.W_OK);
-      const probe = tmpName(this.layout.tmpDir, 'probe');
-      await writeSynced(probe, 'ok');
-      await rm(probe, { force: true });
-      return true;
-    } catch {
-      return false;
-    }
+    return this.assertWritable().then(
+      () => true,
+      () => false,
+    );
   }
 }
 

@@ -19,15 +19,19 @@ function assertPattern(value: string, pattern: RegExp, what: string): string {
   return value;
 }
 
+/** The two photo collections of a line: training images, and labelled validation photos (never trained on). */
+export type ImageSet = 'images' | 'validation';
+
 export interface LinePaths {
   dir: string;
   lineJson: string;
   images: string;
+  validation: string;
   builds: string;
   banks: string;
   tmp: string;
-  imageBytes(imageId: string, ext: string): string;
-  imageMeta(imageId: string): string;
+  imageBytes(imageId: string, ext: string, set?: ImageSet): string;
+  imageMeta(imageId: string, set?: ImageSet): string;
   build(buildId: string): string;
   bank(version: number): string;
 }
@@ -47,15 +51,17 @@ export class Layout {
     const images = path.join(dir, 'images');
     const builds = path.join(dir, 'builds');
     const banks = path.join(dir, 'banks');
+    const sets: Record<ImageSet, string> = { images, validation: path.join(dir, 'validation') };
     return {
       dir,
       lineJson: path.join(dir, 'line.json'),
       images,
+      validation: sets.validation,
       builds,
       banks,
       tmp: path.join(dir, 'tmp'),
-      imageBytes: (id, ext) => path.join(images, `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.${assertPattern(ext, /^[a-z]{3,4}$/, 'extension')}`),
-      imageMeta: (id) => path.join(images, `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.json`),
+      imageBytes: (id, ext, set = 'images') => path.join(sets[set], `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.${assertPattern(ext, /^[a-z]{3,4}$/, 'extension')}`),
+      imageMeta: (id, set = 'images') => path.join(sets[set], `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.json`),
       build: (id) => path.join(builds, `${assertPattern(id, BUILD_ID_PATTERN, 'build id')}.json`),
       bank: (version) => {
         if (!Number.isSafeInteger(version) || version < 1) throw appError('VALIDATION_FAILED', [`bank version ${version} is not a positive integer`]);

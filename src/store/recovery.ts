@@ -64,6 +64,7 @@ export async function recoverDataDir(layout: Layout, lines: LineStore, builds: B
     report.lines++;
     await emptyDir(paths.tmp);
     report.strayImageFiles += await removeStrayImages(paths.images);
+    report.strayImageFiles += await removeStrayImages(paths.validation);
 
     const succeeded = new Set<string>();
     for (const b of await builds.list(lineId)) {

@@ -1,36 +1,31 @@
-/** Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views of them. */
-import type { DiscriminatorName, Method, SuspectEvidence, ThresholdRule } from '../engine/index.js';
+/**
+ * Records persisted under DATA_DIR (guide §4). These are the on-disk shapes; the API returns views
+ * of them. The shapes the API also returns are the `Static` types of src/store/schemas.ts.
+ */
+import type { Static } from 'typebox';
+import type { Method, ThresholdRule } from '../engine/index.js';
+import type {
+  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, EvaluationScoreSchema, LineConfigPatchSchema, LineConfigSchema,
+  NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema, ValidationLabelSchema,
+} from './schemas.js';
 
-export interface ThresholdConfig {
-  /** `auto`: from the bank's calibration by `rule` (guide §3); `fixed`: `value`. */
-  policy: 'auto' | 'fixed';
-  value?: number;
-  /** k of `m + k·s` (rule `fence`). */
-  sensitivity: number;
-  /** `fence`: m + k·s (spec); `tail`: the fitted Gumbel tail's (1 − falseAlarmRate) quantile. */
-  rule: ThresholdRule;
-  falseAlarmRate: number;
-}
+export type ThresholdConfig = Static<typeof ThresholdConfigSchema>;
+export type LineConfig = Static<typeof LineConfigSchema>;
+/** A partial configuration as a client sends it. */
+export type LineConfigPatch = Static<typeof LineConfigPatchSchema>;
+export type BuildStatus = Static<typeof BuildStatusSchema>;
+export type BuildStage = Static<typeof BuildStageSchema>;
+export type BuildError = Static<typeof BuildErrorSchema>;
+export type BuildRecord = Static<typeof BuildRecordSchema>;
+export type NoiseReportEntry = Static<typeof NoiseReportEntrySchema>;
+export type NoiseReport = Static<typeof NoiseReportSchema>;
+export type ValidationLabel = Static<typeof ValidationLabelSchema>;
+/** One validation photo scored by a bank. */
+export type EvaluationScore = Static<typeof EvaluationScoreSchema>;
+export type EvaluationFigures = Static<typeof EvaluationFiguresSchema>;
+/** The validation photos scored by one bank (banks/<version>/evaluation.json). */
+export type EvaluationRecord = Static<typeof EvaluationRecordSchema>;
 
-/** Per-line settings. Build settings apply to the next build; `threshold` applies at once. */
-export interface LineConfig {
-  method: Method;
-  discriminator: DiscriminatorName;
-  lofK: number;
-  /** Pose tolerance of lof/nearest in patches (engine `discriminatorWindow`). */
-  discriminatorWindow: number;
-  removalQuantile: number;
-  coresetRatio: number;
-  /** Shorter side after resize, or null for the original size. */
-  resize: number | null;
-  /** Centre crop, or null for the whole (resized) frame. */
-  crop: number | null;
-  threshold: ThresholdConfig;
-  /** Noise report, evidence `removedShare`: a suspect lost more than this share of its patches. */
-  suspectShare: number;
-  /** Noise report: what ranks and flags the training photos (`SuspectEvidence`). */
-  suspectEvidence: SuspectEvidence;
-}
 
 export interface LineRecord {
   id: string;
@@ -51,32 +46,8 @@ export interface ImageRecord {
   height: number;
   bytes: number;
   uploadedAt: string;
-}
-
-export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type BuildStage = 'queued' | 'embedding' | 'denoising' | 'coreset' | 'calibrating' | 'writing' | 'done';
-
-export interface BuildError {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export interface BuildRecord {
-  id: string;
-  line: string;
-  status: BuildStatus;
-  stage: BuildStage;
-  progress: { done: number; total: number } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  config: LineConfig;
-  /** Training images the build was started with. */
-  images: number;
-  timingsMs: Record<string, number>;
-  bankVersion: number | null;
-  error: BuildError | null;
+  /** Validation photos only. */
+  label?: ValidationLabel;
 }
 
 /** Colour scale of a bank's heatmaps (guide §3): t = clamp((s − lo)/(hi − lo), 0, 1). */
@@ -109,7 +80,7 @@ export interface CalibrationRecord {
 export interface BankFileRecord {
   sha256: string;
   bytes: number;
-  dtype: 'float32' | 'int32';
+  dtype: 'float32' | 'int32' | 'uint8';
   length: number;
 }
 
@@ -131,33 +102,4 @@ export interface BankMeta {
   threshold: number;
   colorScale: ColorScaleRecord;
   files: Record<string, BankFileRecord>;
-}
-
-export interface NoiseReportEntry {
-  id: string;
-  filename: string;
-  removedShare: number;
-  meanScore: number;
-  maxScore: number;
-  /** Mean of the image's highest patch outlier scores (`TOP_SCORE_SHARE` of its patches). */
-  topScore: number;
-  /** Leave-one-image-out image score against the new bank. */
-  calibrationScore: number;
-  suspect: boolean;
-}
-
-export interface NoiseReport {
-  line: string;
-  buildId: string;
-  method: Method;
-  removalQuantile: number;
-  suspectShare: number;
-  evidence: SuspectEvidence;
-  rule: string;
-  suspects: number;
-  /** Evidence value above which a photo is a suspect. */
-  fence: number;
-  /** How separable the suspects are (`SuspectReport.gap`, `.borderline`). */
-  separation: { gap: number | null; borderline: number };
-  images: NoiseReportEntry[];
 }

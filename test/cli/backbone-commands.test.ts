@@ -64,13 +64,38 @@ test('doctor passes on this installation and fails clearly on a broken backbone 
   }
 });
 
-test('an unknown command exits non-zero with the usage', async () => {
+test('an unknown command is a usage error (exit 2) with the list of commands', async () => {
   const r = await cli(['frobnicate']);
   assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+  assert.match(r.stderr, /build-models/);
 });
 
-test('a bad option is a usage error with exit code 1, not a crash', async () => {
-  const r = await cli(['classify', '--bogus', 'x']);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^error \[usage\]: Unknown option '--bogus'/);
+test('a bad option or a stray argument is a usage error with exit code 2 and the command\'s help', async () => {
+  const bogus = await cli(['classify', '--bogus', 'x']);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /^error \[usage\]: Unknown option '--bogus'/);
+  assert.match(bogus.stderr, /usage: softpatch classify <image>/);
+  const stray = await cli(['doctor', 'extra']);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /unexpected argument "extra"/);
+  const missing = await cli(['features']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /missing <image>/);
+  const serve = await cli(['serve', '--port']);
+  assert.equal(serve.code, 2, 'serve refuses an option without its value instead of ignoring it');
+});
+
+test('every command answers --help with its options and their defaults; --version prints the package version', async () => {
+  for (const [name, option] of [['eval', '--noise <list>'], ['bench', '--runs <n>'], ['serve', '--port <n>'], ['classify', '--top <k>'], ['doctor', '--json'], ['features', '--json'], ['build-models', '--force']]) {
+    const r = await cli([name, '--help']);
+    assert.equal(r.code, 0, `${name} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: softpatch ${name}`), name);
+    assert.ok(r.stdout.includes(option), `${name} --help lists ${option}`);
+  }
+  assert.match((await cli(['eval', '--help'])).stdout, /--noise <list> +comma-separated noise ratios \(default: 0\.1\)/);
+  const v = await cli(['--version']);
+  assert.equal(v.code, 0);
+  const pkg = JSON.parse(await fs.readFile(path.join(path.dirname(CLI), '..', 'package.json'), 'utf8')) as { version: string };
+  assert.equal(v.stdout.trim(), pkg.version);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { call, form, partImage, startServer, type TestServer } from './server.js';
 
 let srv: TestServer;
@@ -42,10 +43,12 @@ test('healthz and request ids: the caller id is echoed when printable and ≤ 12
   assert.notEqual(none.body.requestId, other.body.requestId);
 });
 
-test('OpenAPI document lists every /v1 operation; /docs answers', async () => {
+test('OpenAPI document is valid OpenAPI 3.1 and lists every /v1 operation; /docs answers', async () => {
   const doc = await req('GET', '/openapi.json');
   assert.equal(doc.status, 200);
-  assert.equal(doc.body.openapi, '3.0.3');
+  assert.equal(doc.body.openapi, '3.1.0');
+  const validation = await new Validator().validate(doc.body);
+  assert.equal(validation.valid, true, String(JSON.stringify(validation.errors)).slice(0, 2000));
   const ops = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
   for (const op of [
     'POST /v1/lines', 'GET /v1/lines', 'GET /v1/lines/{line}', 'PATCH /v1/lines/{line}', 'DELETE /v1/lines/{line}',

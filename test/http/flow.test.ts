@@ -143,7 +143,7 @@ test('inspection: the defective part scores higher, is flagged, and its heatmap 
   assert.equal(b.status, 200, JSON.stringify(b.body));
   const [gr] = g.body.results;
   const [br] = b.body.results;
-  assert.deepEqual(g.body.bank, { version: 1, method: 'softpatch' });
+  assert.deepEqual(g.body.bank, { version: 1, method: 'softpatch', active: true });
   assert.ok(br.score > gr.score, `defective ${br.score} vs good ${gr.score}`);
   assert.equal(br.anomalous, true);
   assert.equal(gr.anomalous, false, `good ${gr.score} vs threshold ${gr.threshold}`);

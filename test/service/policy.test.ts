@@ -61,6 +61,16 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   assert.ok(Math.abs(effectiveThreshold(cal, tail) - 1.7) < 1e-12);
   const withTail: CalibrationRecord = { ...cal, tail: { location: 1, scale: 0.1, falseAlarmRate: 0.05, threshold: 0, bootstrap: { resamples: 0, sd: 0, p05: 0, p95: 0 } } };
   assert.ok(Math.abs(effectiveThreshold(withTail, tail) - (1 - 0.1 * Math.log(-Math.log(0.99)))) < 1e-12);
+  // Policy validation: the threshold comes from the bank's scores of the labelled photos.
+  const scored = [1, 2, 3, 10, 11, 12].map((score, i) => ({ id: String(i), filename: `${i}.png`, label: (i < 3 ? 'good' : 'defective') as 'good' | 'defective', score }));
+  const validation = mergeLineConfig(line, { threshold: { policy: 'validation' } });
+  assert.equal(validation.threshold.target, 'f1');
+  assert.equal(effectiveThreshold(cal, validation, undefined, scored), 6.5);
+  assert.equal(effectiveThreshold(cal, validation, 5, scored), 5, '?threshold= still wins');
+  const recall = mergeLineConfig(line, { threshold: { policy: 'validation', target: 'recall' } });
+  assert.equal(recall.threshold.recall, 0.99);
+  assert.equal(effectiveThreshold(cal, recall, undefined, scored), 6.5);
+  assert.throws(() => effectiveThreshold(cal, validation), /evaluation/);
 });
 
 test('noise report: suspects by removed share, most suspicious first', () => {

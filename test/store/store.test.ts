@@ -100,9 +100,10 @@ test('images: content-addressed, duplicates stored once, strays removed at start
     const id = createHash('sha256').update(bytes).digest('hex');
     const rec: ImageRecord = { id, filename: 'a.png', contentType: 'image/png', format: 'png', ext: 'png', width: 1, height: 1, bytes: bytes.length, uploadedAt: new Date().toISOString() };
     for (const expected of ['stored', 'duplicate']) {
-      const staged = await store.images.stagingPath('l1');
-      await writeFile(staged, bytes);
-      assert.equal(await store.images.commit('l1', staged, rec), expected);
+      const staged = await store.images.openStaging('l1');
+      await new Promise<void>((resolve, reject) => staged.stream.end(bytes, () => resolve()).on('error', reject));
+      assert.deepEqual(await store.images.readStaged(staged.path), bytes);
+      assert.equal(await store.images.commit('l1', staged.path, rec), expected);
     }
     assert.equal(await store.images.count('l1'), 1);
     assert.deepEqual(await store.images.readBytes('l1', id), bytes);

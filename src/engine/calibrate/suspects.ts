@@ -26,7 +26,8 @@ export const SUSPECT_FENCE_K = 3.5;
  * patches: the score the line would give it as a test photo, so a defect the line can detect
  * stands out however small it is.
  */
-export type SuspectEvidence = 'removedShare' | 'calibrationScore';
+export const SUSPECT_EVIDENCE = ['removedShare', 'calibrationScore'] as const;
+export type SuspectEvidence = (typeof SUSPECT_EVIDENCE)[number];
 
 export interface SuspectReport {
   evidence: SuspectEvidence;

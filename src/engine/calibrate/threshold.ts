@@ -16,7 +16,8 @@ import { type TailThreshold, tailThreshold } from './tail.js';
  * `fence` (spec): m + k·s of the kept scores. `tail`: the (1 − falseAlarmRate) quantile of a
  * Gumbel fitted to them (`tail.ts`).
  */
-export type ThresholdRule = 'fence' | 'tail';
+export const THRESHOLD_RULES = ['fence', 'tail'] as const;
+export type ThresholdRule = (typeof THRESHOLD_RULES)[number];
 
 export interface DecisionRules {
   thresholdRule: ThresholdRule;
