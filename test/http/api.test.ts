@@ -70,10 +70,12 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   assert.equal(created.body.id, 'bottle');
   assert.equal(created.body.config.coresetRatio, 0.05);
   assert.equal(created.body.config.method, 'softpatch');
-  assert.equal(created.body.config.resize, 256);
-  assert.equal(created.body.config.crop, 224);
-  assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5 });
+  assert.equal(created.body.config.resize, 224);
+  assert.equal(created.body.config.crop, null);
+  assert.equal(created.body.config.discriminatorWindow, 1);
+  assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(created.body.config.suspectShare, 0.3);
+  assert.equal(created.body.config.suspectEvidence, 'calibrationScore');
   assert.equal(created.body.activeBank, null);
   assert.equal(created.body.images, 0);
 
