@@ -13,8 +13,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
   discriminator: DEFAULT_ENGINE_CONFIG.discriminator,
   lofK: DEFAULT_ENGINE_CONFIG.lofK,
-  // ±1 patch (8 px at 224): parts shift by a few pixels on any line; the engine default stays the spec's 0.
-  discriminatorWindow: 1,
+  discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
   // The whole frame at the backbone's input scale (issue 15): a centre crop never looks at the

@@ -72,7 +72,7 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   assert.equal(created.body.config.method, 'softpatch');
   assert.equal(created.body.config.resize, 224);
   assert.equal(created.body.config.crop, null);
-  assert.equal(created.body.config.discriminatorWindow, 1);
+  assert.equal(created.body.config.discriminatorWindow, 0);
   assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(created.body.config.suspectShare, 0.3);
   assert.equal(created.body.config.suspectEvidence, 'calibrationScore');

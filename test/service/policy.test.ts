@@ -13,7 +13,7 @@ import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {
   assert.deepEqual(DEFAULT_LINE_CONFIG, {
-    method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 1, removalQuantile: 0.15, coresetRatio: 0.1,
+    method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
     resize: 224, crop: null, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
     suspectShare: 0.3, suspectEvidence: 'calibrationScore',
   });
