@@ -97,7 +97,7 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   const patched = await req('PATCH', '/v1/lines/bottle', { name: 'Bottle line', config: { threshold: { policy: 'fixed', value: 2 } } });
   assert.equal(patched.status, 200);
   assert.equal(patched.body.name, 'Bottle line');
-  assert.deepEqual(patched.body.config.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5 });
+  assert.deepEqual(patched.body.config.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(patched.body.config.coresetRatio, 0.05, 'untouched settings stay');
   assertError(await req('PATCH', '/v1/lines/bottle', { id: 'other' }), 400, 'validation_failed');
 
