@@ -33,7 +33,15 @@ export interface Backbone {
 }
 
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
+    // Inspection workers and a build share the cores: an idle pool must sleep, not spin against them.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
 /** Packs same-sized images into one NCHW tensor. */

@@ -16,7 +16,10 @@ import { coreset, createRng, denoise, kernels, search } from '../engine/index.js
 const { greedyCoreset, greedyCoresetReference, drawStartPoints } = coreset;
 const { discriminate, removeOutliers } = denoise;
 const { Projector, drawProjection } = kernels;
-const { nearestRows, nearestRowsGemm } = search;
+const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
+
+/** Queries also checked against the plain float64 loop (all of them would take minutes). */
+const REFERENCE_QUERIES = 64;
 
 export interface EngineBenchOptions {
   images: number;
@@ -114,6 +117,13 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
   const fastSearch = await timed(() => nearestRows(bank, query, patches));
   let agree = 0;
   for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
+  const refQueries = Math.min(REFERENCE_QUERIES, patches);
+  const ref = nearestRowsReference(bank, query, refQueries);
+  let refAgree = 0;
+  for (let q = 0; q < refQueries; q++) if (ref.index[q] === fastSearch.value.index[q] && ref.dist2[q] === fastSearch.value.dist2[q]) refAgree++;
+  // The image score is the largest patch distance (before soft weights).
+  const maxOf = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, v), -Infinity);
+  const exactScore = maxOf(gemm.value.dist2);
 
   return {
     benchmark: 'engine',
@@ -138,6 +148,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
     },
     search: {
       queries: patches, bankRows: picks, exactGemmMs: gemm.ms, fastMs: fastSearch.ms, top1Agreement: agree / patches,
+      imageScoreRelDiff: Math.abs(maxOf(fastSearch.value.dist2) - exactScore) / exactScore,
+      referenceQueries: refQueries, referenceAgreement: refAgree / refQueries,
       speedupVsExactGemm: +(gemm.ms / Math.max(1, fastSearch.ms)).toFixed(2),
     },
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

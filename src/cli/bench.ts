@@ -1,5 +1,6 @@
-/** `softpatch bench backbone|engine`: speed measurements printed as one JSON object. */
-import { loadConfig } from '../common/config.js';
+/** `softpatch bench backbone|engine|service`: speed measurements printed as one JSON object. */
+import path from 'node:path';
+import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
@@ -39,8 +40,8 @@ async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
 }
 
 const spec = {
-  synopsis: 'backbone|engine',
-  summary: 'Speed measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features.',
+  synopsis: 'backbone|engine|service',
+  summary: 'Speed measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr).',
   options: {
     json: { type: 'boolean', default: false, description: 'one line of JSON instead of indented' },
     runs: { type: 'string', default: '10', arg: 'n', description: 'backbone: timed runs per setting' },
@@ -49,6 +50,10 @@ const spec = {
     dim: { type: 'string', default: '1024', arg: 'n', description: 'engine: feature dimension' },
     seed: { type: 'string', default: '0', arg: 'n', description: 'engine: seed of the synthetic data' },
     ratio: { type: 'string', default: '0.1', arg: 'ρ', description: 'engine: coreset ratio' },
+    clients: { type: 'string', default: '4', arg: 'n', description: 'service: concurrent clients of the load' },
+    seconds: { type: 'string', default: '15', arg: 's', description: 'service: length of the load' },
+    inspections: { type: 'string', default: '15', arg: 'n', description: 'service: sequential inspections timed per endpoint' },
+    data: { type: 'string', default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad'), arg: 'dir', description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)' },
   },
   positionals: { min: 1, max: 1 },
 } as const satisfies CommandSpec;
@@ -64,8 +69,13 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
       report = await benchEngine({ images: Number(values.images), patches: Number(values.patches), dim: Number(values.dim), seed: Number(values.seed), ratio: Number(values.ratio) });
       break;
     }
+    case 'service': {
+      const { benchService } = await import('./bench-service.js');
+      report = await benchService({ images: Number(values.images), clients: Number(values.clients), seconds: Number(values.seconds), inspections: Number(values.inspections), data: values.data });
+      break;
+    }
     default:
-      throw appError('USAGE', [`unknown benchmark "${positionals[0]}": softpatch bench backbone|engine`]);
+      throw appError('USAGE', [`unknown benchmark "${positionals[0]}": softpatch bench backbone|engine|service`]);
   }
   console.log(JSON.stringify(report, null, values.json ? 0 : 2));
   return 0;

@@ -30,7 +30,7 @@ export interface ServiceConfig {
   buildConcurrency: number;
   inspectWorkers: number;
   inspectQueue: number;
-  bankCache: number;
+  bankCacheBytes: number;
   ortThreads: number;
 }
 
@@ -51,7 +51,7 @@ export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
   buildConcurrency: 1,
   inspectWorkers: Math.max(1, os.availableParallelism()),
   inspectQueue: 64,
-  bankCache: 4,
+  bankCacheBytes: 512 * 1024 * 1024,
   ortThreads: Math.max(1, os.availableParallelism()),
 });
 
@@ -84,7 +84,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     buildConcurrency: int(env, 'BUILD_CONCURRENCY', DEFAULTS.buildConcurrency, 1),
     inspectWorkers: int(env, 'INSPECT_WORKERS', DEFAULTS.inspectWorkers, 1),
     inspectQueue: int(env, 'INSPECT_QUEUE', DEFAULTS.inspectQueue, 1),
-    bankCache: int(env, 'BANK_CACHE', DEFAULTS.bankCache, 1),
+    bankCacheBytes: int(env, 'BANK_CACHE_BYTES', DEFAULTS.bankCacheBytes, 1),
     ortThreads: int(env, 'ORT_THREADS', DEFAULTS.ortThreads, 1),
   };
 }

@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { appError, isAppError } from '../common/errors.js';
+import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
 import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.js';
@@ -20,6 +21,12 @@ import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './buil
 import { COLORMAP } from '../render/colormap.js';
 import { noiseReport, noiseReportEntries, type TrainingImageRef } from './noise-report.js';
 
+/** Nice value of a build: inspections and the event loop come first when the cores are busy. */
+const BUILD_NICE = 10;
+
+// Before onnxruntime and the coreset start their threads, which inherit it (elsewhere than Linux
+// the build runs at normal priority).
+lowerThreadPriority(BUILD_NICE);
 const job = workerData as BuildJob;
 const port = parentPort!;
 const abort = new AbortController();
@@ -74,6 +81,9 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
   let crop: ImageGeometry | null = null;
   let dim = 0;
   const total = job.images.length;
+  // All features in one allocation: one mapping the allocator hands back to the system when the
+  // build ends, where hundreds of per-image buffers would stay behind as heap fragments.
+  let all: Float32Array | null = null;
   progress('embedding', 0, total);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
@@ -99,7 +109,10 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
       } else if (f.grid.h !== grid.h || f.grid.w !== grid.w) {
         throw appError('UNPROCESSABLE', [`training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`]);
       }
-      images.push(f.data);
+      all ??= new Float32Array(total * f.data.length);
+      const slot = all.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
+      slot.set(f.data);
+      images.push(slot);
       used.push(refs[k]);
     });
     progress('embedding', Math.min(total, start + chunk.length), total);

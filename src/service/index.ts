@@ -13,8 +13,11 @@ import { BuildManager } from './builds.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
 import { LineService } from './lines.js';
-import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { createServiceMetrics, registerMemoryMetrics, type ServiceMetrics } from './metrics.js';
 import { ValidationService } from './validation.js';
+
+/** The fast searcher's per-row index: 129 projected coordinates and a squared norm, float32. */
+const SEARCH_INDEX_BYTES_PER_ROW = 130 * 4;
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -47,12 +50,17 @@ export interface Service {
 }
 
 export async function createService(config: ServiceConfig, log: Logger): Promise<Service> {
-  const store = new Store(config.dataDir, config.bankCache);
+  const store = new Store(config.dataDir, config.bankCacheBytes);
   const recovery = await store.open();
   log.info({ dataDir: config.dataDir, ...recovery }, 'data directory recovered');
 
   const registry = new Registry();
   const metrics = createServiceMetrics(registry);
+  registerMemoryMetrics(registry, {
+    bankBytes: () => store.bankCache.bytes,
+    // The index made once (shared) plus each worker's private copy for onnxruntime: (128 + 2) float32 per row.
+    searchIndexBytes: () => store.bankCache.rows * (config.inspectWorkers + 1) * SEARCH_INDEX_BYTES_PER_ROW,
+  });
   let manifest: BackboneManifest | null = null;
   let backboneError: string | null = 'loading';
   let shuttingDown = false;

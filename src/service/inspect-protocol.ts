@@ -1,5 +1,5 @@
 /** Tasks and results exchanged with the inspection worker pool. */
-import type { BankSet } from '../engine/index.js';
+import type { BankSearchIndexes, BankSet } from '../engine/index.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
 import type { InspectStage } from './views.js';
 
@@ -11,6 +11,8 @@ export interface InspectTask {
   bankKey: string;
   /** Arrays in SharedArrayBuffers: posted to the worker without copying. */
   bankSet: BankSet;
+  /** The bank's search index made by a worker earlier (shared memory), so the others need not. */
+  searchIndex: BankSearchIndexes | null;
   images: Uint8Array[];
   preprocess: { resize: number | null; crop: number | null; maxPixels: number };
   blurSigma: number;
@@ -37,7 +39,8 @@ export interface InspectImageResult {
 }
 
 export type InspectTaskResult =
-  | { ok: true; results: InspectImageResult[] }
+  /** `searchIndex`: the index this worker just made for a task that came without one. */
+  | { ok: true; results: InspectImageResult[]; searchIndex?: BankSearchIndexes }
   /** A catalogued error of image `index` (bad format, too many pixels, undecodable). */
   | { ok: false; index: number; error: { code: string; status: number; message: string } };
 
@@ -49,6 +52,6 @@ export interface WarmupResult {
 export interface InspectWorkerData {
   backboneDir: string;
   threads: number;
-  /** Per-bank search structures kept (BANK_CACHE). */
-  cachedBanks: number;
+  /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
+  cachedBankBytes: number;
 }

@@ -7,7 +7,8 @@ import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
-import { anomalyMap, createBankSearchers, releaseBankSearchers, scorePatches, type BankSearchers, type Bank, type BankSet } from '../engine/index.js';
+import { anomalyMap, bankSearchIndexes, createBankSearchers, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
+import { bankSetBytes } from '../store/bank-cache.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
 import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspect-protocol.js';
 
@@ -22,40 +23,44 @@ function getBackbone(): Promise<Backbone> {
   return backbone;
 }
 
-function privateBank(bank: Bank): Bank {
-  return { ...bank, features: new Float32Array(bank.features), weights: new Float32Array(bank.weights), sourceImage: new Int32Array(bank.sourceImage) };
-}
-
-function privateCopy(set: BankSet): BankSet {
-  return { ...set, cls: privateBank(set.cls), seg: set.seg && privateBank(set.seg) };
-}
-
 interface ReadyBank {
   bankSet: BankSet;
   searchers: BankSearchers;
+  /** True when this worker made the index itself (it is then sent to the main thread once). */
+  made: boolean;
 }
 
-async function prepareBank(shared: BankSet): Promise<ReadyBank> {
-  // onnxruntime refuses tensors over shared memory: the worker searches a private copy.
-  const bankSet = privateCopy(shared);
-  return { bankSet, searchers: await createBankSearchers(bankSet, { threads: data.threads }) };
+async function prepareBank(bankSet: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
+  // The bank's arrays stay in the main thread's SharedArrayBuffers (one copy for all workers):
+  // the fast searcher reads them in JavaScript and keeps only its projected index privately.
+  const searchers = await createBankSearchers(bankSet, { threads: data.threads }, index ?? undefined);
+  return { bankSet, searchers, made: index === null };
 }
 
-/** Banks ready to search, most recently used last; as many as the main thread caches. */
+/** Banks ready to search, most recently used last; bounded by bank bytes as the main thread's cache. */
 const banks = new Map<string, Promise<ReadyBank>>();
+const sizes = new Map<string, number>();
 
-function bankFor(key: string, shared: BankSet): Promise<ReadyBank> {
+function bankFor(key: string, shared: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
   let entry = banks.get(key);
   if (entry) {
     banks.delete(key);
   } else {
-    entry = prepareBank(shared);
-    entry.catch(() => banks.delete(key));
+    entry = prepareBank(shared, index);
+    entry.catch(() => {
+      banks.delete(key);
+      sizes.delete(key);
+    });
   }
   banks.set(key, entry);
-  while (banks.size > data.cachedBanks) {
+  sizes.set(key, bankSetBytes(shared));
+  let total = 0;
+  for (const b of sizes.values()) total += b;
+  while (banks.size > 1 && total > data.cachedBankBytes) {
     const [oldest, old] = banks.entries().next().value as [string, Promise<ReadyBank>];
     banks.delete(oldest);
+    total -= sizes.get(oldest) ?? 0;
+    sizes.delete(oldest);
     void old.then((b) => releaseBankSearchers(b.searchers), () => undefined);
   }
   return entry;
@@ -63,7 +68,12 @@ function bankFor(key: string, shared: BankSet): Promise<ReadyBank> {
 
 async function inspect(task: InspectTask): Promise<InspectTaskResult> {
   const net = await getBackbone();
-  const bank = await bankFor(task.bankKey, task.bankSet);
+  const bank = await bankFor(task.bankKey, task.bankSet, task.searchIndex);
+  let madeIndex: BankSearchIndexes | undefined;
+  if (bank.made && task.searchIndex === null) {
+    bank.made = false;
+    madeIndex = bankSearchIndexes(bank.searchers) ?? undefined;
+  }
   const prepared: PreparedImage[] = [];
   const decodeMs: number[] = [];
   const buffers = task.images.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
@@ -109,7 +119,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
     result.timingsMs.render = performance.now() - t3;
     results.push(result);
   }
-  return { ok: true, results };
+  return { ok: true, results, ...(madeIndex ? { searchIndex: madeIndex } : {}) };
 }
 
 export default async function handle(task: InspectTask | WarmupTask): Promise<InspectTaskResult | WarmupResult> {

@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../common/config.js';
 import { AppError, appError, isAppError } from '../common/errors.js';
 import type { LineRecord, Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
+import type { BankSearchIndexes, BankSet, FastIndexData } from '../engine/index.js';
 import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { InspectionResponse, InspectionResultView } from './views.js';
@@ -43,20 +44,37 @@ export interface InspectionDeps {
 
 const round = (v: number): number => Math.round(v * 100) / 100;
 
+function sharedIndex(d: FastIndexData): FastIndexData {
+  const shared = (a: Float32Array): Float32Array => {
+    const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    s.set(a);
+    return s;
+  };
+  return { pdim: d.pdim, mu: shared(d.mu), basis: shared(d.basis), aug: shared(d.aug), augNorm2: shared(d.augNorm2) };
+}
+
+/** onnxruntime threads of one inspection worker: the workers share the cores. */
+export function inspectThreads(config: Pick<ServiceConfig, 'ortThreads' | 'inspectWorkers'>): number {
+  return Math.max(1, Math.floor(config.ortThreads / config.inspectWorkers));
+}
+
 export class InspectionService {
   private readonly pool: Piscina;
   private inFlight = 0;
   /** Moving average of one task's wall time, for Retry-After. */
   private taskMs = 200;
   private backbone: WarmupResult | null = null;
+  /** Search indexes made by a worker, per loaded bank, in shared memory for every worker; they go with the bank. */
+  private readonly searchIndexes = new WeakMap<BankSet, BankSearchIndexes>();
+  /** Banks whose index a worker is making now. */
+  private readonly making = new WeakMap<BankSet, Promise<void>>();
 
   constructor(private readonly deps: InspectionDeps) {
     const { config } = deps;
     const workerData: InspectWorkerData = {
       backboneDir: config.backboneDir,
-      // The workers share the cores: each gets its share of ORT_THREADS.
-      threads: Math.max(1, Math.floor(config.ortThreads / config.inspectWorkers)),
-      cachedBanks: config.bankCache,
+      threads: inspectThreads(config),
+      cachedBankBytes: config.bankCacheBytes,
     };
     this.pool = new Piscina({
       filename: new URL('./inspect-worker.js', import.meta.url).href,
@@ -132,13 +150,34 @@ export class InspectionService {
       const bankKey = `${line.id}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;
       const chunks: InspectFile[][] = [];
       for (let i = 0; i < files.length; i += TASK_BATCH) chunks.push(files.slice(i, i + TASK_BATCH));
-      const outputs = await Promise.all(chunks.map((chunk) => this.runTask({
-        type: 'inspect', bankKey, bankSet: bank.bankSet,
+      const run = (chunk: InspectFile[], searchIndex: BankSearchIndexes | null): Promise<InspectImageResult[]> => this.runTask({
+        type: 'inspect', bankKey, bankSet: bank.bankSet, searchIndex,
         images: chunk.map((f) => new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)),
         preprocess: { resize: bank.meta.config.resize, crop: bank.meta.config.crop, maxPixels: config.maxPixels },
         blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4), threshold, scale: bank.meta.colorScale,
         heatmap: opts.heatmap, opacity: opts.opacity, regions: opts.regions,
-      }, chunk)));
+      }, chunk, bank.bankSet);
+      const set = bank.bankSet;
+      if (!this.searchIndexes.has(set) && this.making.has(set)) await this.making.get(set);
+      let outputs: InspectImageResult[][];
+      const index = this.searchIndexes.get(set) ?? null;
+      if (index === null && !this.making.has(set)) {
+        // This request makes the bank's search index: its first task alone, and every other task
+        // (its own and other requests') then carries the index instead of making it again.
+        let made!: () => void;
+        this.making.set(set, new Promise<void>((r) => { made = r; }));
+        let first: InspectImageResult[];
+        try {
+          first = await run(chunks[0], null);
+        } finally {
+          this.making.delete(set);
+          made();
+        }
+        const rest = await Promise.all(chunks.slice(1).map((c) => run(c, this.searchIndexes.get(set) ?? null)));
+        outputs = [first, ...rest];
+      } else {
+        outputs = await Promise.all(chunks.map((c) => run(c, index)));
+      }
       return { bank, threshold, outputs: outputs.flat() };
     } finally {
       this.inFlight -= tasks;
@@ -152,12 +191,15 @@ export class InspectionService {
     }
   }
 
-  private async runTask(task: InspectTask, chunk: InspectFile[]): Promise<InspectImageResult[]> {
+  private async runTask(task: InspectTask, chunk: InspectFile[], set: BankSet): Promise<InspectImageResult[]> {
     const t0 = performance.now();
     const out = (await this.pool.run(task)) as InspectTaskResult;
     this.taskMs = 0.8 * this.taskMs + 0.2 * (performance.now() - t0);
     if (!out.ok) {
       throw new AppError({ code: out.error.code, status: out.error.status, message: out.error.message }, [], { filename: chunk[out.index].filename });
+    }
+    if (out.searchIndex && !this.searchIndexes.has(set)) {
+      this.searchIndexes.set(set, { cls: sharedIndex(out.searchIndex.cls), seg: out.searchIndex.seg && sharedIndex(out.searchIndex.seg) });
     }
     return out.results;
   }

@@ -12,6 +12,47 @@ export interface ServiceMetrics {
   buildQueue: Gauge<string>;
 }
 
+/** What the memory gauges read when Prometheus scrapes. */
+export interface MemorySources {
+  /** Bytes of the loaded banks' arrays (one shared copy for every thread). */
+  bankBytes(): number;
+  /** Estimated bytes of the inspection workers' private search indexes. */
+  searchIndexBytes(): number;
+}
+
+/**
+ * `softpatch_bank_memory_bytes` and `softpatch_process_memory_bytes{component}`: the process's
+ * resident memory split into banks, search indexes, the main thread's JavaScript heap and the rest
+ * (backbone sessions, worker heaps, allocator slack), so an operator sees where RSS goes.
+ */
+export function registerMemoryMetrics(registry: Registry, sources: MemorySources): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'softpatch_bank_memory_bytes',
+    help: 'Bytes of memory-bank arrays loaded (shared by all inspection threads)',
+    registers,
+    collect() {
+      this.set(sources.bankBytes());
+    },
+  });
+  new Gauge({
+    name: 'softpatch_process_memory_bytes',
+    help: 'Resident memory of the process by component: rss (total), banks, search_indexes (estimate), main_heap, other (rss minus the rest)',
+    labelNames: ['component'],
+    registers,
+    collect() {
+      const m = process.memoryUsage();
+      const banks = sources.bankBytes();
+      const indexes = sources.searchIndexBytes();
+      this.set({ component: 'rss' }, m.rss);
+      this.set({ component: 'banks' }, banks);
+      this.set({ component: 'search_indexes' }, indexes);
+      this.set({ component: 'main_heap' }, m.heapUsed);
+      this.set({ component: 'other' }, Math.max(0, m.rss - banks - indexes - m.heapUsed));
+    },
+  });
+}
+
 export function createServiceMetrics(registry: Registry): ServiceMetrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];

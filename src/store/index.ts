@@ -19,14 +19,14 @@ export class Store {
   readonly banks: BankStore;
   readonly bankCache: BankCache;
 
-  constructor(dataDir: string, bankCacheSize: number) {
+  constructor(dataDir: string, bankCacheBytes: number) {
     this.layout = new Layout(dataDir);
     this.lines = new LineStore(this.layout);
     this.images = new ImageStore(this.layout);
     this.validation = new ImageStore(this.layout, 'validation');
     this.builds = new BuildStore(this.layout);
     this.banks = new BankStore(this.layout);
-    this.bankCache = new BankCache(this.banks, bankCacheSize);
+    this.bankCache = new BankCache(this.banks, bankCacheBytes);
   }
 
   /** Creates DATA_DIR if needed and runs startup recovery. */

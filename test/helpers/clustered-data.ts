@@ -5,7 +5,7 @@
  * per-dimension spread (CNN features concentrate their variance in few directions; `decay` sets
  * how fast, 0 = isotropic), and a few anomalous queries with much more noise. How much the fast searcher gains depends on that spectrum, so measure real banks too.
  */
-import { createRng, type Rng } from '../../src/engine/kernels/index.js';
+import { createRng, normalSampler } from '../../src/engine/kernels/index.js';
 import { createSearcher, nearestRowsReference, type SearchBank, type SearchStats } from '../../src/engine/search/index.js';
 import { median } from '../../src/common/stats.js';
 
@@ -35,21 +35,6 @@ export interface ClusteredData {
 const NOISE = 0.25;
 const ANOMALY_NOISE = 1.5;
 
-function normals(rng: Rng): () => number {
-  let spare = NaN;
-  return () => {
-    if (!Number.isNaN(spare)) {
-      const v = spare;
-      spare = NaN;
-      return v;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
-    const t = 2 * Math.PI * rng.next();
-    spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  };
-}
-
 export function clusteredData(opts: ClusteredDataOptions): ClusteredData {
   const { rows, dim } = opts;
   const nq = opts.queries;
@@ -59,7 +44,7 @@ export function clusteredData(opts: ClusteredDataOptions): ClusteredData {
   const images = opts.images ?? 20;
   const anomalous = opts.anomalous ?? 0.05;
   const rng = createRng(opts.seed);
-  const normal = normals(rng);
+  const normal = normalSampler(rng);
   const scale = Float64Array.from({ length: dim }, (_, j) => Math.pow(1 + j, -decay / 2));
   const centres = new Float64Array(clusters * dim);
   for (let c = 0; c < clusters; c++) for (let j = 0; j < dim; j++) centres[c * dim + j] = scale[j] * (1.5 + 2 * normal());

@@ -249,6 +249,13 @@ test('restart: a second server on the same DATA_DIR answers identical scores', a
   const b = await inspect(badTest);
   assert.equal(g.body.results[0].score, goodScore);
   assert.equal(b.body.results[0].score, badScore);
+  // The loaded bank shows in the memory gauges: its arrays' bytes, and the components of RSS.
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  const gauge = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
+  const bankBytes = gauge(/^softpatch_bank_memory_bytes (\d+)$/m);
+  assert.ok(bankBytes > 0, 'bank bytes');
+  assert.equal(gauge(/^softpatch_process_memory_bytes\{component="banks"\} (\d+)$/m), bankBytes);
+  assert.ok(gauge(/^softpatch_process_memory_bytes\{component="rss"\} (\d+)$/m) > bankBytes, 'rss');
 });
 
 /** A port nobody listens on, for the child server. */

@@ -198,19 +198,29 @@ test('recovery: interrupted builds fail, banks of unfinished builds vanish, the 
   }
 });
 
-test('bank cache: bounded LRU, one load per bank while cached', async () => {
+test('bank cache: LRU bounded by bank bytes, one load per bank while cached', async () => {
   let loads = 0;
-  const fake = { load: async (line: string, version: number) => { loads++; return { line, version } as never; } };
-  const cache = new BankCache(fake as never, 2);
+  // Banks of 10 rows × 2 dims: 80 + 40 + 40 = 160 bytes each (a/3 is three times larger).
+  const bankOf = (rows: number) => ({ rows, dim: 2, features: new Float32Array(rows * 2), weights: new Float32Array(rows), sourceImage: new Int32Array(rows) });
+  const fake = { load: async (line: string, version: number) => { loads++; return { line, version, bankSet: { cls: bankOf(version === 3 ? 30 : 10), seg: null } } as never; } };
+  const cache = new BankCache(fake as never, 400);
   await cache.get('a', 1);
   await cache.get('a', 2);
   await cache.get('a', 1); // a/1 is now most recent
   assert.equal(loads, 2);
-  await cache.get('b', 1); // evicts a/2
+  assert.equal(cache.bytes, 320);
+  await cache.get('b', 1); // 480 bytes: evicts a/2
   assert.equal(cache.size, 2);
+  assert.equal(cache.bytes, 320);
+  assert.equal(cache.rows, 20);
   assert.ok(cache.has('a', 1) && cache.has('b', 1) && !cache.has('a', 2));
   await cache.get('a', 2);
   assert.equal(loads, 4);
   cache.evictLine('a');
   assert.equal(cache.size, 1);
+  // A bank larger than the bound alone still stays: the newest is always kept.
+  await cache.get('a', 3);
+  assert.equal(cache.size, 1);
+  assert.ok(cache.has('a', 3));
+  assert.equal(cache.bytes, 480);
 });

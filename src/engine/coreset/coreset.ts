@@ -12,7 +12,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { appError } from '../../common/errors.js';
 import { type CoresetInput, squaredNorms } from './metric.js';
 import { type Argmax, type CoresetShared, CoresetPartition, type PartitionCounters } from './partition.js';
-import { createRng } from '../kernels/random.js';
+import { principalSubspace } from '../kernels/linalg.js';
 
 export interface CoresetOptions {
   /** Worker threads (default: up to 2, the cores this service is sized for); 1 = this thread. */
@@ -67,84 +67,12 @@ export interface WorkerSetup {
 
 export type WorkerMessage = { type: 'progress'; done: number } | { type: 'done'; counters: PartitionCounters };
 
-/**
- * Top principal directions of (a sample of) the rows, orthonormal to rounding: subspace iteration
- * on the shifted covariance, modified Gram-Schmidt applied twice. Any orthonormal basis keeps the
- * bound valid; principal directions make it tight. Rows sorted by variance, largest first, so the
- * early exit in the bound triggers soon.
- */
-function principalBasis(y: Float32Array, count: number, dim: number, want: number): { basis: Float64Array; basisDim: number } {
-  const k = Math.min(want, dim);
-  if (k === dim) {
-    const basis = new Float64Array(dim * dim);
-    for (let i = 0; i < dim; i++) basis[i * dim + i] = 1;
-    return { basis, basisDim: dim };
-  }
-  const stride = Math.max(1, Math.floor(count / 4096));
-  const mean = new Float64Array(dim);
-  let samples = 0;
-  for (let n = 0; n < count; n += stride, samples++) for (let j = 0; j < dim; j++) mean[j] += y[n * dim + j];
-  for (let j = 0; j < dim; j++) mean[j] /= samples;
-  const cov = new Float64Array(dim * dim);
-  const row = new Float64Array(dim);
-  for (let n = 0; n < count; n += stride) {
-    for (let j = 0; j < dim; j++) row[j] = y[n * dim + j] - mean[j];
-    for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) cov[i * dim + j] += row[i] * row[j];
-  }
-  let trace = 0;
-  for (let i = 0; i < dim; i++) {
-    for (let j = 0; j < i; j++) cov[i * dim + j] = cov[j * dim + i];
-    trace += cov[i * dim + i];
-  }
-  // The shift keeps the iteration well defined for rank-deficient data (same eigenvectors).
-  const shift = (1e-3 * trace) / dim + 1e-30;
-  for (let i = 0; i < dim; i++) cov[i * dim + i] += shift;
-  // Fixed internal seed: the basis only affects speed, never the picks.
-  const rng = createRng(0x5eed);
-  let q = Float64Array.from({ length: k * dim }, () => rng.next() - 0.5);
-  orthonormalise(q, k, dim);
-  for (let it = 0; it < 12; it++) {
-    const next = new Float64Array(k * dim);
-    for (let r = 0; r < k; r++) {
-      for (let i = 0; i < dim; i++) {
-        let s = 0;
-        for (let j = 0; j < dim; j++) s += cov[i * dim + j] * q[r * dim + j];
-        next[r * dim + i] = s;
-      }
-    }
-    orthonormalise(next, k, dim);
-    q = next;
-  }
-  const variance = Array.from({ length: k }, (_, r) => {
-    let s = 0;
-    for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) s += q[r * dim + i] * cov[i * dim + j] * q[r * dim + j];
-    return { r, s };
-  }).sort((a, b) => b.s - a.s);
-  const basis = new Float64Array(k * dim);
-  variance.forEach(({ r }, i) => basis.set(q.subarray(r * dim, (r + 1) * dim), i * dim));
-  return { basis, basisDim: k };
-}
-
-function orthonormalise(q: Float64Array, k: number, dim: number): void {
-  for (let pass = 0; pass < 2; pass++) {
-    for (let r = 0; r < k; r++) {
-      for (let s = 0; s < r; s++) {
-        let dot = 0;
-        for (let j = 0; j < dim; j++) dot += q[r * dim + j] * q[s * dim + j];
-        for (let j = 0; j < dim; j++) q[r * dim + j] -= dot * q[s * dim + j];
-      }
-      let norm = 0;
-      for (let j = 0; j < dim; j++) norm += q[r * dim + j] * q[r * dim + j];
-      norm = Math.sqrt(norm);
-      for (let j = 0; j < dim; j++) q[r * dim + j] /= norm;
-    }
-  }
-}
-
-function sharedState(input: CoresetInput, norms: Float32Array, basisDim: number): CoresetShared {
+async function sharedState(input: CoresetInput, norms: Float32Array, basisDim: number): Promise<CoresetShared> {
   let maxNorm = 0;
   for (const v of norms) if (v > maxNorm) maxNorm = v;
-  const { basis, basisDim: k } = principalBasis(input.y, input.count, input.dim, basisDim);
+  // Principal directions make the bound tight, largest variance first so its early exit triggers
+  // soon; any orthonormal basis keeps it valid. Fixed internal seed: the basis never changes the picks.
+  const { basis, k } = await principalSubspace(input.y, input.count, input.dim, basisDim, { seed: 0x5eed, iterations: 12 });
   // Row basis coordinates are stored in float32 (error ≤ u·‖y‖ each); pick coordinates in float64.
   const basisSlack = (Math.sqrt(k) * 1.1 * U + 1e-10) * Math.sqrt(maxNorm);
   return { input, norms, basis, basisDim: k, eps2: 16 * U * maxNorm, basisSlack };
@@ -184,7 +112,7 @@ export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = 
 
 async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): Promise<CoresetResult> {
   const norms = squaredNorms(input.y, input.count, input.dim);
-  const part = new CoresetPartition(sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM), 0, input.count);
+  const part = new CoresetPartition(await sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM), 0, input.count);
   const selected = new Int32Array(input.picks);
   let lastYield = performance.now();
   for (let t = 0; t < input.picks; t++) {
@@ -215,7 +143,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
   const y = sharedCopy(input.y, (b) => new Float32Array(b));
   const keep = sharedCopy(input.keep, (b) => new Uint8Array(b));
   const norms = sharedCopy(squaredNorms(y, count, dim), (b) => new Float32Array(b));
-  const shared = sharedState({ ...input, y, keep }, norms, opts.basisDim ?? DEFAULT_BASIS_DIM);
+  const shared = await sharedState({ ...input, y, keep }, norms, opts.basisDim ?? DEFAULT_BASIS_DIM);
   const control = new Int32Array(new SharedArrayBuffer(CTL.LENGTH * 4));
   const results = new Float64Array(new SharedArrayBuffer(2 * workers * 2 * 8));
   const selected = new Int32Array(new SharedArrayBuffer(picks * 4));

@@ -1,3 +1,4 @@
-/** Numerical building blocks shared by the engine: the seeded PRNG, random projections, onnxruntime matrix graphs. */
+/** Numerical building blocks shared by the engine: the seeded PRNG, random projections, dense linear algebra, onnxruntime matrix graphs. */
 export { createRng, type Rng } from './random.js';
 export { Projector, drawProjection, projectReference } from './projection.js';
+export { normalSampler, orthonormaliseRows, principalSubspace, type Subspace, type SubspaceOptions } from './linalg.js';

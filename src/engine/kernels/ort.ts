@@ -21,6 +21,7 @@ function cachedSession(key: string, threads: number, build: () => GraphBuilder):
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: false,
       // Several sessions share two cores: idle pools must sleep, not spin against the busy one.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
@@ -74,8 +75,17 @@ export interface BankTensors {
   dim: number;
 }
 
+/**
+ * `a[from .. to)` as an array onnxruntime accepts: onnxruntime-node refuses tensors over a
+ * SharedArrayBuffer ("Invalid argument"), so such ranges are copied; others are views.
+ */
+export function privateRows(a: Float32Array, from = 0, to = a.length): Float32Array {
+  const view = a.subarray(from, to);
+  return view.buffer instanceof SharedArrayBuffer ? view.slice() : view;
+}
+
 export function bankTensors(features: Float32Array, rows: number, dim: number): BankTensors {
-  return { features: new ort.Tensor('float32', features, [rows, dim]), rows, dim };
+  return { features: new ort.Tensor('float32', privateRows(features, 0, rows * dim), [rows, dim]), rows, dim };
 }
 
 function kTensor(k: number): ort.Tensor {

@@ -1,3 +1,3 @@
 /** Scoring one image against a bank set (spec §6): patch and image scores, and the anomaly map. */
-export { createBankSearchers, releaseBankSearchers, scorePatches, weightedScores, type BankSearchers, type ScoreOptions } from './score.js';
+export { bankSearchIndexes, createBankSearchers, releaseBankSearchers, type BankSearchIndexes, scorePatches, weightedScores, type BankSearchers, type ScoreOptions } from './score.js';
 export { anomalyMap, gaussianBlur, gaussianKernel, resizeBilinear } from './map.js';

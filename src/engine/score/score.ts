@@ -6,7 +6,7 @@
  */
 import { appError } from '../../common/errors.js';
 import { cachedSearcher, createSearcher } from '../search/searcher.js';
-import type { NearestResult, SearcherOptions, Searcher } from '../search/types.js';
+import type { FastIndexData, NearestResult, SearcherOptions, Searcher } from '../search/types.js';
 import type { Bank, BankSet, PatchScores } from '../types.js';
 
 /** One searcher per bank of a bank set, built once per loaded bank set. */
@@ -15,9 +15,23 @@ export interface BankSearchers {
   seg: Searcher | null;
 }
 
-export async function createBankSearchers(bankSet: BankSet, opts: SearcherOptions = {}): Promise<BankSearchers> {
-  const cls = await createSearcher(bankSet.cls, opts);
-  const seg = bankSet.seg === null ? null : await createSearcher(bankSet.seg, opts);
+/** The fast searchers' index arrays of a bank set, to build the same searchers elsewhere quickly. */
+export interface BankSearchIndexes {
+  cls: FastIndexData;
+  seg: FastIndexData | null;
+}
+
+export async function createBankSearchers(bankSet: BankSet, opts: SearcherOptions = {}, prepared?: BankSearchIndexes): Promise<BankSearchers> {
+  const cls = await createSearcher(bankSet.cls, { ...opts, prepared: prepared?.cls });
+  const seg = bankSet.seg === null ? null : await createSearcher(bankSet.seg, { ...opts, prepared: prepared?.seg ?? undefined });
+  return { cls, seg };
+}
+
+/** The index arrays of fast bank searchers (null for other kinds). */
+export function bankSearchIndexes(s: BankSearchers): BankSearchIndexes | null {
+  const cls = s.cls.indexData();
+  const seg = s.seg?.indexData() ?? null;
+  if (cls === null || (s.seg !== null && seg === null)) return null;
   return { cls, seg };
 }
 

@@ -14,20 +14,31 @@
  * per dot product of length n), orders of magnitude above the errors seen, so a float32 key never
  * prunes a row that the exact bound would keep.
  */
-import { matmul, projectedTopK, projectRows, bankTensors, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
-import { createRng, type Rng } from '../kernels/random.js';
-import { gemmKeys, maskExcluded, prepareGemmIndex, queriesPerRun, type GemmIndex } from './gemm.js';
+import { gemmTopK, projectedTopK, projectRows, bankTensors, privateRows, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
+import { appError } from '../../common/errors.js';
+import { principalSubspace } from '../kernels/linalg.js';
+import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2, nearestRowScan } from './search-reference.js';
+import { squaredNorms } from '../coreset/metric.js';
 import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './types.js';
 
 const U = 2 ** -24;
 const gamma = (n: number): number => (n * U) / (1 - n * U);
 
-/** Rows sampled for the covariance: the basis only steers speed, so a sample is enough. */
-const COVARIANCE_ROWS = 4096;
 const SUBSPACE_ITERATIONS = 4;
-/** Candidates per query in the full-dimension second stage. */
+/**
+ * Each further projected stage takes this many times the candidates of the one before, for the
+ * queries it left open; TopK's cost grows with k, so the first stage stays narrow.
+ */
+const STAGE_GROWTH = 8;
+/** Projected stages before the full-dimension stage. */
+const STAGES = 2;
+/** Share of queries left open by the first stage above which the wider projected stages are skipped. */
+const MOSTLY_OPEN = 0.5;
+/** Candidates per query of the full-dimension stage. */
 const FULL_CANDIDATES = 32;
+/** Bank rows copied per run of the full-dimension stage (onnxruntime cannot read shared memory). */
+const FULL_ROWS = 4096;
 /** Rows per projection run while preparing the bank. */
 const PROJECT_ROWS = 8192;
 
@@ -39,7 +50,10 @@ export interface FastIndexOptions {
 }
 
 export interface FastIndex {
-  gemm: GemmIndex;
+  bank: SearchBank;
+  data: FastIndexData;
+  /** Squared row norms for the full-dimension stage, made when it first runs. */
+  norm2: Float32Array | null;
   proj: ProjectionTensors;
   aug: BankTensors;
   augNorm2: Float32Array;
@@ -49,115 +63,65 @@ export interface FastIndex {
   stats: SearchStats;
 }
 
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-}
-
 /**
- * Gram-Schmidt with re-orthogonalisation ("twice is enough") on the columns of `cols`; a column
- * that falls into the span of the earlier ones (rank-deficient banks) is redrawn at random.
+ * What a fast index is made of, as plain arrays: the centre, the basis (pdim × dim) and every
+ * row's augmented projection with its squared norm. Computing it costs seconds on a real bank;
+ * it can be made once and handed to other threads (`fastIndexFrom`), in shared memory too.
  */
-function orthonormalise(cols: Float64Array[], passes: number, rng: Rng): void {
-  const dot = (a: Float64Array, b: Float64Array): number => {
-    let s = 0;
-    for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-    return s;
-  };
-  for (let j = 0; j < cols.length; j++) {
-    const v = cols[j];
-    for (;;) {
-      const before = Math.sqrt(dot(v, v));
-      for (let pass = 0; pass < passes; pass++) {
-        for (let i = 0; i < j; i++) {
-          const c = dot(cols[i], v);
-          const u = cols[i];
-          for (let t = 0; t < v.length; t++) v[t] -= c * u[t];
-        }
-      }
-      const after = Math.sqrt(dot(v, v));
-      if (after > 1e-6 * before && after > 0) {
-        for (let t = 0; t < v.length; t++) v[t] /= after;
-        break;
-      }
-      for (let t = 0; t < v.length; t++) v[t] = gaussian(rng);
-    }
-  }
+export interface FastIndexData {
+  pdim: number;
+  mu: Float32Array;
+  basis: Float32Array;
+  aug: Float32Array;
+  augNorm2: Float32Array;
 }
 
-/** Row-major float32 copy (dim × pdim) of the columns. */
-function columnsToMatrix(cols: Float64Array[], dim: number): Float32Array {
-  const pdim = cols.length;
-  const m = new Float32Array(dim * pdim);
-  for (let i = 0; i < pdim; i++) for (let j = 0; j < dim; j++) m[j * pdim + i] = cols[i][j];
-  return m;
-}
-
-/**
- * Bank mean μ and an orthonormal basis (pdim × D, row-major) of the dominant principal subspace:
- * covariance of a row sample, then a few steps of subspace iteration.
- */
-export async function principalSubspace(bank: SearchBank, pdim: number, threads: number, seed: number): Promise<{ mu: Float32Array; basis: Float32Array }> {
-  const { features, rows, dim } = bank;
-  const mean = new Float64Array(dim);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < dim; j++) mean[j] += features[r * dim + j];
-  const mu = new Float32Array(dim);
-  for (let j = 0; j < dim; j++) mu[j] = mean[j] / rows;
-
-  const n = Math.min(rows, COVARIANCE_ROWS);
-  const xc = new Float32Array(n * dim);
-  const xct = new Float32Array(dim * n);
-  for (let s = 0; s < n; s++) {
-    const r = Math.floor((s * rows) / n);
-    for (let j = 0; j < dim; j++) {
-      const v = features[r * dim + j] - mu[j];
-      xc[s * dim + j] = v;
-      xct[j * n + s] = v;
-    }
-  }
-  const cov = await matmul(xct, xc, dim, n, dim, threads);
-
-  const rng = createRng(seed);
-  const cols = Array.from({ length: pdim }, () => Float64Array.from({ length: dim }, () => gaussian(rng)));
-  orthonormalise(cols, 1, rng);
-  for (let it = 0; it < SUBSPACE_ITERATIONS; it++) {
-    const z = await matmul(cov, columnsToMatrix(cols, dim), dim, dim, pdim, threads);
-    for (let i = 0; i < pdim; i++) for (let j = 0; j < dim; j++) cols[i][j] = z[j * pdim + i];
-    orthonormalise(cols, it === SUBSPACE_ITERATIONS - 1 ? 2 : 1, rng);
-  }
-  const basis = new Float32Array(pdim * dim);
-  for (let i = 0; i < pdim; i++) basis.set(cols[i], i * dim);
-  return { mu, basis };
-}
-
-export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
+export async function fastIndexData(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndexData> {
   const { rows, dim } = bank;
   const threads = opts.threads ?? DEFAULT_THREADS;
   const pdim = Math.max(1, Math.min(opts.projectionDim ?? 128, dim - 1));
-  const { mu, basis } = await principalSubspace(bank, pdim, threads, opts.seed ?? 0);
+  const sub = await principalSubspace(bank.features, rows, dim, pdim, { seed: opts.seed ?? 0, iterations: SUBSPACE_ITERATIONS, threads });
+  const mu = Float32Array.from(sub.mean);
+  const basis = Float32Array.from(sub.basis);
   const proj = projectionTensors(mu, basis, dim, pdim);
-
   const adim = pdim + 1;
-  const augFeatures = new Float32Array(rows * adim);
+  const aug = new Float32Array(rows * adim);
   const augNorm2 = new Float32Array(rows);
   for (let r0 = 0; r0 < rows; r0 += PROJECT_ROWS) {
     const n = Math.min(PROJECT_ROWS, rows - r0);
-    const part = await projectRows(proj, bank.features.subarray(r0 * dim), n, threads);
-    augFeatures.set(part.aug, r0 * adim);
+    const part = await projectRows(proj, privateRows(bank.features, r0 * dim, (r0 + n) * dim), n, threads);
+    aug.set(part.aug, r0 * adim);
     augNorm2.set(part.norm2, r0);
   }
+  return { pdim, mu, basis, aug, augNorm2 };
+}
+
+/** The index over `bank` from its data (made here or in another thread); private copies of shared arrays. */
+export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastIndexOptions = {}): FastIndex {
+  const { rows, dim } = bank;
+  const { pdim } = data;
+  if (data.mu.length !== dim || data.basis.length !== pdim * dim || data.aug.length !== rows * (pdim + 1) || data.augNorm2.length !== rows) {
+    throw appError('ENGINE_INPUT', [`fast index data of ${data.augNorm2.length} rows × ${pdim} dims does not fit a bank of ${rows} × ${dim}`]);
+  }
+  const augNorm2 = privateRows(data.augNorm2);
   let maxAugNorm2 = 0;
   for (let r = 0; r < rows; r++) maxAugNorm2 = Math.max(maxAugNorm2, augNorm2[r]);
-
   return {
-    gemm: prepareGemmIndex(bank, threads),
-    proj,
-    aug: bankTensors(augFeatures, rows, adim),
+    bank,
+    data,
+    norm2: null,
+    proj: projectionTensors(privateRows(data.mu), privateRows(data.basis), dim, pdim),
+    aug: bankTensors(data.aug, rows, pdim + 1),
     augNorm2,
     maxAugNorm2,
-    candidates: Math.max(1, Math.min(opts.candidates ?? 64, rows)),
-    threads,
-    stats: { queries: 0, projected: 0, fullGemm: 0, scanned: 0 },
+    candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
+    threads: opts.threads ?? DEFAULT_THREADS,
+    stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0 },
   };
+}
+
+export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
+  return fastIndexFrom(bank, await fastIndexData(bank, opts), opts);
 }
 
 /**
@@ -216,51 +180,117 @@ function projectedBound(index: FastIndex, qn2: number): (key: number) => number 
   };
 }
 
+/** Runs the projected stage with `k` candidates on the listed queries; returns those still open. */
+async function projectedStage(index: FastIndex, queries: Float32Array, list: readonly number[], k: number, augNorm2: Float32Array, out: NearestResult): Promise<number[]> {
+  const { bank } = index;
+  const dim = bank.dim;
+  const open: number[] = [];
+  const step = Math.max(1, Math.floor(queriesPerRun(bank.rows) / Math.max(1, k / 64)));
+  for (let i0 = 0; i0 < list.length; i0 += step) {
+    const part = list.slice(i0, i0 + step);
+    const contiguous = part[part.length - 1] - part[0] === part.length - 1;
+    let chunk: Float32Array;
+    if (contiguous) chunk = privateRows(queries, part[0] * dim, (part[0] + part.length) * dim);
+    else {
+      chunk = new Float32Array(part.length * dim);
+      part.forEach((q, i) => chunk.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
+    }
+    const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, part.length, k, index.threads);
+    part.forEach((q, i) => {
+      if (!rerank(bank, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
+    });
+  }
+  return open;
+}
+
 /** Lower bound on ‖q − b‖² from a full-dimension key `‖b‖² − 2q·b`, for a query with ‖q‖² = qn. */
-function fullBound(index: GemmIndex, qn: number): (key: number) => number {
-  const tol = (gamma(index.bank.dim) + 4 * U) * (qn + index.maxNorm2);
+function fullBound(dim: number, maxNorm2: number, qn: number): (key: number) => number {
+  const tol = (gamma(dim) + 4 * U) * (qn + maxNorm2);
   return (key) => key + qn - tol;
 }
 
-export async function fastNearest(index: FastIndex, queries: Float32Array, nq: number, opts: SearchOptions = {}): Promise<NearestResult> {
-  const bank = index.gemm.bank;
+/**
+ * Full-dimension keys for the listed queries, the bank copied in blocks of `FULL_ROWS` rows (so
+ * no lasting private copy), the best `FULL_CANDIDATES` per query merged over the blocks, then the
+ * same walk; returns the queries still open.
+ */
+async function fullStage(index: FastIndex, queries: Float32Array, list: readonly number[], opts: SearchOptions, out: NearestResult): Promise<number[]> {
+  const { bank } = index;
   const { rows, dim } = bank;
-  const out: NearestResult = { index: new Int32Array(nq), dist2: new Float32Array(nq) };
-  const open: number[] = [];
-
-  const augNorm2 = maskExcluded(index.augNorm2, opts);
-  const k = index.candidates;
-  const step = queriesPerRun(rows);
-  for (let q0 = 0; q0 < nq; q0 += step) {
-    const n = Math.min(step, nq - q0);
-    const chunk = queries.subarray(q0 * dim, (q0 + n) * dim);
-    const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, n, k, index.threads);
-    for (let i = 0; i < n; i++) {
-      const bound = projectedBound(index, top.queryNorm2[i]);
-      if (!rerank(bank, chunk, i, top, i * k, k, bound, out, q0 + i)) open.push(q0 + i);
+  const n = list.length;
+  const k = Math.min(FULL_CANDIDATES, rows);
+  index.norm2 ??= squaredNorms(bank.features, rows, dim);
+  const norm2 = maskExcluded(index.norm2, opts);
+  let maxNorm2 = 0;
+  for (let r = 0; r < rows; r++) maxNorm2 = Math.max(maxNorm2, index.norm2[r]);
+  const sub = new Float32Array(n * dim);
+  list.forEach((q, i) => sub.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
+  // Per query, the best k (key, row) pairs over all blocks, kept sorted.
+  const keys = new Float32Array(n * k).fill(Infinity);
+  const idx = new BigInt64Array(n * k);
+  const step = Math.max(1, Math.floor(queriesPerRun(FULL_ROWS)));
+  for (let r0 = 0; r0 < rows; r0 += FULL_ROWS) {
+    const m = Math.min(FULL_ROWS, rows - r0);
+    const block = bankTensors(bank.features.subarray(r0 * dim, (r0 + m) * dim), m, dim);
+    const km = Math.min(k, m);
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const c = Math.min(step, n - i0);
+      const top = await gemmTopK(block, norm2.subarray(r0, r0 + m), sub.subarray(i0 * dim, (i0 + c) * dim), c, km, index.threads);
+      for (let i = 0; i < c; i++) {
+        const o = (i0 + i) * k;
+        for (let j = 0; j < km; j++) {
+          const v = top.values[i * km + j];
+          if (!(v < keys[o + k - 1])) break;
+          // Insert into the sorted list (ties keep the lower row: earlier blocks first).
+          let p = k - 1;
+          while (p > 0 && keys[o + p - 1] > v) {
+            keys[o + p] = keys[o + p - 1];
+            idx[o + p] = idx[o + p - 1];
+            p--;
+          }
+          keys[o + p] = v;
+          idx[o + p] = top.indices[i * km + j] + BigInt(r0);
+        }
+      }
     }
   }
+  const open: number[] = [];
+  const merged = { values: keys, indices: idx };
+  list.forEach((q, i) => {
+    let qn = 0;
+    for (let j = i * dim; j < (i + 1) * dim; j++) qn += sub[j] * sub[j];
+    if (!rerank(bank, sub, i, merged, i * k, k, fullBound(dim, maxNorm2, qn), out, q)) open.push(q);
+  });
+  return open;
+}
 
-  let scanned = 0;
-  if (open.length > 0) {
-    const sub = new Float32Array(open.length * dim);
-    open.forEach((q, i) => sub.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
-    const k2 = Math.min(FULL_CANDIDATES, rows);
-    const top = await gemmKeys(index.gemm, maskExcluded(index.gemm.norm2, opts), sub, open.length, k2);
-    open.forEach((q, i) => {
-      let qn = 0;
-      for (let j = i * dim; j < (i + 1) * dim; j++) qn += sub[j] * sub[j];
-      if (!rerank(bank, sub, i, top, i * k2, k2, fullBound(index.gemm, qn), out, q)) {
-        nearestRowScan(bank, queries, q, out, opts);
-        scanned++;
-      }
-    });
+/**
+ * Exact nearest rows: the projected stage with the index's candidates, then with `STAGE_GROWTH`
+ * times as many for the queries whose proof stayed open (`STAGES` stages in all), then the
+ * full-dimension stage, and a scan of every row for the rare ones left. Between runs the bank's
+ * features are read in JavaScript only, so they may live in shared memory.
+ */
+export async function fastNearest(index: FastIndex, queries: Float32Array, nq: number, opts: SearchOptions = {}): Promise<NearestResult> {
+  const { bank } = index;
+  const out: NearestResult = { index: new Int32Array(nq), dist2: new Float32Array(nq) };
+  const augNorm2 = maskExcluded(index.augNorm2, opts);
+  const all = Array.from({ length: nq }, (_, q) => q);
+  const open = await projectedStage(index, queries, all, index.candidates, augNorm2, out);
+  let left = open;
+  // When most proofs stay open the projection says little about these distances (isotropic data):
+  // wider projected stages would mostly fail too, so the full-dimension stage comes next.
+  const projectionHelps = open.length <= nq * MOSTLY_OPEN;
+  for (let stage = 1, k = index.candidates; projectionHelps && stage < STAGES && left.length > 0 && k < bank.rows; stage++) {
+    k = Math.min(k * STAGE_GROWTH, bank.rows);
+    left = await projectedStage(index, queries, left, k, augNorm2, out);
   }
+  if (left.length > 0) left = await fullStage(index, queries, left, opts, out);
+  for (const q of left) nearestRowScan(bank, queries, q, out, opts);
 
   const s = index.stats;
   s.queries += nq;
   s.projected += nq - open.length;
-  s.fullGemm += open.length - scanned;
-  s.scanned += scanned;
+  s.secondStage += open.length - left.length;
+  s.scanned += left.length;
   return out;
 }

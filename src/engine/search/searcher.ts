@@ -8,13 +8,13 @@
  *   reference; 2–3× less work than the Gemm on typical patches, less so on strongly anomalous ones.
  */
 import { appError } from '../../common/errors.js';
-import { fastNearest, prepareFastIndex } from './fast.js';
+import { fastIndexFrom, fastNearest, prepareFastIndex, type FastIndexData } from './fast.js';
 import { gemmNearest, prepareGemmIndex } from './gemm.js';
 import { nearestRowsReference } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
 
 export { nearestRowsReference } from './search-reference.js';
-export type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './types.js';
+export type { FastIndexData, NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './types.js';
 
 function checkBank(bank: SearchBank): void {
   if (!(bank.rows > 0 && bank.dim > 0 && bank.features.length === bank.rows * bank.dim)) {
@@ -35,24 +35,26 @@ function checkQueries(bank: SearchBank, queries: Float32Array, nq: number, opts:
 interface SearchImpl {
   run(queries: Float32Array, nq: number, opts: SearchOptions): Promise<NearestResult>;
   stats(): SearchStats;
+  data: FastIndexData | null;
 }
 
 async function searchImpl(bank: SearchBank, kind: SearcherKind, opts: SearcherOptions): Promise<SearchImpl> {
   if (kind === 'fast') {
-    const index = await prepareFastIndex(bank, opts);
-    return { run: (queries, nq, o) => fastNearest(index, queries, nq, o), stats: () => ({ ...index.stats }) };
+    const index = opts.prepared ? fastIndexFrom(bank, opts.prepared, opts) : await prepareFastIndex(bank, opts);
+    return { run: (queries, nq, o) => fastNearest(index, queries, nq, o), stats: () => ({ ...index.stats }), data: index.data };
   }
-  const counts: SearchStats = { queries: 0, projected: 0, fullGemm: 0, scanned: 0 };
+  const counts: SearchStats = { queries: 0, projected: 0, secondStage: 0, scanned: 0 };
   const stats = (): SearchStats => ({ ...counts });
   if (kind === 'gemm') {
     const index = prepareGemmIndex(bank, opts.threads);
     return {
       run: (queries, nq, o) => {
         counts.queries += nq;
-        counts.fullGemm += nq;
+        counts.secondStage += nq;
         return gemmNearest(index, queries, nq, o);
       },
       stats,
+      data: null,
     };
   }
   return {
@@ -62,6 +64,7 @@ async function searchImpl(bank: SearchBank, kind: SearcherKind, opts: SearcherOp
       return nearestRowsReference(bank, queries, nq, o);
     },
     stats,
+    data: null,
   };
 }
 
@@ -80,6 +83,7 @@ export async function createSearcher(bank: SearchBank, opts: SearcherOptions = {
       return impl.run(queries, nq, o);
     },
     stats: () => impl?.stats() ?? (finalStats as SearchStats),
+    indexData: () => impl?.data ?? null,
     release() {
       if (impl === null) return;
       finalStats = impl.stats();
@@ -102,6 +106,7 @@ export function cachedSearcher(bank: SearchBank, opts: SearcherOptions = {}): Pr
     perBank = new Map();
     cache.set(bank.features, perBank);
   }
+  // A prepared index does not change the searcher, only how fast it is made.
   const { kind = 'fast', threads, projectionDim, candidates, seed } = opts;
   const key = JSON.stringify([kind, threads, projectionDim, candidates, seed, bank.rows, bank.dim]);
   let s = perBank.get(key);

@@ -1,4 +1,7 @@
 /** Shapes shared by the nearest-row searchers (spec §6 step 2). */
+import type { FastIndexData } from './fast.js';
+
+export type { FastIndexData };
 
 /** The part of a bank that search needs: `rows` × `dim` float32 features, row-major. */
 export interface SearchBank {
@@ -36,10 +39,12 @@ export interface SearcherOptions {
   threads?: number;
   /** fast: dimension of the projected candidate space (default 128). */
   projectionDim?: number;
-  /** fast: candidates per query from the projected space (default 64). */
+  /** fast: candidates per query in the first projected stage (default 32). */
   candidates?: number;
   /** fast: seed of the projection's subspace iteration (default 0; changes speed, never results). */
   seed?: number;
+  /** fast: an index made earlier for this bank (`Searcher.indexData()`, maybe in another thread). */
+  prepared?: FastIndexData;
 }
 
 /** How the fast searcher's answers were proven, counted over its lifetime. */
@@ -47,8 +52,8 @@ export interface SearchStats {
   queries: number;
   /** proven exact among the projected candidates */
   projected: number;
-  /** needed the full-dimension GEMM candidates */
-  fullGemm: number;
+  /** needed a later stage (fast: the wider projected candidates; gemm: every query) */
+  secondStage: number;
   /** needed a scan of every row */
   scanned: number;
 }
@@ -60,6 +65,8 @@ export interface Searcher {
   readonly dim: number;
   nearest(queries: Float32Array, nq: number, opts?: SearchOptions): Promise<NearestResult>;
   stats(): SearchStats;
+  /** fast: the index's arrays, to hand to another thread's searcher over the same bank; else null. */
+  indexData(): FastIndexData | null;
   /** Drops the searcher's tensors; later calls fail. Sessions are shared and stay cached. */
   release(): void;
 }

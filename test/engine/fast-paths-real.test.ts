@@ -1,0 +1,125 @@
+/**
+ * Every fast path against its plain reference on real backbone features (generated part photos
+ * through the real ResNet-50), where the shortcuts do not collapse to the identity: the fast search
+ * (projected candidates, in shared memory too, with leave-one-image-out exclusion), the fast
+ * coreset on projected features, and the principal subspace the two steer their pruning with.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { loadBackbone, prepareImage, type Backbone } from '../../src/backbone/index.js';
+import { greedyCoreset, greedyCoresetReference, drawStartPoints } from '../../src/engine/coreset/index.js';
+import { createRng, drawProjection, Projector, principalSubspace } from '../../src/engine/kernels/index.js';
+import { createSearcher, nearestRowsReference, type SearchBank } from '../../src/engine/search/index.js';
+import { partImage } from '../http/server.js';
+import { DEFAULT_BACKBONE_DIR } from '../helpers/paths.js';
+
+const TRAIN = 6;
+const ROW_STRIDE = 3;
+let backbone: Backbone;
+let bank: SearchBank & { sourceImage: Int32Array };
+let queries: Float32Array;
+let nq = 0;
+let dim = 0;
+let patches = 0;
+
+before(async () => {
+  backbone = await loadBackbone(DEFAULT_BACKBONE_DIR, { threads: 1, verify: false });
+  const photos = [
+    ...(await Promise.all(Array.from({ length: TRAIN }, (_, i) => partImage(100 + i)))),
+    await partImage(200),
+    await partImage(201, { defect: { x: 70, y: 50, size: 20 } }),
+  ];
+  const prepared = await Promise.all(photos.map((p) => prepareImage(p, { resize: 256, crop: 224 })));
+  const feats = await backbone.embed(prepared);
+  dim = feats[0].dim;
+  patches = feats[0].grid.h * feats[0].grid.w;
+  // Every third patch of the training photos: a bank of real rows without the cost of a full one.
+  const rows = Math.floor((TRAIN * patches) / ROW_STRIDE);
+  const features = new Float32Array(new SharedArrayBuffer(rows * dim * 4));
+  const sourceImage = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const n = r * ROW_STRIDE;
+    const b = Math.floor(n / patches);
+    features.set(feats[b].data.subarray((n - b * patches) * dim, (n - b * patches + 1) * dim), r * dim);
+    sourceImage[r] = b;
+  }
+  bank = { features, rows, dim, sourceImage };
+  // A normal and a defective test photo, and one training photo (its own rows are in the bank).
+  nq = 3 * 200;
+  queries = new Float32Array(nq * dim);
+  [TRAIN, TRAIN + 1, 2].forEach((b, i) => queries.set(feats[b].data.subarray(0, 200 * dim), i * 200 * dim));
+});
+
+after(async () => {
+  await backbone?.close();
+});
+
+test('real features: the fast search equals the reference, rows in shared memory, with and without exclusion', async () => {
+  const fast = await createSearcher(bank, { kind: 'fast' });
+  for (const opts of [{}, { excludeSource: { sourceImage: bank.sourceImage, image: 2 } }]) {
+    const got = await fast.nearest(queries, nq, opts);
+    const ref = nearestRowsReference(bank, queries, nq, opts);
+    assert.deepEqual(Array.from(got.index), Array.from(ref.index));
+    assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));
+  }
+  // Another thread's searcher from this one's index, handed over in shared memory: same answers.
+  const data = fast.indexData()!;
+  const shared = (a: Float32Array): Float32Array => {
+    const c = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    c.set(a);
+    return c;
+  };
+  const handed = await createSearcher(bank, { kind: 'fast', prepared: { pdim: data.pdim, mu: shared(data.mu), basis: shared(data.basis), aug: shared(data.aug), augNorm2: shared(data.augNorm2) } });
+  const again = await handed.nearest(queries, nq);
+  const ref = nearestRowsReference(bank, queries, nq);
+  assert.deepEqual(Array.from(again.index), Array.from(ref.index));
+  assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
+  const s = fast.stats();
+  assert.equal(s.queries, 2 * nq);
+  // Real features are not isotropic: most proofs close among the first candidates.
+  assert.ok(s.projected > nq, JSON.stringify(s));
+  // The training photo's patches that are bank rows find themselves.
+  const self = await fast.nearest(queries.subarray(400 * dim), 200);
+  const inBank = Array.from({ length: 200 }, (_, p) => p).filter((p) => (2 * patches + p) % ROW_STRIDE === 0);
+  assert.ok(inBank.length > 50 && inBank.every((p) => self.dist2[p] === 0));
+});
+
+test('real features: the principal subspace is orthonormal and captures more variance than random directions', async () => {
+  const k = 16;
+  const sub = await principalSubspace(bank.features, bank.rows, dim, k, { seed: 3 });
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b <= a; b++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += sub.basis[a * dim + j] * sub.basis[b * dim + j];
+      assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-9, `basis ${a}·${b} = ${dot}`);
+    }
+  }
+  const variance = (dir: Float64Array, off: number): number => {
+    let s = 0;
+    for (let r = 0; r < bank.rows; r++) {
+      let p = 0;
+      for (let j = 0; j < dim; j++) p += (bank.features[r * dim + j] - sub.mean[j]) * dir[off + j];
+      s += p * p;
+    }
+    return s / bank.rows;
+  };
+  const top = variance(sub.basis, 0);
+  assert.ok(top >= variance(sub.basis, (k - 1) * dim), 'sorted by variance');
+  const rng = createRng(1);
+  const random = Float64Array.from({ length: dim }, () => rng.next() - 0.5);
+  const norm = Math.hypot(...random);
+  assert.ok(top > 5 * variance(random.map((v) => v / norm), 0), 'principal beats random');
+});
+
+test('real features: the fast coreset picks what the reference loop picks on projected rows', async () => {
+  const rng = createRng(7);
+  const d = 128;
+  const projector = new Projector([drawProjection(rng, d, dim)], dim);
+  const y = new Float32Array(bank.rows * d);
+  await projector.project(bank.features.slice(), bank.rows, [y], 0);
+  const keep = new Uint8Array(bank.rows).fill(1);
+  for (let r = 0; r < bank.rows; r += 11) keep[r] = 0;
+  const input = { y, count: bank.rows, dim: d, keep, picks: 120, startPoints: drawStartPoints(rng, bank.rows, 10), firstPickRespectsMask: false };
+  const fast = await greedyCoreset(input, { threads: 1 });
+  assert.deepEqual(Array.from(fast.selected), Array.from(greedyCoresetReference(input)));
+});
