@@ -7,7 +7,8 @@ import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import { DISCRIMINATORS, METHODS } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, THRESHOLD_RULES } from '../engine/index.js';
+import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
 import { NOISE_MODES } from '../eval/noise.js';
 import { runEvaluation, type EvalResult, type EvalRun } from '../eval/run.js';
@@ -30,10 +31,54 @@ function num(name: string, value: string | undefined): number | undefined {
 
 const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed(d));
 
+const variantOf = (r: EvalRun): string => {
+  const parts = [
+    r.discriminator && r.discriminator !== 'lof' ? r.discriminator : '',
+    r.discriminatorWindow > 0 ? `window ${r.discriminatorWindow}` : '',
+    r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
+    r.thresholdRule, r.suspectEvidence === 'removedShare' ? 'share' : 'score',
+  ].filter(Boolean);
+  return `${r.method} (${parts.join(', ')})`;
+};
+const flagged = (r: EvalRun): string => (r.injectedCount ? `${r.injectedHits}/${r.injectedCount}` : '—');
+
 export function formatTable(runs: EvalRun[]): string {
-  const head = '| category | method | noise | overlap | image AUROC | pixel AUROC | AUPRO | F1-max | F1 @thr | acc @thr | build s | infer ms/img |';
-  const sep = '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
-  const rows = runs.map((r) => `| ${r.category} | ${r.method}${r.discriminator && r.discriminator !== 'lof' ? ` (${r.discriminator})` : ''} | ${r.noise} | ${r.overlap ? 'yes' : 'no'} | ${fmt(r.imageAuroc)} | ${fmt(r.pixelAuroc)} | ${fmt(r.aupro)} | ${fmt(r.f1Max)} | ${fmt(r.f1AtThreshold)} | ${fmt(r.accuracyAtThreshold)} | ${(r.buildMs / 1000).toFixed(1)} | ${r.inferMsPerImage.toFixed(0)} |`);
+  const head = '| category | method | noise | overlap | seed | image AUROC | pixel AUROC | AUPRO | F1-max | F1 @thr | F1 ratio | acc @thr | thr | injected flagged | clean flagged | build s | infer ms/img |';
+  const sep = '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const rows = runs.map((r) => `| ${r.category} | ${variantOf(r)} | ${r.noise} | ${r.overlap ? 'yes' : 'no'} | ${r.seed} | ${fmt(r.imageAuroc)} | ${fmt(r.pixelAuroc)} | ${fmt(r.aupro)} | ${fmt(r.f1Max)} | ${fmt(r.f1AtThreshold)} | ${fmt(r.f1AtThreshold / r.f1Max, 3)} | ${fmt(r.accuracyAtThreshold)} | ${r.threshold.toFixed(1)} | ${flagged(r)} | ${r.cleanFlagged}/${r.cleanCount} | ${(r.buildMs / 1000).toFixed(1)} | ${r.inferMsPerImage.toFixed(0)} |`);
+  return [head, sep, ...rows].join('\n');
+}
+
+const SUMMARY_METRICS: readonly [string, (r: EvalRun) => number | null][] = [
+  ['image AUROC', (r) => r.imageAuroc],
+  ['pixel AUROC', (r) => r.pixelAuroc],
+  ['F1 @thr', (r) => r.f1AtThreshold],
+  ['F1 ratio', (r) => r.f1AtThreshold / r.f1Max],
+  ['acc @thr', (r) => r.accuracyAtThreshold],
+  ['injected flagged share', (r) => r.injectedFlagged],
+  ['clean flagged share', (r) => r.cleanFlagged / r.cleanCount],
+];
+
+/** Mean ± sample standard deviation over every run of a method and noise level (categories × seeds). */
+export function formatSummary(runs: EvalRun[]): string {
+  const groups = new Map<string, EvalRun[]>();
+  for (const r of runs) {
+    const key = `${variantOf(r)}|${r.noise}|${r.overlap ? 'yes' : 'no'}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const head = `| method | noise | overlap | runs | ${SUMMARY_METRICS.map(([n]) => n).join(' | ')} |`;
+  const sep = `| --- | ---: | --- | ---: | ${SUMMARY_METRICS.map(() => '---:').join(' | ')} |`;
+  const rows = [...groups].map(([key, rs]) => {
+    const [variant, noise, overlap] = key.split('|');
+    const cells = SUMMARY_METRICS.map(([, get]) => {
+      const v = rs.map(get).filter((x): x is number => x !== null && Number.isFinite(x));
+      if (v.length === 0) return '—';
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+      return v.length > 1 ? `${mean.toFixed(4)} ± ${sd.toFixed(4)}` : mean.toFixed(4);
+    });
+    return `| ${variant} | ${noise} | ${overlap} | ${rs.length} | ${cells.join(' | ')} |`;
+  });
   return [head, sep, ...rows].join('\n');
 }
 
@@ -55,18 +100,25 @@ const spec = {
   summary: 'Accuracy on an MVTec-layout category under noisy training sets (defective test photos injected into training), with the service\'s own build and calibration code.',
   options: {
     data: { type: 'string', arg: 'root', description: 'folder of MVTec categories (or one category folder without --category); required' },
-    category: { type: 'string', arg: 'name', description: 'category folder under --data' },
+    category: { type: 'string', arg: 'list', description: 'comma-separated category folders under --data (mean ± sd over them)' },
     noise: { type: 'string', default: '0.1', arg: 'list', description: 'comma-separated noise ratios' },
     overlap: { type: 'boolean', default: false, description: 'injected photos also stay in the test set' },
     'noise-mode': { type: 'string', default: 'cap', arg: NOISE_MODES.join('|'), description: 'how the noise ratio counts injected photos' },
     method: { type: 'string', default: 'softpatch', arg: 'list', description: `comma-separated methods: ${METHODS.join(', ')}` },
     discriminator: { type: 'string', default: 'lof', arg: DISCRIMINATORS.join('|'), description: 'noise discriminator of softpatch' },
-    seed: { type: 'string', default: '0', arg: 'n', description: 'seed of the noise draw and the engine' },
+    seeds: { type: 'string', default: '0', arg: 'list', description: 'comma-separated seeds of the noise draw and the engine (mean ± sd when several)' },
+    'feature-cache': { type: 'string', arg: 'dir', description: 'cache the backbone features here and reuse them in later runs' },
+    window: { type: 'string', arg: 'r', description: `discriminatorWindow: pose tolerance in patches (line default ${DEFAULT_LINE_CONFIG.discriminatorWindow})` },
+    'threshold-rule': { type: 'string', arg: 'list', description: `threshold rules decided on each build: ${THRESHOLD_RULES.join(', ')} (line default ${DEFAULT_LINE_CONFIG.threshold.rule})` },
+    'suspect-evidence': { type: 'string', arg: 'list', description: `noise-report evidence decided on each build: ${SUSPECT_EVIDENCE.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectEvidence})` },
+    sensitivity: { type: 'string', arg: 'k', description: 'k of the fence rule (line default 3.5)' },
+    'false-alarm-rate': { type: 'string', arg: 'α', description: 'α of the tail rule (line default 0.01)' },
+    'suspect-share': { type: 'string', arg: 'share', description: 'floor of the removedShare evidence (line default 0.3)' },
     'coreset-ratio': { type: 'string', arg: 'ρ', description: 'memory rows per training patch (engine default 0.1)' },
     'lof-k': { type: 'string', arg: 'k', description: 'LOF neighbours (engine default 6)' },
     tau: { type: 'string', arg: 'τ', description: 'share of training patches removed (engine default 0.15)' },
-    resize: { type: 'string', default: '256', arg: 'px|none', description: 'shorter side after resize' },
-    crop: { type: 'string', default: '224', arg: 'px|none', description: 'centre crop' },
+    resize: { type: 'string', default: String(DEFAULT_LINE_CONFIG.resize ?? 'none'), arg: 'px|none', description: 'shorter side after resize (the line default)' },
+    crop: { type: 'string', default: String(DEFAULT_LINE_CONFIG.crop ?? 'none'), arg: 'px|none', description: 'centre crop, none: the whole frame (the line default); the paper: --resize 256 --crop 224' },
     'gt-rule': { type: 'string', default: 'official', arg: 'official|half', description: 'how ground-truth masks are binarised after resizing' },
     'limit-train': { type: 'string', arg: 'n', description: 'use only the first n training photos' },
     'limit-test': { type: 'string', arg: 'n', description: 'use only the first n test photos per defect type' },
@@ -78,35 +130,52 @@ const spec = {
 
 async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number> {
   if (!values.data) throw appError('EVAL_INPUT', ['--data <root> is required (a folder of MVTec categories, or a category folder with --category omitted)']);
-  const root = values.category ? path.join(values.data, values.category) : values.data;
+  const roots = values.category ? values.category.split(',').map((c) => path.join(values.data as string, c.trim())) : [values.data];
+  const seeds = values.seeds.split(',').map((v) => num('seeds', v.trim()) as number);
   const methods = values.method.split(',').map((m) => oneOf('method', m.trim(), METHODS));
   const noises = values.noise.split(',').map((n) => num('noise', n.trim()) as number);
   const engine = {
     ...(values['coreset-ratio'] !== undefined && { coresetRatio: num('coreset-ratio', values['coreset-ratio']) }),
     ...(values['lof-k'] !== undefined && { lofK: num('lof-k', values['lof-k']) }),
     ...(values.tau !== undefined && { removalQuantile: num('tau', values.tau) }),
+    discriminatorWindow: values.window === undefined ? DEFAULT_LINE_CONFIG.discriminatorWindow : (num('window', values.window) as number),
   };
+  // Every combination of the listed rules is decided on each build (no rebuild per rule).
+  const lineRules = decisionRulesFor(DEFAULT_LINE_CONFIG);
+  const thresholdRules = (values['threshold-rule'] ?? lineRules.thresholdRule).split(',').map((v) => oneOf('threshold-rule', v.trim(), THRESHOLD_RULES));
+  const evidences = (values['suspect-evidence'] ?? lineRules.suspectEvidence).split(',').map((v) => oneOf('suspect-evidence', v.trim(), SUSPECT_EVIDENCE));
+  const rules = thresholdRules.flatMap((thresholdRule) => evidences.map((suspectEvidence) => ({
+    ...lineRules, thresholdRule, suspectEvidence,
+    ...(values.sensitivity !== undefined && { sensitivity: num('sensitivity', values.sensitivity) as number }),
+    ...(values['false-alarm-rate'] !== undefined && { falseAlarmRate: num('false-alarm-rate', values['false-alarm-rate']) as number }),
+    ...(values['suspect-share'] !== undefined && { suspectShare: num('suspect-share', values['suspect-share']) as number }),
+  })));
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
-  let result: EvalResult;
+  const results: EvalResult[] = [];
   try {
-    result = await runEvaluation(backbone, {
-      root, noises, methods, overlap: values.overlap,
-      noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
-      discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
-      seed: num('seed', values.seed) as number, engine,
-      resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
-      crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
-      gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
-      limitTrain: num('limit-train', values['limit-train']), limitTestPerType: num('limit-test', values['limit-test']),
-      onProgress: values.quiet ? undefined : (m) => console.error(`[eval] ${m}`),
-    });
+    for (const root of roots) {
+      results.push(await runEvaluation(backbone, {
+        root, noises, methods, overlap: values.overlap,
+        noiseMode: oneOf('noise-mode', values['noise-mode'], NOISE_MODES),
+        discriminator: oneOf('discriminator', values.discriminator, DISCRIMINATORS),
+        seeds, engine, rules,
+        resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
+        crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
+        gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
+        limitTrain: num('limit-train', values['limit-train']), limitTestPerType: num('limit-test', values['limit-test']),
+        featureCache: values['feature-cache'],
+        onProgress: values.quiet ? undefined : (m) => console.error(`[eval] ${m}`),
+      }));
+    }
   } finally {
     await backbone.close();
   }
-  console.log(formatTable(result.runs));
-  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${process.argv.slice(3).join(' ')}`, runs: result.runs }, null, 2)}\n`);
-  if (values.heatmaps) await writeContactSheet(result, values.heatmaps);
+  const runs = results.flatMap((r) => r.runs);
+  console.log(formatTable(runs));
+  if (roots.length > 1 || seeds.length > 1) console.log(`\nmean ± sd over ${roots.length} categor${roots.length > 1 ? 'ies' : 'y'} × ${seeds.length} seed(s):\n\n${formatSummary(runs)}`);
+  if (values.json) await fs.writeFile(values.json, `${JSON.stringify({ command: `softpatch eval ${process.argv.slice(3).join(' ')}`, runs }, null, 2)}\n`);
+  if (values.heatmaps) await writeContactSheet(results[0], values.heatmaps);
   return 0;
 }
 

@@ -12,6 +12,7 @@ import { greedyCoreset } from './coreset/coreset.js';
 import { drawStartPoints } from './coreset/metric.js';
 import { type PatchSet, PositionDiscriminator } from './denoise/discriminators.js';
 import { fuseScores } from './denoise/fusion.js';
+import { windowDiscriminate } from './denoise/window.js';
 import { Projector, drawProjection } from './kernels/projection.js';
 import { createRng } from './kernels/random.js';
 import { removeOutliers, softWeights } from './denoise/removal.js';
@@ -59,11 +60,13 @@ export function estimateBuildBytes(images: number, patches: number, dim: number,
   const projDisc = discriminators > 0 && config.discriminatorSpace === 'proj128' && d !== dim ? n * d * 4 : 0;
   const projCore = n * d * 4 * (separate ? 2 : 1);
   const scores = discriminators > 0 ? n * 8 * (discriminators + 3) : 0;
+  // Window neighbour lists: index (4 bytes) and distance (8 bytes) per neighbour.
+  const windowLists = discriminators > 0 && config.discriminatorWindow > 0 ? n * config.lofK * 12 : 0;
   const masks = n * 10;
   const coreset = n * 300;
   const ratios = plus ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio] : [config.coresetRatio];
   const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
-  return n * dim * 4 + projDisc + projCore + scores + masks + coreset + banks;
+  return n * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks;
 }
 
 function checkFeatures(features: TrainingFeatures): void {
@@ -124,8 +127,16 @@ async function project(
   return { disc, core: identity && matrices.core.length === 2 ? [core[0], core[0]] : core, coreDim: d };
 }
 
-/** Per-image share of removed patches and the mean/max of its outlier scores. */
+/**
+ * Share of an image's patches whose mean outlier score is its `topScore`: a small defect covers a
+ * handful of the P patches, so it hardly moves the removed share or the mean but dominates the top.
+ */
+export const TOP_SCORE_SHARE = 0.01;
+
+/** Per-image share of removed patches and the mean/max/top-share mean of its outlier scores. */
 function noiseEntries(images: number, patches: number, keep: Uint8Array | null, scores: Float64Array | null): NoiseEntry[] {
+  const top = Math.max(1, Math.ceil(TOP_SCORE_SHARE * patches));
+  const own = new Float64Array(patches);
   return Array.from({ length: images }, (_, b) => {
     let removed = 0;
     let sum = 0;
@@ -136,9 +147,16 @@ function noiseEntries(images: number, patches: number, keep: Uint8Array | null, 
       if (scores) {
         sum += scores[n];
         if (scores[n] > max) max = scores[n];
+        own[p] = scores[n];
       }
     }
-    return { image: b, removedShare: removed / patches, meanScore: sum / patches, maxScore: max };
+    let topScore = 0;
+    if (scores) {
+      own.sort();
+      for (let i = patches - top; i < patches; i++) topScore += own[i];
+      topScore /= top;
+    }
+    return { image: b, removedShare: removed / patches, meanScore: sum / patches, maxScore: max, topScore };
   });
 }
 
@@ -233,18 +251,27 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   const projections = await project(features, cfg, { disc: rDisc, core: rCore }, (b) => denoised(b + 1));
   lap('projection');
 
-  let scores = new Map<DiscriminatorName, Float64Array>();
+  const scores = new Map<DiscriminatorName, Float64Array>();
   if (names.length > 0) {
     const d = cfg.projectionDim;
     const disc = projections.disc;
     const set: PatchSet = disc ? { images: images.map((_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d } : { images, patches: P, dim };
-    const discriminator = new PositionDiscriminator(set, names, { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap });
-    for (let p0 = 0; p0 < P; p0 += POSITIONS_PER_STEP) {
-      const p1 = Math.min(P, p0 + POSITIONS_PER_STEP);
-      discriminator.run(p0, p1);
-      await denoised(B + p1);
+    const opts = { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap };
+    const windowed = cfg.discriminatorWindow > 0 ? names.filter((n) => n !== 'gaussian') : [];
+    const perPosition = names.filter((n) => n === 'gaussian' || windowed.length === 0);
+    if (windowed.length > 0) {
+      const w = await windowDiscriminate(set, grid, cfg.discriminatorWindow, { ...opts, threads: hooks.threads, onPositions: (done) => denoised(B + done) });
+      for (const n of windowed) scores.set(n, n === 'lof' ? w.lof : w.nearest);
     }
-    scores = discriminator.scores;
+    if (perPosition.length > 0) {
+      const discriminator = new PositionDiscriminator(set, perPosition, opts);
+      for (let p0 = 0; p0 < P; p0 += POSITIONS_PER_STEP) {
+        const p1 = Math.min(P, p0 + POSITIONS_PER_STEP);
+        discriminator.run(p0, p1);
+        await denoised(B + p1);
+      }
+      for (const [n, v] of discriminator.scores) scores.set(n, v);
+    }
   }
   lap('discrimination');
   const removal = denoise(cfg, scores, B, P, N);

@@ -22,6 +22,12 @@ export interface EngineConfig {
   discriminator: DiscriminatorName;
   lofK: number;
   lofScoreCap: number | null;
+  /**
+   * Pose tolerance of `lof` / `nearest`: a patch is compared with the other photos' patches at
+   * every position within this Chebyshev radius (in patches) of its own. 0 = the spec's
+   * per-position discriminator. `gaussian` stays per position.
+   */
+  discriminatorWindow: number;
   removalQuantile: number; // τ
   coresetRatio: number; // ρ
   projectionDim: number; // 128
@@ -63,6 +69,8 @@ export interface NoiseEntry {
   removedShare: number;
   meanScore: number;
   maxScore: number;
+  /** Mean of the image's highest outlier scores (`TOP_SCORE_SHARE` of its patches; 0 for patchcore). */
+  topScore: number;
 }
 
 export interface BuildProgress {

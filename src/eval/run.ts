@@ -3,11 +3,13 @@
  * calibration) on an MVTec-layout category, under noisy training sets, for several methods and
  * noise levels that share one feature extraction.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Backbone, ImageGeometry } from '../backbone/index.js';
 import { prepareImage } from '../backbone/index.js';
-import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DiscriminatorName, type EngineConfig, type Method, calibrate, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, suspectImages } from '../engine/index.js';
-import { accuracyAt, aupro, auroc, f1At, f1Max } from './metrics.js';
+import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DecisionRules, type DiscriminatorName, type EngineConfig, type Method, decide, scoreLeaveOneOut, type SuspectEvidence, type ThresholdRule } from '../engine/index.js';
+import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from './metrics.js';
 import { listCategory, loadGroundTruth, type GtRule, type MvtecCategory, type MvtecTestItem } from './mvtec.js';
 import { drawNoisySplit, type NoiseMode } from './noise.js';
 
@@ -18,15 +20,23 @@ export interface EvalOptions {
   noiseMode: NoiseMode;
   methods: Method[];
   discriminator: DiscriminatorName;
-  seed: number;
+  /** One run per seed (noise draw and engine seed). */
+  seeds: number[];
   /** Engine settings beyond method/discriminator/seed (e.g. coresetRatio, lofK). */
   engine?: Partial<Omit<EngineConfig, 'plus'>>;
   resize: number | null;
   crop: number | null;
   gtRule: GtRule;
+  /** Decision rules evaluated on every build (one run row each; the first drives the contact sheet). */
+  rules: DecisionRules[];
   /** Keep only the first n clean training images / the first n test images of each type (quick runs). */
   limitTrain?: number;
   limitTestPerType?: number;
+  /**
+   * Folder of cached features (one file per image, keyed by backbone, preprocessing and path), so
+   * that runs of the same category with other engine or decision settings skip the backbone.
+   */
+  featureCache?: string;
   onProgress?: (msg: string) => void;
 }
 
@@ -34,6 +44,10 @@ export interface EvalRun {
   category: string;
   method: Method;
   discriminator: DiscriminatorName | null;
+  discriminatorWindow: number;
+  preprocess: { resize: number | null; crop: number | null };
+  thresholdRule: ThresholdRule;
+  suspectEvidence: SuspectEvidence;
   noise: number;
   noiseMode: NoiseMode;
   overlap: boolean;
@@ -47,10 +61,31 @@ export interface EvalRun {
   aupro: number | null;
   f1Max: number;
   threshold: number;
+  /** Photos the threshold rests on, and the bootstrap spread of the tail threshold. */
+  thresholdBasis: number;
+  thresholdBootstrap: { resamples: number; sd: number; p05: number; p95: number };
   f1AtThreshold: number;
   accuracyAtThreshold: number;
+  /** Confusion counts at the threshold (anomalous = score ≥ threshold). */
+  atThreshold: { tp: number; fp: number; tn: number; fn: number };
   /** Share of the injected images the noise report marked suspect (null without injected images). */
   injectedFlagged: number | null;
+  injectedCount: number;
+  /** Injected training images the noise report flags (hits) and clean ones it flags (false flags). */
+  injectedHits: number;
+  cleanFlagged: number;
+  cleanCount: number;
+  /** Separability of the noise report's suspects (`SuspectReport.gap`, `.borderline`). */
+  suspectGap: number | null;
+  suspectBorderline: number;
+  /** Raw per-image figures, so other decision rules can be recomputed from the JSON. */
+  raw: {
+    trainScores: number[];
+    injected: number[];
+    noise: { removedShare: number; maxScore: number; topScore: number }[];
+    testScores: number[];
+    testLabels: number[];
+  };
   buildMs: number;
   calibrationMs: number;
   inferMsPerImage: number;
@@ -75,7 +110,7 @@ export interface EvalResult {
   embedMsPerImage: number;
 }
 
-interface Embedded { features: Float32Array; geometry: ImageGeometry }
+interface Embedded { features: Float32Array; geometry: ImageGeometry; grid: { h: number; w: number } }
 
 let peakRss = 0;
 function samplePeak(): number {
@@ -102,19 +137,38 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   const embedded = new Map<string, Embedded>();
   const pre = { resize: opts.resize, crop: opts.crop };
   const tEmbed = performance.now();
+  const cacheFile = (p: string): string | null => {
+    if (!opts.featureCache) return null;
+    const key = createHash('sha256').update(JSON.stringify([backbone.sha256, pre, path.resolve(p)])).digest('hex').slice(0, 32);
+    return path.join(opts.featureCache, `${key}.json`);
+  };
+  const pending: typeof all = [];
+  for (const img of all) {
+    const file = cacheFile(img.path);
+    const hit = file ? await readCached(file) : null;
+    if (hit) embedded.set(img.path, hit);
+    else pending.push(img);
+  }
+  if (opts.featureCache) await fs.mkdir(opts.featureCache, { recursive: true });
   const BATCH = 8;
-  for (let i = 0; i < all.length; i += BATCH) {
-    const chunk = all.slice(i, i + BATCH);
+  for (let i = 0; i < pending.length; i += BATCH) {
+    const chunk = pending.slice(i, i + BATCH);
     const prepared = await Promise.all(chunk.map(async (img) => prepareImage(await fs.readFile(img.path), pre)));
     const feats = await backbone.embed(prepared);
-    chunk.forEach((img, k) => embedded.set(img.path, { features: feats[k].data, geometry: prepared[k].geometry }));
-    log(`embedding ${Math.min(i + BATCH, all.length)}/${all.length}`);
+    for (const [k, img] of chunk.entries()) {
+      const e = { features: feats[k].data, geometry: prepared[k].geometry, grid: feats[k].grid };
+      embedded.set(img.path, e);
+      const file = cacheFile(img.path);
+      if (file) await writeCached(file, e);
+    }
+    log(`embedding ${Math.min(i + BATCH, pending.length)}/${pending.length} (${all.length - pending.length} cached)`);
     samplePeak();
   }
-  const embedMsPerImage = (performance.now() - tEmbed) / all.length;
+  // Cached images cost no embedding: measured over the ones embedded now (0 when all were cached).
+  const embedMsPerImage = pending.length ? (performance.now() - tEmbed) / pending.length : 0;
   const first = embedded.get(all[0].path) as Embedded;
   const mapSize = { w: first.geometry.cropWidth, h: first.geometry.cropHeight };
-  const grid = { h: mapSize.h / 8, w: mapSize.w / 8 };
+  const { grid } = first;
   const masks = new Map<string, Uint8Array>();
   if (category.pixelLevel) {
     for (const t of category.test) masks.set(t.path, await loadGroundTruth(t.maskPath, (embedded.get(t.path) as Embedded).geometry, opts.gtRule));
@@ -124,11 +178,12 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   let firstRunImages: ScoredTestImage[] = [];
   let firstRunCalibration: EvalResult['firstRunCalibration'] = null;
   for (const noise of opts.noises) {
-    const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed: opts.seed });
+   for (const seed of opts.seeds) {
+    const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed });
     const trainFeatures = split.train.map((img) => (embedded.get(img.path) as Embedded).features);
     const injected = new Set(split.injected);
     for (const method of opts.methods) {
-      const config = resolveEngineConfig({ ...opts.engine, method, discriminator: opts.discriminator, seed: opts.seed });
+      const config = resolveEngineConfig({ ...opts.engine, method, discriminator: opts.discriminator, seed });
       log(`${category.category} noise ${noise} ${method}: building on ${trainFeatures.length} images`);
       const tBuild = performance.now();
       const built = await buildBankSet({ images: trainFeatures, grid, dim: backbone.dim }, config, {
@@ -136,10 +191,11 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
       });
       const buildMs = performance.now() - tBuild;
       samplePeak();
-      const suspects = suspectImages(built.noise, DEFAULT_SUSPECT_SHARE);
       const tCal = performance.now();
-      const cal = await calibrate({ bankSet: built.bankSet, features: trainFeatures, suspects, sensitivity: DEFAULT_SENSITIVITY, mapSize, blurSigma: config.blurSigma });
+      const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
       const calibrationMs = performance.now() - tCal;
+      const decisions = opts.rules.map((rules) => ({ rules, d: decide(loo.scores, built.noise, rules) }));
+      const firstThreshold = decisions[0].d.threshold;
 
       const scores: number[] = [];
       const labels: number[] = [];
@@ -154,36 +210,81 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
         scores.push(r.imageScore);
         labels.push(item.anomalous ? 1 : 0);
         if (category.pixelLevel) { maps.push(map); gts.push(masks.get(item.path) as Uint8Array); }
-        if (runs.length === 0) scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > cal.threshold });
+        if (runs.length === 0) scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > firstThreshold });
       }
       const inferMs = (performance.now() - tInfer) / split.test.length + embedMsPerImage;
       if (runs.length === 0) {
         firstRunImages = scored;
-        firstRunCalibration = { pixelMedian: cal.pixelMedian, threshold: cal.threshold };
+        firstRunCalibration = { pixelMedian: loo.pixelMedian, threshold: firstThreshold };
       }
 
       const pixelScores = category.pixelLevel ? concat(maps) : null;
       const pixelLabels = category.pixelLevel ? concatU8(gts) : null;
       const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
-      runs.push({
+      const shared = {
         category: category.category, method, discriminator: method === 'softpatch' ? opts.discriminator : null,
-        noise, noiseMode: opts.noiseMode, overlap: opts.overlap, seed: opts.seed, coresetRatio: config.coresetRatio,
+        discriminatorWindow: config.discriminatorWindow, preprocess: pre,
+        noise, noiseMode: opts.noiseMode, overlap: opts.overlap, seed, coresetRatio: config.coresetRatio,
         trainImages: split.train.length, testImages: split.test.length, movedImages: split.injected,
         imageAuroc: auroc(scores, labels),
         pixelAuroc: pixelScores && pixelLabels ? auroc(pixelScores, pixelLabels) : null,
         aupro: category.pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
         f1Max: f1Max(scores, labels).f1,
-        threshold: cal.threshold,
-        f1AtThreshold: f1At(scores, labels, cal.threshold),
-        accuracyAtThreshold: accuracyAt(scores, labels, cal.threshold),
-        injectedFlagged: injectedIdx.length ? injectedIdx.filter((i) => suspects.has(i)).length / injectedIdx.length : null,
-        buildMs: Math.round(buildMs), calibrationMs: Math.round(calibrationMs),
-        inferMsPerImage: +inferMs.toFixed(1), peakRssMb: samplePeak(),
-      });
+      };
+      for (const { rules, d } of decisions) {
+        const suspects = new Set(d.suspects.suspects);
+        const hits = injectedIdx.filter((i) => suspects.has(i)).length;
+        runs.push({
+          ...shared,
+          thresholdRule: rules.thresholdRule, suspectEvidence: rules.suspectEvidence,
+          threshold: d.threshold,
+          thresholdBasis: d.basis,
+          thresholdBootstrap: d.tail.bootstrap,
+          f1AtThreshold: f1At(scores, labels, d.threshold),
+          accuracyAtThreshold: accuracyAt(scores, labels, d.threshold),
+          atThreshold: confusionAt(scores, labels, d.threshold),
+          injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
+          injectedCount: injectedIdx.length, injectedHits: hits,
+          cleanFlagged: suspects.size - hits, cleanCount: split.train.length - injectedIdx.length,
+          suspectGap: d.suspects.gap, suspectBorderline: d.suspects.borderline,
+          raw: {
+            trainScores: loo.scores, injected: injectedIdx,
+            noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
+            testScores: scores, testLabels: labels,
+          },
+          buildMs: Math.round(buildMs), calibrationMs: Math.round(calibrationMs),
+          inferMsPerImage: +inferMs.toFixed(1), peakRssMb: samplePeak(),
+        });
+      }
       log(`  image AUROC ${runs[runs.length - 1].imageAuroc.toFixed(4)}, pixel AUROC ${runs[runs.length - 1].pixelAuroc?.toFixed(4) ?? '—'}`);
     }
+   }
   }
   return { runs, firstRunImages, firstRunCalibration, mapSize, embedMsPerImage };
+}
+
+/** Cached features: a JSON header line (geometry, length) then the raw float32 values. */
+async function readCached(file: string): Promise<Embedded | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch {
+    return null;
+  }
+  const nl = bytes.indexOf(10);
+  const head = JSON.parse(bytes.subarray(0, nl).toString('utf8')) as { geometry: ImageGeometry; grid: Embedded['grid']; length: number };
+  const body = bytes.subarray(nl + 1);
+  if (body.length !== head.length * 4) return null;
+  const features = new Float32Array(head.length);
+  new Uint8Array(features.buffer).set(body);
+  return { features, geometry: head.geometry, grid: head.grid };
+}
+
+async function writeCached(file: string, e: Embedded): Promise<void> {
+  const head = Buffer.from(`${JSON.stringify({ geometry: e.geometry, grid: e.grid, length: e.features.length })}\n`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, Buffer.concat([head, Buffer.from(e.features.buffer, e.features.byteOffset, e.features.byteLength)]));
+  await fs.rename(tmp, file);
 }
 
 function concat(arrays: Float32Array[]): Float32Array {

@@ -12,11 +12,13 @@ export interface Defect {
 }
 
 /**
- * A synthetic part photo: a grey, horizontally striped background with a dark ring near the middle;
- * brightness, stripe phase, ring position and pixel noise vary per seed; optionally a painted defect.
+ * A synthetic part photo (square `size`, or `width` × `height`): a grey, horizontally striped
+ * background with a dark ring near the middle; brightness, stripe phase, ring position and pixel noise vary per seed; optionally a painted defect.
  */
-export async function partImage(seed: number, opts: { size?: number; defect?: Defect; format?: 'png' | 'jpeg' } = {}): Promise<Buffer> {
-  const size = opts.size ?? 128;
+export async function partImage(seed: number, opts: { size?: number; width?: number; height?: number; defect?: Defect; format?: 'png' | 'jpeg' } = {}): Promise<Buffer> {
+  const width = opts.width ?? opts.size ?? 128;
+  const height = opts.height ?? opts.size ?? 128;
+  const size = Math.min(width, height);
   let s = (seed * 2654435761) >>> 0 || 1;
   const rand = (): number => {
     s ^= s << 13; s >>>= 0;
@@ -26,11 +28,11 @@ export async function partImage(seed: number, opts: { size?: number; defect?: De
   };
   const gain = 0.95 + 0.1 * rand();
   const phase = (rand() - 0.5) * 1.2;
-  const cx = size / 2 + (rand() - 0.5) * 3;
-  const cy = size / 2 + (rand() - 0.5) * 3;
-  const px = Buffer.alloc(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
+  const cx = width / 2 + (rand() - 0.5) * 3;
+  const cy = height / 2 + (rand() - 0.5) * 3;
+  const px = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
       const r = Math.hypot(x - cx, y - cy);
       let v = 140 + 25 * Math.sin((2 * Math.PI * y) / 12 + phase);
       if (r > size * 0.22 && r < size * 0.32) v = 55;
@@ -42,10 +44,10 @@ export async function partImage(seed: number, opts: { size?: number; defect?: De
         const onScratch = Math.abs(x - d.x - (y - d.y)) < 1.5;
         rgb = onScratch ? [30, 30, 30] : [rgb[0] * 0.75, rgb[1] * 0.6, rgb[2] * 0.45];
       }
-      const o = 3 * (y * size + x);
+      const o = 3 * (y * width + x);
       for (let k = 0; k < 3; k++) px[o + k] = Math.max(0, Math.min(255, Math.round(rgb[k])));
     }
   }
-  const img = sharp(px, { raw: { width: size, height: size, channels: 3 } });
+  const img = sharp(px, { raw: { width, height, channels: 3 } });
   return opts.format === 'jpeg' ? img.jpeg({ quality: 95 }).toBuffer() : img.png().toBuffer();
 }

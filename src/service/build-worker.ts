@@ -10,7 +10,8 @@ import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
-import { buildBankSet, type TrainingFeatures, calibrate, suspectImages } from '../engine/index.js';
+import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.js';
+import { decisionRulesFor } from './line-config.js';
 import { colorScale } from '../render/heatmap.js';
 import { BankStore } from '../store/banks.js';
 import { ImageStore } from '../store/images.js';
@@ -139,22 +140,22 @@ async function run(): Promise<StagedBank> {
   });
   checkCancelled();
 
-  // Suspects come from the noise figures alone; calibration needs them to leave them out of m and s.
-  const suspects = suspectImages(built.noise, job.config.suspectShare);
   const B = features.images.length;
   progress('calibrating', 0, B);
+  // Calibration picks the suspects (by the line's evidence) and leaves them out of the threshold.
   const cal = await calibrate({
     bankSet: built.bankSet,
     features: features.images,
-    suspects,
-    sensitivity: job.config.threshold.sensitivity,
+    noise: built.noise,
+    rules: decisionRulesFor(job.config),
     mapSize: { h: crop.height, w: crop.width },
     blurSigma: job.engineConfig.blurSigma,
     onProgress: (done, total) => progress('calibrating', done, total),
     signal: abort.signal,
     threads: job.threads,
   });
-  const entries = noiseReportEntries(built.noise, used, cal.scores, suspects);
+  const suspects = new Set(cal.excluded);
+  const entries = noiseReportEntries(built.noise, used, cal.scores, suspects, job.config.suspectEvidence);
   const scale = colorScale(cal.pixelMedian, cal.threshold);
 
   progress('writing', 0, 1);
@@ -180,6 +181,9 @@ async function run(): Promise<StagedBank> {
         median: cal.median,
         spread: cal.spread,
         sensitivity: cal.sensitivity,
+        tail: { location: cal.tail.location, scale: cal.tail.scale, falseAlarmRate: cal.tail.falseAlarmRate, threshold: cal.tail.threshold, bootstrap: cal.tail.bootstrap },
+        rule: cal.rule,
+        basis: cal.basis,
         threshold: cal.threshold,
         pixelMedian: cal.pixelMedian,
       },
@@ -187,7 +191,7 @@ async function run(): Promise<StagedBank> {
       colorScale: { lo: scale.lo, hi: scale.hi, colormap: COLORMAP },
     },
     bankSet,
-    noiseReport: noiseReport(job.line, job.buildId, job.config, entries),
+    noiseReport: noiseReport(job.line, job.buildId, job.config, entries, cal.suspects),
     removed: built.removed,
   });
   progress('writing', 1, 1);

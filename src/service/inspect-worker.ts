@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
-import { isAppError } from '../common/errors.js';
+import { appError, isAppError } from '../common/errors.js';
 import { anomalyMap, bankSearchIndexes, createBankSearchers, decisionMap, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
 import { bankSetBytes } from '../store/bank-cache.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
@@ -94,6 +94,12 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
 
   const results: InspectImageResult[] = [];
   for (let i = 0; i < prepared.length; i++) {
+    const { grid } = features[i];
+    if (grid.h !== bank.bankSet.grid.h || grid.w !== bank.bankSet.grid.w) {
+      // A whole-frame line compares photos patch grid to patch grid: another aspect ratio has no map.
+      const err = appError('UNPROCESSABLE', [`the photo gives a ${grid.h}×${grid.w} patch grid, the line's bank ${bank.bankSet.grid.h}×${bank.bankSet.grid.w}: send photos of the training photos' aspect ratio, or set "crop"`]);
+      return { ok: false, index: i, error: { code: err.code, status: err.status, message: err.message } };
+    }
     const t2 = performance.now();
     const ps = await scorePatches(bank.bankSet, features[i].data, { searchers: bank.searchers });
     const t3 = performance.now();

@@ -3,7 +3,7 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, recallThreshold, resolveEngineConfig, type EngineConfig, type LabelledScores } from '../engine/index.js';
+import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, recallThreshold, resolveEngineConfig, type DecisionRules, type EngineConfig, type LabelledScores } from '../engine/index.js';
 import type { CalibrationRecord, EvaluationScore, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
 
 /** Policy `validation` without a target: the best-F1 threshold; with target `recall`: 0.99 unless given. */
@@ -13,15 +13,20 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   method: DEFAULT_ENGINE_CONFIG.method,
   discriminator: DEFAULT_ENGINE_CONFIG.discriminator,
   lofK: DEFAULT_ENGINE_CONFIG.lofK,
+  discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
-  resize: 256,
-  crop: 224,
-  threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY }) as ThresholdConfig,
+  // The whole frame at the backbone's input scale (issue 15): a centre crop never looks at the
+  // border, and on a wide photo at most of it. `resize: 256, crop: 224` is the paper's setting.
+  resize: 224,
+  crop: null,
+  threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY, rule: 'fence', falseAlarmRate: DEFAULT_FALSE_ALARM_RATE }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
   trainImages: null,
   keepBanks: 10,
   pruneImages: false,
+  // The leave-one-out score sees the small defects that the removed share misses (docs/BENCHMARKS.md).
+  suspectEvidence: 'calibrationScore',
 });
 
 /** A stored line's settings with the defaults of fields added since it was written. */
@@ -35,7 +40,8 @@ export type { LineConfigPatch };
 /** Applies a partial update and checks the rules the schema cannot express. */
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {
   const { threshold, ...rest } = patch ?? {};
-  const merged: LineConfig = { ...base, ...rest, threshold: { ...base.threshold, ...threshold } };
+  // Defaults first: a line stored before a setting existed gets that setting's default.
+  const merged: LineConfig = { ...DEFAULT_LINE_CONFIG, ...base, ...rest, threshold: { ...DEFAULT_LINE_CONFIG.threshold, ...base.threshold, ...threshold } };
   if (merged.threshold.policy === 'fixed' && merged.threshold.value === undefined) {
     throw appError('VALIDATION_FAILED', ['threshold.policy "fixed" needs threshold.value']);
   }
@@ -55,9 +61,21 @@ export function engineConfigFor(config: LineConfig): EngineConfig {
     method: config.method,
     discriminator: config.discriminator,
     lofK: config.lofK,
+    discriminatorWindow: config.discriminatorWindow,
     removalQuantile: config.removalQuantile,
     coresetRatio: config.coresetRatio,
   });
+}
+
+/** The build's label-free decision rules from these line settings. */
+export function decisionRulesFor(config: LineConfig): DecisionRules {
+  return {
+    thresholdRule: config.threshold.rule,
+    sensitivity: config.threshold.sensitivity,
+    falseAlarmRate: config.threshold.falseAlarmRate,
+    suspectEvidence: config.suspectEvidence,
+    suspectShare: config.suspectShare,
+  };
 }
 
 export function labelled(scores: readonly EvaluationScore[]): LabelledScores {
@@ -73,7 +91,8 @@ export function validationThreshold(scores: readonly EvaluationScore[], threshol
 /**
  * The decision threshold of one request: `?threshold=` > the line's `fixed` value > policy
  * `validation` on the bank's validation scores (`evaluation`, required for that policy) > the
- * bank's m + k·s with the line's k.
+ * bank's calibration by the line's rule: `tail` the fitted Gumbel at the line's false-alarm rate,
+ * `fence` m + k·s with the line's k (also for banks built before the tail was recorded).
  */
 export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number, evaluation?: readonly EvaluationScore[]): number {
   if (override !== undefined) return override;
@@ -82,5 +101,6 @@ export function effectiveThreshold(calibration: CalibrationRecord, line: LineCon
     if (!evaluation) throw appError('INTERNAL', ['policy "validation" without the bank\'s evaluation']);
     return validationThreshold(evaluation, line.threshold);
   }
+  if (line.threshold.rule === 'tail' && calibration.tail) return gumbelQuantile(calibration.tail, line.threshold.falseAlarmRate);
   return calibration.median + line.threshold.sensitivity * calibration.spread;
 }

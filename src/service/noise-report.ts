@@ -1,5 +1,5 @@
-/** The noise report of guide §2.4: which training photos the build judged defective. */
-import { type NoiseEntry, SUSPECT_FENCE_K } from '../engine/index.js';
+/** The noise report of guide §2.4: which training photos the build judged defective, and how clearly. */
+import { type NoiseEntry, type SuspectEvidence, type SuspectReport, SUSPECT_FENCE_K } from '../engine/index.js';
 import type { LineConfig, NoiseReport, NoiseReportEntry } from '../store/types.js';
 
 export interface TrainingImageRef {
@@ -7,8 +7,9 @@ export interface TrainingImageRef {
   filename: string;
 }
 
-/** Per-image figures with the `suspects` of `suspectImages`, most suspicious first. */
-export function noiseReportEntries(noise: readonly NoiseEntry[], images: readonly TrainingImageRef[], calibrationScores: readonly number[], suspects: ReadonlySet<number>): NoiseReportEntry[] {
+/** Per-image figures with the build's suspects, most suspicious first by the line's evidence. */
+export function noiseReportEntries(noise: readonly NoiseEntry[], images: readonly TrainingImageRef[], calibrationScores: readonly number[], suspects: ReadonlySet<number>, evidence: SuspectEvidence): NoiseReportEntry[] {
+  const key = (e: NoiseReportEntry): number => (evidence === 'removedShare' ? e.removedShare : e.calibrationScore);
   return noise
     .map((e) => ({
       id: images[e.image].id,
@@ -16,21 +17,32 @@ export function noiseReportEntries(noise: readonly NoiseEntry[], images: readonl
       removedShare: e.removedShare,
       meanScore: e.meanScore,
       maxScore: e.maxScore,
+      topScore: e.topScore,
       calibrationScore: calibrationScores[e.image],
       suspect: suspects.has(e.image),
     }))
-    .sort((a, b) => b.removedShare - a.removedShare || b.maxScore - a.maxScore || (a.id < b.id ? -1 : 1));
+    .sort((a, b) => key(b) - key(a) || b.maxScore - a.maxScore || (a.id < b.id ? -1 : 1));
 }
 
-export function noiseReport(line: string, buildId: string, config: LineConfig, entries: NoiseReportEntry[]): NoiseReport {
+function ruleText(config: LineConfig): string {
+  const fence = `median + ${SUSPECT_FENCE_K}·1.4826·MAD`;
+  return config.suspectEvidence === 'removedShare'
+    ? `suspect = removedShare > max(suspectShare (${config.suspectShare}), ${fence} of the removed shares); sorted by removedShare, then maxScore, descending`
+    : `suspect = calibrationScore (leave-one-image-out image score) > ${fence} of the calibration scores; sorted by calibrationScore, descending`;
+}
+
+export function noiseReport(line: string, buildId: string, config: LineConfig, entries: NoiseReportEntry[], report: SuspectReport): NoiseReport {
   return {
     line,
     buildId,
     method: config.method,
     removalQuantile: config.removalQuantile,
     suspectShare: config.suspectShare,
-    rule: `suspect = removedShare > max(suspectShare (${config.suspectShare}), median + ${SUSPECT_FENCE_K}·1.4826·MAD of the removed shares); sorted by removedShare, then maxScore, descending`,
+    evidence: report.evidence,
+    rule: ruleText(config),
     suspects: entries.filter((e) => e.suspect).length,
+    fence: report.fence,
+    separation: { gap: report.gap, borderline: report.borderline },
     images: entries,
   };
 }

@@ -5,7 +5,7 @@
  * the stored shape, the service's type and the OpenAPI document cannot drift apart.
  */
 import { Type, type TSchema } from 'typebox';
-import { DISCRIMINATORS, METHODS } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, THRESHOLD_RULES } from '../engine/index.js';
 
 export const strict = { additionalProperties: false } as const;
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -31,14 +31,18 @@ export const buildSettingFields = {
   coresetRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'ρ: memory rows per training patch' }),
   resize: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'shorter side after resize; null keeps the original size' })),
   crop: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'centre crop; null keeps the whole frame' })),
-  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report: suspect when the removed share of an image exceeds this' }),
+  discriminatorWindow: Type.Integer({ minimum: 0, maximum: 64, description: 'pose tolerance of lof/nearest in patches (0: per position, the spec)' }),
+  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report, evidence "removedShare": floor of the removed share of a suspect' }),
+  suspectEvidence: Type.Enum(SUSPECT_EVIDENCE, { description: 'noise report: what ranks and flags the training photos' }),
 };
 
 export const thresholdFields = {
   /** `auto`: m + k·s from the bank's calibration (guide §3); `fixed`: `value`; `validation`: chosen on the labelled validation photos. */
   policy: ThresholdPolicySchema,
   value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
-  sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto")' }),
+  sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto", rule "fence")' }),
+  rule: Type.Enum(THRESHOLD_RULES, { description: 'policy "auto": "fence" m + k·s (spec) or "tail" the fitted Gumbel quantile at 1 − falseAlarmRate' }),
+  falseAlarmRate: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'policy "auto", rule "tail": share of good photos rejected' }),
   target: Type.Enum(VALIDATION_TARGETS, { description: 'policy "validation": the best-F1 threshold, or the highest one that still reaches "recall"' }),
   recall: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'policy "validation", target "recall": share of the defective validation photos that must be flagged' }),
 };
@@ -47,6 +51,8 @@ export const ThresholdConfigSchema = Type.Object({
   policy: thresholdFields.policy,
   value: Type.Optional(thresholdFields.value),
   sensitivity: thresholdFields.sensitivity,
+  rule: thresholdFields.rule,
+  falseAlarmRate: thresholdFields.falseAlarmRate,
   target: Type.Optional(thresholdFields.target),
   recall: Type.Optional(thresholdFields.recall),
 });
@@ -102,6 +108,8 @@ export const NoiseReportEntrySchema = Type.Object({
   removedShare: Type.Number(),
   meanScore: Type.Number(),
   maxScore: Type.Number(),
+  /** Mean of the image's highest patch outlier scores (`TOP_SCORE_SHARE` of its patches). */
+  topScore: Type.Number(),
   /** Leave-one-image-out image score against the new bank. */
   calibrationScore: Type.Number(),
   suspect: Type.Boolean(),
@@ -113,8 +121,13 @@ export const NoiseReportSchema = Type.Object({
   method: MethodSchema,
   removalQuantile: Type.Number(),
   suspectShare: Type.Number(),
+  evidence: Type.Enum(SUSPECT_EVIDENCE),
   rule: Type.String(),
   suspects: Type.Integer(),
+  /** Evidence value above which a photo is a suspect. */
+  fence: Type.Number(),
+  /** How separable the suspects are (`SuspectReport.gap`, `.borderline`). */
+  separation: Type.Object({ gap: Nullable(Type.Number()), borderline: Type.Integer() }),
   images: Type.Array(NoiseReportEntrySchema),
 });
 

@@ -3,7 +3,7 @@
  * of them. The shapes the API also returns are the `Static` types of src/store/schemas.ts.
  */
 import type { Static } from 'typebox';
-import type { Method } from '../engine/index.js';
+import type { Method, ThresholdRule } from '../engine/index.js';
 import type {
   BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, EvaluationScoreSchema, LineConfigPatchSchema, LineConfigSchema,
   NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema, ValidationLabelSchema,
@@ -66,7 +66,12 @@ export interface CalibrationRecord {
   /** s = 1.4826 · MAD. */
   spread: number;
   sensitivity: number;
-  /** m + sensitivity · s at build time. */
+  /** Rule `tail`: the Gumbel fitted to the kept scores, and how sure its threshold is (absent in older banks). */
+  tail?: { location: number; scale: number; falseAlarmRate: number; threshold: number; bootstrap: { resamples: number; sd: number; p05: number; p95: number } };
+  rule?: ThresholdRule;
+  /** Training photos the threshold rests on (all minus the excluded suspects). */
+  basis?: number;
+  /** The threshold at build time, by the line's rule then. */
   threshold: number;
   /** Median of the calibration pixel scores (colour scale `lo`). */
   pixelMedian: number;

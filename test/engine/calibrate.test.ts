@@ -1,13 +1,67 @@
 /**
- * Calibration edge cases and the rule that ties regions and colours to the image decision
- * (issue 16, item 7).
+ * The label-free decision: the Gumbel tail, the suspect evidence, `decide`; calibration edge cases
+ * and the rule that ties regions and colours to the image decision.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibrate } from '../../src/engine/calibrate/index.js';
+import { calibrate, decide, fitGumbel, gumbelQuantile, SPEC_DECISION_RULES, suspectReport, tailThreshold } from '../../src/engine/calibrate/index.js';
+import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
 import type { Bank, BankSet } from '../../src/engine/index.js';
 import { anomalyRegions } from '../../src/render/heatmap.js';
+
+function gumbelSample(n: number, location: number, scale: number, seed: number): number[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => location - scale * Math.log(-Math.log(Math.max(1e-12, rng.next()))));
+}
+
+const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1, topScore: 1 });
+
+test('Gumbel fit by L-moments recovers location and scale; its quantile rejects about α of new normal scores', () => {
+  const fit = fitGumbel(gumbelSample(5000, 200, 15, 1));
+  assert.ok(Math.abs(fit.location - 200) < 1.5, `location ${fit.location}`);
+  assert.ok(Math.abs(fit.scale - 15) < 1, `scale ${fit.scale}`);
+  const t = gumbelQuantile(fit, 0.01);
+  const fresh = gumbelSample(20000, 200, 15, 2);
+  const rate = fresh.filter((v) => v > t).length / fresh.length;
+  assert.ok(rate > 0.006 && rate < 0.014, `false-alarm rate ${rate}`);
+});
+
+test('tail threshold: the bootstrap band says how sure it is and narrows with more photos', () => {
+  const small = tailThreshold(gumbelSample(40, 200, 15, 3), 0.01);
+  const large = tailThreshold(gumbelSample(400, 200, 15, 4), 0.01);
+  for (const t of [small, large]) assert.ok(t.bootstrap.p05 < t.threshold && t.threshold < t.bootstrap.p95, JSON.stringify(t));
+  assert.ok(small.bootstrap.sd > 2 * large.bootstrap.sd, `${small.bootstrap.sd} vs ${large.bootstrap.sd}`);
+  assert.deepEqual(tailThreshold([1, 2, 3, 4, 5], 0.01), tailThreshold([1, 2, 3, 4, 5], 0.01), 'seeded, reproducible');
+});
+
+test('suspects by calibration score: outliers flagged, with the gap and the borderline count', () => {
+  const scores = [...Array.from({ length: 100 }, (_, i) => 190 + 0.2 * i), 400, 420];
+  const r = suspectReport(scores, 'calibrationScore');
+  assert.deepEqual(r.suspects, [100, 101]);
+  // MAD ≈ 5.1 (uniform ± 10), fence ≈ 226.5; the gap is measured from the highest other photo (209.8).
+  assert.ok(Math.abs(r.spread - 1.4826 * 5.1) < 0.1, `spread ${r.spread}`);
+  assert.ok(r.gap !== null && Math.abs(r.gap - (400 - 209.8) / r.spread) < 1e-9, `gap ${r.gap}`);
+  assert.equal(r.borderline, 0);
+  const none = suspectReport([1, 2, 3, 4, 5], 'calibrationScore');
+  assert.deepEqual(none.suspects, []);
+  assert.equal(none.gap, null);
+});
+
+test('decide: evidence picks the suspects, the rule picks the threshold, suspects stay out of it', () => {
+  const scores = [...gumbelSample(60, 200, 10, 6), 500];
+  // Removed shares do not show photo 60 (a small defect); its calibration score does.
+  const noise = scores.map((_, i) => entry(i, 0.1 + 0.001 * (i % 7)));
+  const spec = decide(scores, noise, SPEC_DECISION_RULES);
+  assert.deepEqual(spec.suspects.suspects, []);
+  assert.equal(spec.basis, 61);
+  assert.equal(spec.threshold, spec.median + 3.5 * spec.spread);
+  const byScore = decide(scores, noise, { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore', thresholdRule: 'tail' });
+  assert.deepEqual(byScore.suspects.suspects, [60]);
+  assert.equal(byScore.basis, 60);
+  assert.equal(byScore.threshold, byScore.tail.threshold);
+  assert.ok(byScore.threshold < 500 && byScore.threshold > Math.max(...scores.slice(0, 60)) - 20);
+});
 
 function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
   return { rows: rows.length, dim: rows[0].length, features: Float32Array.from(rows.flat()), weights: Float32Array.from(weights), sourceImage: Int32Array.from(sourceImage) };
@@ -22,7 +76,8 @@ test('calibration of a tiny bank whose rows all come from one image', async () =
   const cls = bank([[0], [1]], [1, 1], [0, 0]);
   const bankSet: BankSet = { method: 'softpatch', grid, cls, seg: null };
   const features = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
-  const cal = await calibrate({ bankSet, features, suspects: new Set(), sensitivity: 3.5, mapSize: { h: 8, w: 8 }, blurSigma: 1 });
+  const noise = features.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
+  const cal = await calibrate({ bankSet, features, noise, rules: SPEC_DECISION_RULES, mapSize: { h: 8, w: 8 }, blurSigma: 1 });
   assert.equal(cal.scores.length, 4);
   assert.ok(cal.scores.every(Number.isFinite));
   // Image 0 is scored against the whole bank (it finds itself) and kept out of m and s.

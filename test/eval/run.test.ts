@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadBackbone } from '../../src/backbone/index.js';
 import { runEvaluation } from '../../src/eval/run.js';
+import { SPEC_DECISION_RULES } from '../../src/engine/index.js';
 import { DEFAULT_BACKBONE_DIR, SHARED_MVTEC, hasSharedData } from '../helpers/paths.js';
 
 test('softpatch on a bottle subset at noise 0.1 separates good from defective', { skip: !hasSharedData && 'no ../shared/data/mvtec_ad' }, async () => {
@@ -14,8 +15,8 @@ test('softpatch on a bottle subset at noise 0.1 separates good from defective', 
   try {
     const result = await runEvaluation(backbone, {
       root: path.join(SHARED_MVTEC, 'bottle'), noises: [0.1], overlap: false, noiseMode: 'cap',
-      methods: ['softpatch'], discriminator: 'lof', seed: 0, engine: { coresetRatio: 0.1 },
-      resize: 256, crop: 224, gtRule: 'official', limitTrain: 40, limitTestPerType: 6,
+      methods: ['softpatch'], discriminator: 'lof', seeds: [0], engine: { coresetRatio: 0.1 },
+      resize: 256, crop: 224, gtRule: 'official', rules: [SPEC_DECISION_RULES], limitTrain: 40, limitTestPerType: 6,
     });
     assert.equal(result.runs.length, 1);
     const r = result.runs[0];

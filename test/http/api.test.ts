@@ -70,10 +70,12 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   assert.equal(created.body.id, 'bottle');
   assert.equal(created.body.config.coresetRatio, 0.05);
   assert.equal(created.body.config.method, 'softpatch');
-  assert.equal(created.body.config.resize, 256);
-  assert.equal(created.body.config.crop, 224);
-  assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5 });
+  assert.equal(created.body.config.resize, 224);
+  assert.equal(created.body.config.crop, null);
+  assert.equal(created.body.config.discriminatorWindow, 0);
+  assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(created.body.config.suspectShare, 0.3);
+  assert.equal(created.body.config.suspectEvidence, 'calibrationScore');
   assert.equal(created.body.activeBank, null);
   assert.equal(created.body.images, 0);
 
@@ -95,7 +97,7 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   const patched = await req('PATCH', '/v1/lines/bottle', { name: 'Bottle line', config: { threshold: { policy: 'fixed', value: 2 } } });
   assert.equal(patched.status, 200);
   assert.equal(patched.body.name, 'Bottle line');
-  assert.deepEqual(patched.body.config.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5 });
+  assert.deepEqual(patched.body.config.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(patched.body.config.coresetRatio, 0.05, 'untouched settings stay');
   assertError(await req('PATCH', '/v1/lines/bottle', { id: 'other' }), 400, 'validation_failed');
 

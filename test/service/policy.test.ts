@@ -13,19 +13,24 @@ import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {
   assert.deepEqual(DEFAULT_LINE_CONFIG, {
-    method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
-    resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3,
+    method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
+    resize: 224, crop: null, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
+    suspectShare: 0.3, suspectEvidence: 'calibrationScore',
     trainImages: null, keepBanks: 10, pruneImages: false,
   });
   const merged = mergeLineConfig(DEFAULT_LINE_CONFIG, { coresetRatio: 0.01, threshold: { policy: 'fixed', value: 2 } });
   assert.equal(merged.coresetRatio, 0.01);
-  assert.deepEqual(merged.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5 });
+  assert.deepEqual(merged.threshold, { policy: 'fixed', value: 2, sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
+  // A line stored before a setting existed gets its default.
+  const { suspectEvidence: _, ...old } = DEFAULT_LINE_CONFIG;
+  assert.equal(mergeLineConfig(old as typeof DEFAULT_LINE_CONFIG, {}).suspectEvidence, 'calibrationScore');
   assert.equal(DEFAULT_LINE_CONFIG.coresetRatio, 0.1, 'defaults are not mutated');
   const back = mergeLineConfig(merged, { threshold: { policy: 'auto' } });
   assert.equal(back.threshold.policy, 'auto');
   assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { threshold: { policy: 'fixed' } }), (e) => isAppError(e) && e.code === 'validation_failed');
   assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: 100, crop: 112 }), (e) => isAppError(e) && e.status === 400);
   assert.deepEqual(mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: null, crop: 112 }).resize, null);
+  assert.equal(engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { discriminatorWindow: 2 })).discriminatorWindow, 2);
   const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
   assert.equal(engine.method, 'patchcore');
   assert.equal(engine.lofK, 5);
@@ -46,11 +51,17 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   assert.ok(robustSpread([2, 2, 2, 2]) > 0, 'a uniform set still gets a positive spread');
 
   const cal: CalibrationRecord = { imageScores: scores, excluded: [], median: 1, spread: 0.2, sensitivity: 3.5, threshold: 1.7, pixelMedian: 0.1 };
-  const line = DEFAULT_LINE_CONFIG;
+  const fence = { ...DEFAULT_LINE_CONFIG.threshold, rule: 'fence' as const };
+  const line = { ...DEFAULT_LINE_CONFIG, threshold: fence };
   assert.ok(Math.abs(effectiveThreshold(cal, line) - 1.7) < 1e-12);
-  assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
-  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
-  assert.equal(effectiveThreshold(cal, { ...line, threshold: { policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+  assert.ok(Math.abs(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'auto', sensitivity: 1 } }) - 1.2) < 1e-12);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'fixed', value: 1.9, sensitivity: 3.5 } }), 1.9);
+  assert.equal(effectiveThreshold(cal, { ...line, threshold: { ...fence, policy: 'fixed', value: 1.9, sensitivity: 3.5 } }, 5), 5);
+  // Rule "tail": the recorded Gumbel at the line's current false-alarm rate; a bank without a tail falls back to the fence.
+  const tail = { ...line, threshold: { ...fence, rule: 'tail' as const, falseAlarmRate: 0.01 } };
+  assert.ok(Math.abs(effectiveThreshold(cal, tail) - 1.7) < 1e-12);
+  const withTail: CalibrationRecord = { ...cal, tail: { location: 1, scale: 0.1, falseAlarmRate: 0.05, threshold: 0, bootstrap: { resamples: 0, sd: 0, p05: 0, p95: 0 } } };
+  assert.ok(Math.abs(effectiveThreshold(withTail, tail) - (1 - 0.1 * Math.log(-Math.log(0.99)))) < 1e-12);
   // Policy validation: the threshold comes from the bank's scores of the labelled photos.
   const scored = [1, 2, 3, 10, 11, 12].map((score, i) => ({ id: String(i), filename: `${i}.png`, label: (i < 3 ? 'good' : 'defective') as 'good' | 'defective', score }));
   const validation = mergeLineConfig(line, { threshold: { policy: 'validation' } });
@@ -67,14 +78,15 @@ test('noise report: suspects by removed share, most suspicious first', () => {
   const images = ['a', 'b', 'c', 'd'].map((id) => ({ id, filename: `${id}.png` }));
   const entries = noiseReportEntries(
     [
-      { image: 0, removedShare: 0.1, meanScore: 1, maxScore: 2 },
-      { image: 1, removedShare: 0.5, meanScore: 3, maxScore: 9 },
-      { image: 2, removedShare: 0.1, meanScore: 1, maxScore: 5 },
-      { image: 3, removedShare: 0.31, meanScore: 2, maxScore: 4 },
+      { image: 0, removedShare: 0.1, meanScore: 1, maxScore: 2, topScore: 2 },
+      { image: 1, removedShare: 0.5, meanScore: 3, maxScore: 9, topScore: 9 },
+      { image: 2, removedShare: 0.1, meanScore: 1, maxScore: 5, topScore: 5 },
+      { image: 3, removedShare: 0.31, meanScore: 2, maxScore: 4, topScore: 4 },
     ],
     images,
     [1, 2, 3, 4],
     new Set([1, 3]),
+    'removedShare',
   );
   assert.deepEqual(entries.map((e) => e.id), ['b', 'd', 'c', 'a']);
   assert.deepEqual(entries.map((e) => e.suspect), [true, true, false, false]);
@@ -83,7 +95,7 @@ test('noise report: suspects by removed share, most suspicious first', () => {
 });
 
 test('suspects: removed share above both suspectShare and the robust fence of this build', () => {
-  const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1 });
+  const entry = (image: number, removedShare: number) => ({ image, removedShare, meanScore: 1, maxScore: 1, topScore: 1 });
   // 20 clean photos around 0.1 like real ones (τ removes patches from clean photos too; two reach
   // 0.30 and 0.31, above a fixed 0.3), three defective ones around half (fence here ≈ 0.33).
   const clean = Array.from({ length: 20 }, (_, i) => entry(i, 0.04 + 0.007 * i));
@@ -101,9 +113,12 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
   const manifest = { output: { kind: 'patchFeatures', name: 'f', dim: 1024, stride: 8 } } as BackboneManifest;
   const img = (w: number, h: number) => ({ width: w, height: h }) as ImageRecord;
   const engine = engineConfigFor(DEFAULT_LINE_CONFIG);
-  const e = estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest);
+  const spec = { ...DEFAULT_LINE_CONFIG, resize: 256, crop: 224 };
+  const e = estimateBuild([img(900, 900), img(300, 257)], spec, engine, manifest);
   assert.equal(e.patchesPerImage, 28 * 28);
   assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine));
+  // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
+  assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
   const whole = estimateBuild([img(128, 96), img(64, 64)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, engine, manifest);
   assert.equal(whole.patchesPerImage, 16 * 12, 'the largest frame counts');

@@ -10,8 +10,8 @@ import { Layout } from '../../src/store/paths.js';
 import { BankCache } from '../../src/store/bank-cache.js';
 
 const CONFIG: LineConfig = {
-  method: 'softpatch', discriminator: 'lof', lofK: 6, removalQuantile: 0.15, coresetRatio: 0.1,
-  resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5 }, suspectShare: 0.3, trainImages: null, keepBanks: null, pruneImages: false,
+  method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
+  resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 }, suspectShare: 0.3, suspectEvidence: 'removedShare', trainImages: null, keepBanks: null, pruneImages: false,
 };
 
 async function tempStore(cache = 2): Promise<{ store: Store; dir: string }> {
@@ -51,7 +51,7 @@ function payload(line: string, buildId: string, rows: number, seg: boolean): Ban
       threshold: 5.5, colorScale: { lo: 0.5, hi: 10.5, colormap: 'turbo' },
     },
     bankSet: { method: seg ? 'softpatch+' : 'softpatch', grid: { h: 2, w: 2 }, cls: mk(0), seg: seg ? mk(100) : null },
-    noiseReport: { line, buildId, method: 'softpatch', removalQuantile: 0.15, suspectShare: 0.3, rule: 'r', suspects: 0, images: [] },
+    noiseReport: { line, buildId, method: 'softpatch', removalQuantile: 0.15, suspectShare: 0.3, evidence: 'removedShare', rule: 'r', suspects: 0, fence: 0.3, separation: { gap: null, borderline: 0 }, images: [] },
   };
 }
 

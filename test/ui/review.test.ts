@@ -176,7 +176,9 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   assert.equal(await cards.count(), 23);
   const names = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-filename')));
   assert.deepEqual(names.slice(0, 3).map((n) => n!.startsWith('defect-')), [true, true, true], names.join(','));
-  assert.equal(await page.locator('#noise-gallery .noise-card.suspect').count(), 3);
+  // The three defective uploads are suspects; the default leave-one-out evidence may add one clean outlier.
+  const suspects = await page.locator('#noise-gallery .noise-card.suspect').count();
+  assert.ok(suspects >= 3 && suspects <= 4, `suspects ${suspects}`);
   // Thumbnails load as they come into view: the first rows at once.
   await page.waitForFunction(() => {
     const first = [...document.querySelectorAll('#noise-gallery img')].slice(0, 10) as HTMLImageElement[];

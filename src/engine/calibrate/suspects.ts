@@ -1,29 +1,69 @@
 /** The suspect rule of the noise report (guide §2.4): which training photos a build judges defective. */
 import { median } from '../../common/stats.js';
 import type { NoiseEntry } from '../types.js';
-import { robustSpread } from './threshold.js';
+import { robustSpread } from './fence.js';
 
 /**
- * Floor of the noise-report suspect rule (see `suspectImages`): a suspect lost more than this share
- * of its patches. Twice the default removal quantile τ = 0.15: clean images lose about 0.11 of
- * their patches on the reference run (spec §10), defective ones about half.
+ * Floor of the `removedShare` suspect rule (see `suspectImages`): a suspect lost more than this
+ * share of its patches. Twice the default removal quantile τ = 0.15: clean images lose about 0.11
+ * of their patches on the reference run (spec §10), defective ones about half.
  */
 export const DEFAULT_SUSPECT_SHARE = 0.3;
 
 /**
- * k of the robust fence on removed shares. The removal quantile τ removes a fixed share of all
+ * k of the robust fence on the evidence. The removal quantile τ removes a fixed share of all
  * patches even from a perfectly clean set, so some clean photos always lose more than others
  * (on clean bottle photos up to 0.43, one at 0.56): an absolute share alone flags about one clean
- * photo in ten. A photo is a suspect only when its share is also an outlier among this build's
+ * photo in ten. A photo is a suspect only when its evidence is also an outlier among this build's
  * photos: above median + k · 1.4826 · MAD.
  */
 export const SUSPECT_FENCE_K = 3.5;
 
-/** Training images (indices) judged defective: removedShare > max(suspectShare, robust fence). */
-export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number): Set<number> {
-  const shares = noise.map((e) => e.removedShare);
-  const m = median(shares);
-  const fence = Math.max(suspectShare, m + SUSPECT_FENCE_K * robustSpread(shares, m));
-  return new Set(noise.filter((e) => e.removedShare > fence).map((e) => e.image));
+/**
+ * What ranks the photos. `removedShare` (spec): the share of its patches the discriminator
+ * removed; a small defect covers a few patches and hardly moves it. `calibrationScore`: the
+ * photo's leave-one-image-out image score, i.e. the photo inspected against a bank without its own
+ * patches: the score the line would give it as a test photo, so a defect the line can detect
+ * stands out however small it is.
+ */
+export const SUSPECT_EVIDENCE = ['removedShare', 'calibrationScore'] as const;
+export type SuspectEvidence = (typeof SUSPECT_EVIDENCE)[number];
+
+export interface SuspectReport {
+  evidence: SuspectEvidence;
+  /** The evidence value above which a photo is a suspect. */
+  fence: number;
+  /** Robust spread of the evidence (1.4826 · MAD): the unit of `gap`. */
+  spread: number;
+  suspects: number[];
+  /**
+   * How separable the suspects are: (lowest suspect − highest other photo) / spread (null without
+   * suspects), and how many photos lie within one spread of the fence, where the call is unsure.
+   */
+  gap: number | null;
+  borderline: number;
 }
 
+/** Training images (indices) judged defective: removedShare > max(suspectShare, robust fence). */
+export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number): Set<number> {
+  return new Set(suspectReport(noise.map((e) => e.removedShare), 'removedShare', suspectShare).suspects);
+}
+
+/** Suspects by one evidence value per photo: above max(floor, median + k · 1.4826 · MAD). */
+export function suspectReport(evidence: readonly number[], kind: SuspectEvidence, floor = -Infinity): SuspectReport {
+  const m = median(evidence);
+  const spread = robustSpread(evidence, m);
+  const fence = Math.max(floor, m + SUSPECT_FENCE_K * spread);
+  const suspects: number[] = [];
+  let lowestSuspect = Infinity;
+  let highestOther = -Infinity;
+  let borderline = 0;
+  evidence.forEach((e, i) => {
+    if (e > fence) {
+      suspects.push(i);
+      lowestSuspect = Math.min(lowestSuspect, e);
+    } else highestOther = Math.max(highestOther, e);
+    if (Math.abs(e - fence) < spread) borderline++;
+  });
+  return { evidence: kind, fence, spread, suspects, gap: suspects.length ? (lowestSuspect - highestOther) / spread : null, borderline };
+}

@@ -1,57 +1,105 @@
 /**
- * The label-free decision threshold (guide §3). Every training image is scored against the new
- * bank with its own memory rows excluded (leave-one-image-out), so it cannot find itself; the
- * threshold is a robust upper fence of those scores, computed without the noise-report suspects so
- * that the defective uploads do not drag it up.
+ * The label-free decision (guide §3). Every training image is scored against the new bank with
+ * its own memory rows excluded (leave-one-image-out), so it cannot find itself; the noise report's
+ * suspects are chosen (`decide`), and the threshold is fitted to the scores of the others so that
+ * defective uploads do not drag it up. `calibrate` = `scoreLeaveOneOut` then `decide`.
  */
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
-import type { Bank, BankSet } from '../types.js';
+import type { Bank, BankSet, NoiseEntry } from '../types.js';
 import { median } from '../../common/stats.js';
+import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
+import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectReport, suspectReport } from './suspects.js';
+import { type TailThreshold, tailThreshold } from './tail.js';
 
-/** k of the `auto` threshold m + k·s (guide §3). */
-export const DEFAULT_SENSITIVITY = 3.5;
+/**
+ * `fence` (spec): m + k·s of the kept scores. `tail`: the (1 − falseAlarmRate) quantile of a
+ * Gumbel fitted to them (`tail.ts`).
+ */
+export const THRESHOLD_RULES = ['fence', 'tail'] as const;
+export type ThresholdRule = (typeof THRESHOLD_RULES)[number];
 
-/** 1.4826 · MAD estimates σ for normally distributed scores. */
-const MAD_TO_SIGMA = 1.4826;
-
-export interface Calibration {
-  /** Leave-one-image-out image score per training image (build order). */
-  scores: number[];
-  median: number;
-  /** Robust spread s = 1.4826 · MAD (floored, see `robustSpread`). */
-  spread: number;
+export interface DecisionRules {
+  thresholdRule: ThresholdRule;
+  /** k of the fence. */
   sensitivity: number;
-  threshold: number;
-  /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
-  pixelMedian: number;
-  /** Training images left out of m and s (suspects). */
-  excluded: number[];
+  /** α of the tail rule: the share of good photos it is meant to reject. */
+  falseAlarmRate: number;
+  suspectEvidence: SuspectEvidence;
+  /** Floor of the `removedShare` evidence. */
+  suspectShare: number;
 }
 
 /**
- * 1.4826 · MAD, floored at 1 % of |median| so that a perfectly uniform training set (MAD 0) still
- * gives a threshold above its own scores instead of flagging every tiny deviation.
+ * One good photo in a hundred rejected: a rate a station can live with and that a few dozen
+ * training photos can still estimate (the quantile sits just past their largest score).
  */
-export function robustSpread(values: ArrayLike<number>, m = median(values)): number {
-  const dev = Array.from(values, (v) => Math.abs(v - m));
-  return Math.max(MAD_TO_SIGMA * median(dev), 0.01 * Math.abs(m));
+export const DEFAULT_FALSE_ALARM_RATE = 0.01;
+
+export const SPEC_DECISION_RULES: Readonly<DecisionRules> = Object.freeze({
+  thresholdRule: 'fence',
+  sensitivity: DEFAULT_SENSITIVITY,
+  falseAlarmRate: DEFAULT_FALSE_ALARM_RATE,
+  suspectEvidence: 'removedShare',
+  suspectShare: DEFAULT_SUSPECT_SHARE,
+});
+
+export interface Decision {
+  suspects: SuspectReport;
+  /** Fence figures, always computed (the line's sensitivity applies to them without a rebuild). */
+  median: number;
+  spread: number;
+  sensitivity: number;
+  /** Tail fit, always computed (the line's false-alarm rate applies to it without a rebuild). */
+  tail: TailThreshold;
+  rule: ThresholdRule;
+  threshold: number;
+  /** Photos the threshold rests on (training photos minus suspects). */
+  basis: number;
 }
 
-export function thresholdFrom(scores: number[], suspects: ReadonlySet<number>, sensitivity: number): { median: number; spread: number; threshold: number } {
-  const kept = scores.filter((_, i) => !suspects.has(i));
+/**
+ * Suspects, then the threshold from the other photos' leave-one-out scores; `alsoExcluded` are
+ * photos whose score is not a leave-one-out score (see `LeaveOneOutScores.notLeftOut`).
+ */
+export function decide(scores: number[], noise: readonly NoiseEntry[], rules: DecisionRules, alsoExcluded: ReadonlySet<number> = new Set()): Decision {
+  const suspects =
+    rules.suspectEvidence === 'removedShare'
+      ? suspectReport(noise.map((e) => e.removedShare), 'removedShare', rules.suspectShare)
+      : suspectReport(scores, 'calibrationScore');
+  const out = new Set([...suspects.suspects, ...alsoExcluded]);
+  const fence = thresholdFrom(scores, out, rules.sensitivity);
+  const kept = scores.filter((_, i) => !out.has(i));
   const basis = kept.length > 0 ? kept : scores;
-  const m = median(basis);
-  const s = robustSpread(basis, m);
-  return { median: m, spread: s, threshold: m + sensitivity * s };
+  const tail = tailThreshold(basis, rules.falseAlarmRate);
+  return {
+    suspects,
+    median: fence.median,
+    spread: fence.spread,
+    sensitivity: rules.sensitivity,
+    tail,
+    rule: rules.thresholdRule,
+    threshold: rules.thresholdRule === 'fence' ? fence.threshold : tail.threshold,
+    basis: basis.length,
+  };
+}
+
+export interface Calibration extends Decision {
+  /** Leave-one-image-out image score per training image (build order). */
+  scores: number[];
+  /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
+  pixelMedian: number;
+  /** Training images left out of the threshold (the suspects), ascending. */
+  excluded: number[];
 }
 
 export interface CalibrationInput {
   bankSet: BankSet;
   /** Training features in build order (the bank's source image indices refer to these). */
   features: Float32Array[];
-  suspects: ReadonlySet<number>;
-  sensitivity: number;
+  /** The build's per-image noise figures (for the `removedShare` evidence). */
+  noise: readonly NoiseEntry[];
+  rules: DecisionRules;
   /** Map resolution (the crop) and blur of spec §6. */
   mapSize: { h: number; w: number };
   blurSigma: number;
@@ -69,12 +117,20 @@ function soleSource(bank: Bank | null): number {
   return first;
 }
 
-export async function calibrate(input: CalibrationInput): Promise<Calibration> {
-  const { bankSet, features, sensitivity, mapSize } = input;
-  // A tiny bank can hold rows of one image only: that image cannot be left out of it. It is scored
-  // against the whole bank (for the noise report) and, like a suspect, kept out of m and s.
+export interface LeaveOneOutScores {
+  scores: number[];
+  pixelMedian: number;
+  /**
+   * Images a tiny bank holds all its rows of: they cannot be left out of it, so they were scored
+   * against the whole bank and must stay out of the threshold, like suspects.
+   */
+  notLeftOut: number[];
+}
+
+/** Leave-one-image-out image score of every training image and the median pixel score. */
+export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | 'rules'>): Promise<LeaveOneOutScores> {
+  const { bankSet, features, mapSize } = input;
   const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
-  const suspects = new Set([...input.suspects, ...owners]);
   const scores: number[] = [];
   const pixelMedians: number[] = [];
   // One search structure for all B images (building one per call would dominate the cost).
@@ -93,6 +149,12 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   } finally {
     releaseBankSearchers(searchers);
   }
-  const t = thresholdFrom(scores, suspects, sensitivity);
-  return { scores, ...t, sensitivity, pixelMedian: median(pixelMedians), excluded: [...suspects].sort((a, b) => a - b) };
+  return { scores, pixelMedian: median(pixelMedians), notLeftOut: [...owners].sort((x, y) => x - y) };
+}
+
+export async function calibrate(input: CalibrationInput): Promise<Calibration> {
+  const { scores, pixelMedian, notLeftOut } = await scoreLeaveOneOut(input);
+  const d = decide(scores, input.noise, input.rules, new Set(notLeftOut));
+  const excluded = new Set([...d.suspects.suspects, ...notLeftOut]);
+  return { ...d, scores, pixelMedian, excluded: [...excluded].sort((x, y) => x - y) };
 }
