@@ -21,7 +21,10 @@ function cachedSession(key: string, threads: number, build: () => GraphBuilder):
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      enableCpuMemArena: false,
+      // The arena keeps the key matrices' buffers between runs: without it every run maps, faults in
+      // and unmaps tens of MB, which cost the search four times its arithmetic. Runs are bounded
+      // (search/gemm.ts CHUNK_ELEMENTS), so the arena stays small.
+      enableCpuMemArena: true,
       // Several sessions share two cores: idle pools must sleep, not spin against the busy one.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
