@@ -41,14 +41,38 @@ export default tseslint.config(
     // The engine is pure math: no files, no HTTP, no service state, no model files.
     files: ['src/engine/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [forbid(...ABOVE_SERVICE, 'node:fs', 'node:fs/*', 'fs', '**/service/*', '**/store/*', '**/backbone/*', '**/eval/*', '**/render/*')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              ...ABOVE_SERVICE,
+              'node:fs',
+              'node:fs/*',
+              'fs',
+              '**/service/*',
+              '**/store/*',
+              '**/backbone/*',
+              '**/eval/*',
+              '**/render/*',
+            ),
+          ],
+        },
+      ],
     },
   },
   {
     // Tests reach an engine sub-system through its index (references included), never a file inside it.
     files: ['test/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '/src/engine/([a-z-]+/)?(?!index\\.js$)[a-z-]+\\.js$', message: 'Import engine sub-systems through their index.js.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '/src/engine/([a-z-]+/)?(?!index\\.js$)[a-z-]+\\.js$', message: 'Import engine sub-systems through their index.js.' },
+          ],
+        },
+      ],
     },
   },
 );

@@ -44,7 +44,10 @@ function append(el, children) {
   return el;
 }
 
-const fmt = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const fmt = (v, digits = 1) =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? v.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '–';
 const pct = (v) => (typeof v === 'number' ? `${(100 * v).toFixed(1)} %` : '–');
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '–');
 const short = (id) => (id ? `${id.slice(0, 6)}…${id.slice(-4)}` : '');
@@ -72,7 +75,12 @@ function card(title, ...body) {
 }
 
 function progressBar(share, label) {
-  const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('div', { class: 'fill' }), h('span', { class: 'label' }));
+  const bar = h(
+    'div',
+    { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 },
+    h('div', { class: 'fill' }),
+    h('span', { class: 'label' }),
+  );
   setProgress(bar, share, label);
   return bar;
 }
@@ -85,8 +93,21 @@ function setProgress(bar, share, label) {
 }
 
 function dropZone({ title, hint, onFiles, id }) {
-  const input = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/webp,image/tiff,image/bmp', multiple: true, hidden: true, id });
-  const zone = h('div', { class: 'drop', tabindex: 0, role: 'button' }, h('div', { class: 'drop-icon', 'aria-hidden': 'true' }, '⇪'), h('strong', {}, title), h('span', { class: 'muted' }, hint), input);
+  const input = h('input', {
+    type: 'file',
+    accept: 'image/png,image/jpeg,image/webp,image/tiff,image/bmp',
+    multiple: true,
+    hidden: true,
+    id,
+  });
+  const zone = h(
+    'div',
+    { class: 'drop', tabindex: 0, role: 'button' },
+    h('div', { class: 'drop-icon', 'aria-hidden': 'true' }, '⇪'),
+    h('strong', {}, title),
+    h('span', { class: 'muted' }, hint),
+    input,
+  );
   const take = (files) => {
     const images = [...files].filter((f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp|tiff?|bmp)$/i.test(f.name));
     if (images.length) onFiles(images);
@@ -111,13 +132,16 @@ function dropZone({ title, hint, onFiles, id }) {
 }
 
 /** Loads images when they come near the viewport: a noise report may hold hundreds of photos. */
-const lazy = new IntersectionObserver((entries) => {
-  for (const e of entries) {
-    if (!e.isIntersecting) continue;
-    lazy.unobserve(e.target);
-    e.target.load();
-  }
-}, { rootMargin: '600px' });
+const lazy = new IntersectionObserver(
+  (entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      lazy.unobserve(e.target);
+      e.target.load();
+    }
+  },
+  { rootMargin: '600px' },
+);
 
 /**
  * An <img> filled from an authenticated URL once it is near the viewport (`fallback` when the
@@ -126,13 +150,17 @@ const lazy = new IntersectionObserver((entries) => {
 function authImage(path, attrs = {}, fallback = null) {
   const img = h('img', { alt: '', ...attrs, class: `${attrs.class ?? ''} loading` });
   const token = page.token;
-  const fill = (p) => blobUrl(p).then((url) => {
-    if (token !== page.token) return URL.revokeObjectURL(url);
-    page.urls.push(url);
-    img.src = url;
-    img.classList.remove('loading');
-  });
-  img.load = () => fill(path).catch(() => (fallback ? fill(fallback) : Promise.reject())).catch(() => img.classList.add('broken'));
+  const fill = (p) =>
+    blobUrl(p).then((url) => {
+      if (token !== page.token) return URL.revokeObjectURL(url);
+      page.urls.push(url);
+      img.src = url;
+      img.classList.remove('loading');
+    });
+  img.load = () =>
+    fill(path)
+      .catch(() => (fallback ? fill(fallback) : Promise.reject()))
+      .catch(() => img.classList.add('broken'));
   lazy.observe(img);
   return img;
 }
@@ -157,7 +185,14 @@ function every(ms, fn) {
 
 function crumbs(...items) {
   const nav = document.getElementById('crumbs');
-  nav.replaceChildren(...kids(...items.flatMap((it, i) => [i ? h('span', { class: 'sep' }, '/') : null, it.href ? h('a', { href: it.href }, it.text) : h('span', {}, it.text)])));
+  nav.replaceChildren(
+    ...kids(
+      ...items.flatMap((it, i) => [
+        i ? h('span', { class: 'sep' }, '/') : null,
+        it.href ? h('a', { href: it.href }, it.text) : h('span', {}, it.text),
+      ]),
+    ),
+  );
 }
 
 async function render() {
@@ -179,22 +214,55 @@ async function linesPage(view) {
   if (token !== page.token) return;
   const list = data ? data.lines : [];
   const table = list.length
-    ? h('table', { class: 'table', id: 'lines-table' },
-        h('thead', {}, h('tr', {}, ['Line', 'Training photos', 'Active bank', 'Last build', 'Created'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, list.map((l) => h('tr', { class: 'clickable', onclick: () => (location.hash = `#/lines/${l.id}`) },
-          h('td', {}, h('a', { href: `#/lines/${l.id}` }, h('strong', {}, l.name)), h('div', { class: 'muted mono' }, l.id)),
-          h('td', {}, String(l.images)),
-          h('td', {}, l.activeBank ? h('span', { class: 'chip ok' }, `v${l.activeBank}`) : h('span', { class: 'muted' }, 'none')),
-          h('td', {}, l.lastBuild ? statusChip(l.lastBuild.status) : h('span', { class: 'muted' }, '–')),
-          h('td', { class: 'muted' }, when(l.createdAt)),
-        ))))
+    ? h(
+        'table',
+        { class: 'table', id: 'lines-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Line', 'Training photos', 'Active bank', 'Last build', 'Created'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          list.map((l) =>
+            h(
+              'tr',
+              { class: 'clickable', onclick: () => (location.hash = `#/lines/${l.id}`) },
+              h('td', {}, h('a', { href: `#/lines/${l.id}` }, h('strong', {}, l.name)), h('div', { class: 'muted mono' }, l.id)),
+              h('td', {}, String(l.images)),
+              h('td', {}, l.activeBank ? h('span', { class: 'chip ok' }, `v${l.activeBank}`) : h('span', { class: 'muted' }, 'none')),
+              h('td', {}, l.lastBuild ? statusChip(l.lastBuild.status) : h('span', { class: 'muted' }, '–')),
+              h('td', { class: 'muted' }, when(l.createdAt)),
+            ),
+          ),
+        ),
+      )
     : h('p', { class: 'empty' }, 'No product line yet. Create the first one below.');
 
-  const form = h('form', { class: 'form-row', id: 'create-line' },
-    h('label', {}, 'Id', h('input', { name: 'id', required: true, pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', placeholder: 'bottle', title: 'a-z, 0-9, "_" or "-"' })),
+  const form = h(
+    'form',
+    { class: 'form-row', id: 'create-line' },
+    h(
+      'label',
+      {},
+      'Id',
+      h('input', {
+        name: 'id',
+        required: true,
+        pattern: '[a-z0-9][a-z0-9_\\-]{0,63}',
+        placeholder: 'bottle',
+        title: 'a-z, 0-9, "_" or "-"',
+      }),
+    ),
     h('label', {}, 'Name', h('input', { name: 'name', placeholder: 'Bottles, station 3' })),
     h('label', {}, 'Method', methodSelect('softpatch')),
-    h('button', { class: 'primary', type: 'submit' }, 'Create line'));
+    h('button', { class: 'primary', type: 'submit' }, 'Create line'),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = new FormData(form);
@@ -210,7 +278,11 @@ async function linesPage(view) {
 }
 
 function methodSelect(value) {
-  return h('select', { name: 'method' }, ['softpatch', 'softpatch+', 'patchcore'].map((m) => h('option', { value: m, selected: m === value }, m)));
+  return h(
+    'select',
+    { name: 'method' },
+    ['softpatch', 'softpatch+', 'patchcore'].map((m) => h('option', { value: m, selected: m === value }, m)),
+  );
 }
 
 function statusChip(status) {
@@ -225,26 +297,67 @@ async function linePage(view, id, tab, rest) {
   const line = await attempt(() => api('GET', `/v1/lines/${encodeURIComponent(id)}`), 'Could not open the line');
   if (token !== page.token) return;
   if (!line) {
-    view.replaceChildren(...kids(h('div', { class: 'page' }, h('p', { class: 'empty' }, 'This line could not be loaded. ', h('a', { href: '#/' }, 'Back to the lines')))));
+    view.replaceChildren(
+      ...kids(
+        h(
+          'div',
+          { class: 'page' },
+          h('p', { class: 'empty' }, 'This line could not be loaded. ', h('a', { href: '#/' }, 'Back to the lines')),
+        ),
+      ),
+    );
     return;
   }
-  crumbs({ text: 'Lines', href: '#/' }, { text: line.name, href: `#/lines/${line.id}` }, { text: TABS.find((t) => t[0] === tab)?.[1] ?? tab });
-  const head = h('div', { class: 'line-head' },
+  crumbs(
+    { text: 'Lines', href: '#/' },
+    { text: line.name, href: `#/lines/${line.id}` },
+    { text: TABS.find((t) => t[0] === tab)?.[1] ?? tab },
+  );
+  const head = h(
+    'div',
+    { class: 'line-head' },
     h('div', {}, h('h1', {}, line.name), h('div', { class: 'muted mono' }, line.id)),
-    h('div', { class: 'stats' },
+    h(
+      'div',
+      { class: 'stats' },
       stat('Training photos', line.images),
       stat('Active bank', line.activeBank ? `v${line.activeBank.version} · ${line.activeBank.method}` : 'none'),
       stat('Threshold', line.threshold === null ? '–' : fmt(line.threshold), line.config.threshold.policy),
-      stat('Last build', line.lastBuild ? line.lastBuild.status : '–')));
-  const tabs = h('nav', { class: 'tabs', role: 'tablist' }, TABS.map(([key, label]) => h('a', { href: `#/lines/${line.id}/${key}`, class: key === tab ? 'active' : '', role: 'tab', 'aria-selected': String(key === tab) }, label)));
+      stat('Last build', line.lastBuild ? line.lastBuild.status : '–'),
+    ),
+  );
+  const tabs = h(
+    'nav',
+    { class: 'tabs', role: 'tablist' },
+    TABS.map(([key, label]) =>
+      h(
+        'a',
+        { href: `#/lines/${line.id}/${key}`, class: key === tab ? 'active' : '', role: 'tab', 'aria-selected': String(key === tab) },
+        label,
+      ),
+    ),
+  );
   const body = h('div', { class: 'tab-body' });
   view.replaceChildren(...kids(h('div', { class: 'page' }, head, tabs, body)));
-  const pages = { train: trainTab, banks: banksTab, noise: noiseTab, validation: validationTab, inspect: inspectTab, settings: settingsTab };
+  const pages = {
+    train: trainTab,
+    banks: banksTab,
+    noise: noiseTab,
+    validation: validationTab,
+    inspect: inspectTab,
+    settings: settingsTab,
+  };
   await (pages[tab] ?? trainTab)(body, line, rest);
 }
 
 function stat(label, value, sub) {
-  return h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value' }, String(value)), sub ? h('span', { class: 'stat-sub' }, sub) : null);
+  return h(
+    'div',
+    { class: 'stat' },
+    h('span', { class: 'stat-label' }, label),
+    h('span', { class: 'stat-value' }, String(value)),
+    sub ? h('span', { class: 'stat-sub' }, sub) : null,
+  );
 }
 
 const linePath = (line, rest = '') => `/v1/lines/${encodeURIComponent(line.id)}${rest}`;
@@ -257,7 +370,9 @@ async function uploadAll(path, files, bar) {
   for (let i = 0; i < files.length; i += UPLOAD_CHUNK) {
     const chunk = files.slice(i, i + UPLOAD_CHUNK);
     const size = chunk.reduce((s, f) => s + f.size, 0);
-    const r = await upload(path, chunk, (p) => setProgress(bar, (sent + p * size) / total, `Uploading ${Math.min(files.length, i + chunk.length)} of ${files.length}…`));
+    const r = await upload(path, chunk, (p) =>
+      setProgress(bar, (sent + p * size) / total, `Uploading ${Math.min(files.length, i + chunk.length)} of ${files.length}…`),
+    );
     sent += size;
     sum.stored += r.stored;
     sum.duplicates += r.duplicates;
@@ -282,7 +397,10 @@ async function trainTab(body, line) {
       bar.hidden = false;
       const r = await attempt(() => uploadAll(linePath(line, '/images'), files, bar), 'Upload failed');
       if (!r) return;
-      toast(`${r.stored} photos stored${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.rejected ? `, ${r.rejected} rejected` : ''}`, r.rejected ? 'error' : 'ok');
+      toast(
+        `${r.stored} photos stored${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.rejected ? `, ${r.rejected} rejected` : ''}`,
+        r.rejected ? 'error' : 'ok',
+      );
       for (const reason of r.reasons.slice(0, 3)) toast(reason);
       const fresh = await attempt(() => api('GET', linePath(line, '/images?limit=1')), 'Could not count the photos');
       if (fresh) count.textContent = `${fresh.total} photos in the training set`;
@@ -297,17 +415,49 @@ async function trainTab(body, line) {
   const showHistory = async () => {
     const data = await attempt(() => api('GET', linePath(line, '/builds')), 'Could not list the builds');
     if (!data) return [];
-    history.replaceChildren(...kids(data.builds.length
-      ? h('table', { class: 'table compact' },
-          h('thead', {}, h('tr', {}, ['Build', 'Status', 'Started', 'Photos', 'Bank', 'Time'].map((t) => h('th', {}, t)))),
-          h('tbody', {}, data.builds.slice(0, 8).map((b) => h('tr', {},
-            h('td', { class: 'mono' }, b.id.slice(0, 12)),
-            h('td', {}, statusChip(b.status), b.error ? h('div', { class: 'muted small' }, b.error.message) : null),
-            h('td', { class: 'muted' }, when(b.startedAt ?? b.createdAt)),
-            h('td', {}, String(b.images)),
-            h('td', {}, b.bankVersion ? `v${b.bankVersion}` : '–'),
-            h('td', {}, b.timingsMs && b.startedAt && b.finishedAt ? `${((Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000).toFixed(1)} s` : '–')))))
-      : h('p', { class: 'muted' }, 'No build yet.')));
+    history.replaceChildren(
+      ...kids(
+        data.builds.length
+          ? h(
+              'table',
+              { class: 'table compact' },
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  ['Build', 'Status', 'Started', 'Photos', 'Bank', 'Time'].map((t) => h('th', {}, t)),
+                ),
+              ),
+              h(
+                'tbody',
+                {},
+                data.builds
+                  .slice(0, 8)
+                  .map((b) =>
+                    h(
+                      'tr',
+                      {},
+                      h('td', { class: 'mono' }, b.id.slice(0, 12)),
+                      h('td', {}, statusChip(b.status), b.error ? h('div', { class: 'muted small' }, b.error.message) : null),
+                      h('td', { class: 'muted' }, when(b.startedAt ?? b.createdAt)),
+                      h('td', {}, String(b.images)),
+                      h('td', {}, b.bankVersion ? `v${b.bankVersion}` : '–'),
+                      h(
+                        'td',
+                        {},
+                        b.timingsMs && b.startedAt && b.finishedAt
+                          ? `${((Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000).toFixed(1)} s`
+                          : '–',
+                      ),
+                    ),
+                  ),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No build yet.'),
+      ),
+    );
     return data.builds;
   };
 
@@ -343,12 +493,27 @@ async function trainTab(body, line) {
     if (b) watch(b);
   });
 
-  body.replaceChildren(...kids(
-    h('div', { class: 'grid two' },
-      card('Training photos', zone, bar, h('p', {}, count)),
-      card('Build a bank', h('p', { class: 'muted' }, `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}. `, h('a', { href: `#/lines/${line.id}/settings` }, 'Change')),
-        h('div', { class: 'actions' }, startBtn, cancelBtn), status)),
-    card('Recent builds', history)));
+  body.replaceChildren(
+    ...kids(
+      h(
+        'div',
+        { class: 'grid two' },
+        card('Training photos', zone, bar, h('p', {}, count)),
+        card(
+          'Build a bank',
+          h(
+            'p',
+            { class: 'muted' },
+            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}. `,
+            h('a', { href: `#/lines/${line.id}/settings` }, 'Change'),
+          ),
+          h('div', { class: 'actions' }, startBtn, cancelBtn),
+          status,
+        ),
+      ),
+      card('Recent builds', history),
+    ),
+  );
   const builds = await showHistory();
   const live = builds.find((b) => ['queued', 'running'].includes(b.status));
   if (live) watch(live);
@@ -358,19 +523,38 @@ async function trainTab(body, line) {
 function drawBuild(el, b) {
   const at = STAGES.indexOf(b.stage);
   const finished = !['queued', 'running'].includes(b.status);
-  const steps = h('ol', { class: 'stages' }, STAGES.slice(1).map((s, i) => {
-    const idx = i + 1;
-    let cls = idx < at || (finished && b.status === 'succeeded') ? 'done' : idx === at ? (finished ? 'stopped' : 'current') : '';
-    if (s === 'done' && b.status === 'succeeded') cls = 'done';
-    const ms = b.timingsMs?.[s];
-    return h('li', { class: cls }, h('span', { class: 'dot' }), h('span', {}, s), ms !== undefined ? h('span', { class: 'muted small' }, `${(ms / 1000).toFixed(1)} s`) : null);
-  }));
+  const steps = h(
+    'ol',
+    { class: 'stages' },
+    STAGES.slice(1).map((s, i) => {
+      const idx = i + 1;
+      let cls = idx < at || (finished && b.status === 'succeeded') ? 'done' : idx === at ? (finished ? 'stopped' : 'current') : '';
+      if (s === 'done' && b.status === 'succeeded') cls = 'done';
+      const ms = b.timingsMs?.[s];
+      return h(
+        'li',
+        { class: cls },
+        h('span', { class: 'dot' }),
+        h('span', {}, s),
+        ms !== undefined ? h('span', { class: 'muted small' }, `${(ms / 1000).toFixed(1)} s`) : null,
+      );
+    }),
+  );
   const share = b.progress && b.progress.total ? b.progress.done / b.progress.total : 0;
-  el.replaceChildren(...kids(
-    h('div', { class: 'build-line' }, statusChip(b.status), h('span', { class: 'mono muted' }, b.id), b.bankVersion ? h('span', {}, `→ bank v${b.bankVersion}`) : null),
-    steps,
-    finished ? null : progressBar(share, b.progress ? `${b.stage}: ${b.progress.done} / ${b.progress.total}` : b.stage),
-    b.error ? h('p', { class: 'error' }, b.error.message) : null));
+  el.replaceChildren(
+    ...kids(
+      h(
+        'div',
+        { class: 'build-line' },
+        statusChip(b.status),
+        h('span', { class: 'mono muted' }, b.id),
+        b.bankVersion ? h('span', {}, `→ bank v${b.bankVersion}`) : null,
+      ),
+      steps,
+      finished ? null : progressBar(share, b.progress ? `${b.stage}: ${b.progress.done} / ${b.progress.total}` : b.stage),
+      b.error ? h('p', { class: 'error' }, b.error.message) : null,
+    ),
+  );
 }
 
 // ---------- banks ----------
@@ -388,30 +572,102 @@ async function banksTab(body, line) {
     const e = evals[i];
     const act = b.active
       ? h('span', { class: 'chip ok' }, 'active')
-      : h('button', { class: 'small', type: 'button', onclick: async () => {
-          if (await attempt(() => api('POST', linePath(line, `/banks/${b.version}/activate`)), 'Could not activate')) {
-            toast(`Bank v${b.version} is active`, 'ok');
-            render();
-          }
-        } }, activeVersion !== null && b.version < activeVersion ? 'Roll back to this' : 'Activate');
-    return h('tr', { class: b.active ? 'active-row' : '' },
+      : h(
+          'button',
+          {
+            class: 'small',
+            type: 'button',
+            onclick: async () => {
+              if (await attempt(() => api('POST', linePath(line, `/banks/${b.version}/activate`)), 'Could not activate')) {
+                toast(`Bank v${b.version} is active`, 'ok');
+                render();
+              }
+            },
+          },
+          activeVersion !== null && b.version < activeVersion ? 'Roll back to this' : 'Activate',
+        );
+    return h(
+      'tr',
+      { class: b.active ? 'active-row' : '' },
       h('td', {}, h('strong', {}, `v${b.version}`)),
       h('td', {}, b.method),
       h('td', {}, b.rows.toLocaleString()),
       h('td', {}, fmt(b.threshold)),
       h('td', { class: 'muted' }, when(b.createdAt)),
-      e ? [h('td', {}, fmt(e.auroc, 3)), h('td', {}, fmt(e.current.f1, 3)), h('td', {}, pct(e.current.accuracy)), h('td', {}, fmt(e.best.threshold)), h('td', {}, fmt(e.best.f1, 3))]
-        : h('td', { colspan: 5, class: 'muted' }, 'not evaluated ',
-            h('button', { class: 'small ghost', type: 'button', onclick: async () => {
-              if (await attempt(() => api('POST', linePath(line, `/banks/${b.version}/evaluate`)), 'Could not evaluate')) render();
-            } }, 'Evaluate')),
-      h('td', {}, h('div', { class: 'row-actions' }, act, h('a', { class: 'button small ghost', href: `#/lines/${line.id}/inspect/${b.version}` }, 'Inspect with it'))));
+      e
+        ? [
+            h('td', {}, fmt(e.auroc, 3)),
+            h('td', {}, fmt(e.current.f1, 3)),
+            h('td', {}, pct(e.current.accuracy)),
+            h('td', {}, fmt(e.best.threshold)),
+            h('td', {}, fmt(e.best.f1, 3)),
+          ]
+        : h(
+            'td',
+            { colspan: 5, class: 'muted' },
+            'not evaluated ',
+            h(
+              'button',
+              {
+                class: 'small ghost',
+                type: 'button',
+                onclick: async () => {
+                  if (await attempt(() => api('POST', linePath(line, `/banks/${b.version}/evaluate`)), 'Could not evaluate')) render();
+                },
+              },
+              'Evaluate',
+            ),
+          ),
+      h(
+        'td',
+        {},
+        h(
+          'div',
+          { class: 'row-actions' },
+          act,
+          h('a', { class: 'button small ghost', href: `#/lines/${line.id}/inspect/${b.version}` }, 'Inspect with it'),
+        ),
+      ),
+    );
   });
-  body.replaceChildren(...kids(card('Banks',
-    h('p', { class: 'muted' }, 'Validation figures come from the labelled validation photos: image AUROC, F1 and accuracy at the line\'s threshold, and the best-F1 threshold.'),
-    h('table', { class: 'table', id: 'banks-table' },
-      h('thead', {}, h('tr', {}, ['Version', 'Method', 'Rows', 'Auto threshold', 'Built', 'AUROC', 'F1 now', 'Accuracy now', 'Best-F1 threshold', 'Best F1', ''].map((t) => h('th', {}, t)))),
-      h('tbody', {}, rows)))));
+  body.replaceChildren(
+    ...kids(
+      card(
+        'Banks',
+        h(
+          'p',
+          { class: 'muted' },
+          "Validation figures come from the labelled validation photos: image AUROC, F1 and accuracy at the line's threshold, and the best-F1 threshold.",
+        ),
+        h(
+          'table',
+          { class: 'table', id: 'banks-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              [
+                'Version',
+                'Method',
+                'Rows',
+                'Auto threshold',
+                'Built',
+                'AUROC',
+                'F1 now',
+                'Accuracy now',
+                'Best-F1 threshold',
+                'Best F1',
+                '',
+              ].map((t) => h('th', {}, t)),
+            ),
+          ),
+          h('tbody', {}, rows),
+        ),
+      ),
+    ),
+  );
 }
 
 // ---------- noise report ----------
@@ -424,10 +680,17 @@ async function noiseTab(body, line) {
     body.replaceChildren(...kids(card(null, h('p', { class: 'empty' }, 'The noise report appears after the first successful build.'))));
     return;
   }
-  const select = h('select', { id: 'noise-build' }, done.map((b) => h('option', { value: b.id }, `bank v${b.bankVersion} · ${when(b.finishedAt)}`)));
+  const select = h(
+    'select',
+    { id: 'noise-build' },
+    done.map((b) => h('option', { value: b.id }, `bank v${b.bankVersion} · ${when(b.finishedAt)}`)),
+  );
   const holder = h('div', {});
   const show = async () => {
-    const report = await attempt(() => api('GET', linePath(line, `/builds/${select.value}/noise-report`)), 'Could not read the noise report');
+    const report = await attempt(
+      () => api('GET', linePath(line, `/builds/${select.value}/noise-report`)),
+      'Could not read the noise report',
+    );
     if (report) drawNoise(holder, line, report);
   };
   select.addEventListener('change', show);
@@ -452,16 +715,35 @@ function drawNoise(holder, line, report) {
     const setThumb = () => {
       const inTraining = current.has(e.id);
       // Banks built before removal masks were stored have none: the plain photo then.
-      frame.replaceChildren(...kids(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename }, inTraining ? thumbPlain : null)));
+      frame.replaceChildren(
+        ...kids(authImage(showMask.checked || !inTraining ? thumbMask : thumbPlain, { alt: e.filename }, inTraining ? thumbPlain : null)),
+      );
     };
     const removeBtn = h('button', { class: 'small danger', type: 'button' }, 'Remove from training');
-    const el = h('figure', { class: `noise-card${e.suspect ? ' suspect' : ''}`, 'data-filename': e.filename },
+    const el = h(
+      'figure',
+      { class: `noise-card${e.suspect ? ' suspect' : ''}`, 'data-filename': e.filename },
       frame,
-      h('figcaption', {},
-        h('div', { class: 'noise-title' }, h('span', { class: 'rank' }, `#${rank + 1}`), h('span', { class: 'name', title: e.filename }, e.filename), e.suspect ? h('span', { class: 'chip bad' }, 'suspect') : null),
-        h('div', { class: 'share' }, h('div', { class: 'share-bar' }, h('div', { style: { width: `${(100 * e.removedShare).toFixed(1)}%` } })), h('span', { class: 'share-value' }, `${(100 * e.removedShare).toFixed(0)} % removed`)),
+      h(
+        'figcaption',
+        {},
+        h(
+          'div',
+          { class: 'noise-title' },
+          h('span', { class: 'rank' }, `#${rank + 1}`),
+          h('span', { class: 'name', title: e.filename }, e.filename),
+          e.suspect ? h('span', { class: 'chip bad' }, 'suspect') : null,
+        ),
+        h(
+          'div',
+          { class: 'share' },
+          h('div', { class: 'share-bar' }, h('div', { style: { width: `${(100 * e.removedShare).toFixed(1)}%` } })),
+          h('span', { class: 'share-value' }, `${(100 * e.removedShare).toFixed(0)} % removed`),
+        ),
         h('div', { class: 'muted small' }, `max ${fmt(e.maxScore, 2)} · leave-one-out ${fmt(e.calibrationScore)}`),
-        removeBtn));
+        removeBtn,
+      ),
+    );
     removeBtn.addEventListener('click', async () => {
       removeBtn.disabled = true;
       const ok = await attempt(() => api('DELETE', linePath(line, `/images/${e.id}`)), `Could not remove ${e.filename}`);
@@ -479,24 +761,44 @@ function drawNoise(holder, line, report) {
     return el;
   });
   const removeSuspects = h('button', { class: 'ghost', type: 'button', disabled: report.suspects === 0 }, 'Remove all suspects');
-  removeSuspects.addEventListener('click', () => cards.forEach((c, i) => report.images[i].suspect && !removed.has(report.images[i].id) && c.querySelector('button.danger')?.click()));
+  removeSuspects.addEventListener('click', () =>
+    cards.forEach((c, i) => report.images[i].suspect && !removed.has(report.images[i].id) && c.querySelector('button.danger')?.click()),
+  );
   rebuild.addEventListener('click', async () => {
     const b = await attempt(() => api('POST', linePath(line, '/builds')), 'Could not start the build');
     if (b) location.hash = `#/lines/${line.id}/train`;
   });
   showMask.addEventListener('change', () => cards.forEach((c) => c.setThumb()));
-  holder.replaceChildren(...kids(
-    card(null,
-      h('div', { class: 'noise-head' },
-        h('div', {}, h('strong', {}, 'Most suspicious first. '), summary, h('p', { class: 'muted small' }, report.rule)),
-        h('div', { class: 'actions' }, h('label', { class: 'check' }, showMask, ' show removed patches'), removeSuspects, rebuild)),
-      h('div', { class: 'legend muted small' }, h('span', { class: 'swatch removed' }), 'patches the denoising left out of the bank', h('span', { class: 'swatch outside' }), 'outside the crop (never seen)')),
-    h('div', { class: 'gallery', id: 'noise-gallery' }, cards)));
+  holder.replaceChildren(
+    ...kids(
+      card(
+        null,
+        h(
+          'div',
+          { class: 'noise-head' },
+          h('div', {}, h('strong', {}, 'Most suspicious first. '), summary, h('p', { class: 'muted small' }, report.rule)),
+          h('div', { class: 'actions' }, h('label', { class: 'check' }, showMask, ' show removed patches'), removeSuspects, rebuild),
+        ),
+        h(
+          'div',
+          { class: 'legend muted small' },
+          h('span', { class: 'swatch removed' }),
+          'patches the denoising left out of the bank',
+          h('span', { class: 'swatch outside' }),
+          'outside the crop (never seen)',
+        ),
+      ),
+      h('div', { class: 'gallery', id: 'noise-gallery' }, cards),
+    ),
+  );
   // Which photos are still in the training set (a removed one keeps its bank's overlay).
-  api('GET', linePath(line, '/images?limit=1000')).then((page1) => {
-    for (const i of page1.images) current.add(i.id);
-    cards.forEach((c) => c.setThumb());
-  }, () => cards.forEach((c) => c.setThumb()));
+  api('GET', linePath(line, '/images?limit=1000')).then(
+    (page1) => {
+      for (const i of page1.images) current.add(i.id);
+      cards.forEach((c) => c.setThumb());
+    },
+    () => cards.forEach((c) => c.setThumb()),
+  );
   refreshSummary();
 }
 
@@ -523,23 +825,64 @@ async function validationTab(body, line) {
     });
     return h('div', { class: `label-zone ${label}` }, zone, bar);
   };
-  const grid = h('div', { class: 'gallery small' }, data.images.map((img) => {
-    const fig = h('figure', { class: `val-card ${img.label}` },
-      h('div', { class: 'thumb' }, authImage(linePath(line, `/validation/${img.id}`), { alt: img.filename })),
-      h('figcaption', {}, h('span', { class: `chip ${img.label === 'good' ? 'ok' : 'bad'}` }, img.label), h('span', { class: 'name', title: img.filename }, img.filename),
-        h('button', { class: 'icon', type: 'button', title: 'Delete', 'aria-label': `Delete ${img.filename}`, onclick: async () => {
-          if ((await attempt(() => api('DELETE', linePath(line, `/validation/${img.id}`)), 'Could not delete')) !== undefined) fig.remove();
-        } }, '×')));
-    return fig;
-  }));
+  const grid = h(
+    'div',
+    { class: 'gallery small' },
+    data.images.map((img) => {
+      const fig = h(
+        'figure',
+        { class: `val-card ${img.label}` },
+        h('div', { class: 'thumb' }, authImage(linePath(line, `/validation/${img.id}`), { alt: img.filename })),
+        h(
+          'figcaption',
+          {},
+          h('span', { class: `chip ${img.label === 'good' ? 'ok' : 'bad'}` }, img.label),
+          h('span', { class: 'name', title: img.filename }, img.filename),
+          h(
+            'button',
+            {
+              class: 'icon',
+              type: 'button',
+              title: 'Delete',
+              'aria-label': `Delete ${img.filename}`,
+              onclick: async () => {
+                if ((await attempt(() => api('DELETE', linePath(line, `/validation/${img.id}`)), 'Could not delete')) !== undefined)
+                  fig.remove();
+              },
+            },
+            '×',
+          ),
+        ),
+      );
+      return fig;
+    }),
+  );
   const enough = data.counts.good >= 3 && data.counts.defective >= 3;
-  body.replaceChildren(...kids(
-    card('Labelled validation photos',
-      h('p', { class: 'muted' }, 'Never used for training. Every build is scored on them (at least 3 of each label), and the threshold policy "validation" decides with the threshold chosen on them.'),
-      h('div', { class: 'grid two' }, makeZone('good'), makeZone('defective')),
-      h('p', {}, h('span', { class: 'chip ok' }, `${data.counts.good} good`), ' ', h('span', { class: 'chip bad' }, `${data.counts.defective} defective`), ' ',
-        enough ? h('span', { class: 'muted' }, 'enough to evaluate') : h('span', { class: 'muted' }, 'add at least 3 of each label to evaluate'))),
-    data.images.length ? card(null, grid) : null));
+  body.replaceChildren(
+    ...kids(
+      card(
+        'Labelled validation photos',
+        h(
+          'p',
+          { class: 'muted' },
+          'Never used for training. Every build is scored on them (at least 3 of each label), and the threshold policy "validation" decides with the threshold chosen on them.',
+        ),
+        h('div', { class: 'grid two' }, makeZone('good'), makeZone('defective')),
+        h(
+          'p',
+          {},
+          h('span', { class: 'chip ok' }, `${data.counts.good} good`),
+          ' ',
+          h('span', { class: 'chip bad' }, `${data.counts.defective} defective`),
+          ' ',
+          enough
+            ? h('span', { class: 'muted' }, 'enough to evaluate')
+            : h('span', { class: 'muted' }, 'add at least 3 of each label to evaluate'),
+        ),
+      ),
+      data.images.length ? card(null, grid) : null,
+    ),
+  );
 }
 
 // ---------- inspect ----------
@@ -552,7 +895,13 @@ async function inspectTab(body, line, rest) {
     return;
   }
   const wanted = Number(rest[0]) || banks.banks.find((b) => b.active)?.version || banks.banks[0].version;
-  const select = h('select', { id: 'inspect-bank' }, banks.banks.map((b) => h('option', { value: b.version, selected: b.version === wanted }, `v${b.version} · ${b.method}${b.active ? ' (active)' : ''}`)));
+  const select = h(
+    'select',
+    { id: 'inspect-bank' },
+    banks.banks.map((b) =>
+      h('option', { value: b.version, selected: b.version === wanted }, `v${b.version} · ${b.method}${b.active ? ' (active)' : ''}`),
+    ),
+  );
   select.addEventListener('change', () => (location.hash = `#/lines/${line.id}/inspect/${select.value}`));
   const results = h('div', { class: 'results', id: 'inspect-results' });
   const slider = h('div', {});
@@ -568,7 +917,10 @@ async function inspectTab(body, line, rest) {
       results.prepend(busy);
       const fd = new FormData();
       for (const f of files.slice(0, 32)) fd.append('images', f, f.name);
-      const out = await attempt(() => api('POST', `${linePath(line, '/inspect')}?heatmap=overlay&regions=true&bank=${select.value}`, fd), 'Inspection failed');
+      const out = await attempt(
+        () => api('POST', `${linePath(line, '/inspect')}?heatmap=overlay&regions=true&bank=${select.value}`, fd),
+        'Inspection failed',
+      );
       busy.remove();
       if (!out) return;
       for (const r of out.results.slice().reverse()) {
@@ -582,9 +934,17 @@ async function inspectTab(body, line, rest) {
   });
 
   const drawSlider = () => drawThresholdPanel(slider, line, state, inspected);
-  body.replaceChildren(...kids(
-    h('div', { class: 'toolbar' }, h('label', {}, 'Bank ', select), h('span', { class: 'muted' }, ' inspecting with a bank does not activate it')),
-    h('div', { class: 'grid inspect' }, h('div', {}, card(null, zone), results), h('div', {}, slider))));
+  body.replaceChildren(
+    ...kids(
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('label', {}, 'Bank ', select),
+        h('span', { class: 'muted' }, ' inspecting with a bank does not activate it'),
+      ),
+      h('div', { class: 'grid inspect' }, h('div', {}, card(null, zone), results), h('div', {}, slider)),
+    ),
+  );
   const bank = banks.banks.find((b) => b.version === wanted);
   state.evaluation = await api('GET', linePath(line, `/banks/${wanted}/evaluation`)).catch(() => null);
   state.current = state.evaluation ? state.evaluation.current.threshold : bank.active ? line.threshold : bank.threshold;
@@ -593,23 +953,58 @@ async function inspectTab(body, line, rest) {
 }
 
 function resultCard(r, bank) {
-  const frame = h('div', { class: 'overlay-frame' }, h('img', { src: `data:image/png;base64,${r.heatmap}`, alt: `heatmap overlay of ${r.filename}` }));
+  const frame = h(
+    'div',
+    { class: 'overlay-frame' },
+    h('img', { src: `data:image/png;base64,${r.heatmap}`, alt: `heatmap overlay of ${r.filename}` }),
+  );
   for (const [i, g] of (r.regions ?? []).slice(0, 8).entries()) {
-    frame.append(h('div', { class: 'region', style: { left: `${(100 * g.x) / r.width}%`, top: `${(100 * g.y) / r.height}%`, width: `${(100 * g.width) / r.width}%`, height: `${(100 * g.height) / r.height}%` } }, h('span', {}, String(i + 1))));
+    frame.append(
+      h(
+        'div',
+        {
+          class: 'region',
+          style: {
+            left: `${(100 * g.x) / r.width}%`,
+            top: `${(100 * g.y) / r.height}%`,
+            width: `${(100 * g.width) / r.width}%`,
+            height: `${(100 * g.height) / r.height}%`,
+          },
+        },
+        h('span', {}, String(i + 1)),
+      ),
+    );
   }
   const decision = h('span', { class: 'decision' });
-  const el = h('article', { class: 'result card' },
+  const el = h(
+    'article',
+    { class: 'result card' },
     frame,
-    h('div', { class: 'result-body' },
+    h(
+      'div',
+      { class: 'result-body' },
       h('div', { class: 'result-title' }, h('strong', { class: 'name', title: r.filename }, r.filename), decision),
-      h('dl', { class: 'figures' },
-        h('dt', {}, 'Score'), h('dd', { class: 'score' }, fmt(r.score)),
-        h('dt', {}, 'Threshold'), h('dd', { class: 'thr' }, fmt(r.threshold)),
-        h('dt', {}, 'Normalized'), h('dd', { class: 'norm' }, `× ${fmt(r.normalizedScore, 2)}`),
-        h('dt', {}, 'Bank'), h('dd', {}, `v${bank.version}${bank.active ? ' (active)' : ' (not active)'}`)),
+      h(
+        'dl',
+        { class: 'figures' },
+        h('dt', {}, 'Score'),
+        h('dd', { class: 'score' }, fmt(r.score)),
+        h('dt', {}, 'Threshold'),
+        h('dd', { class: 'thr' }, fmt(r.threshold)),
+        h('dt', {}, 'Normalized'),
+        h('dd', { class: 'norm' }, `× ${fmt(r.normalizedScore, 2)}`),
+        h('dt', {}, 'Bank'),
+        h('dd', {}, `v${bank.version}${bank.active ? ' (active)' : ' (not active)'}`),
+      ),
       r.regions && r.regions.length
-        ? h('ol', { class: 'regions' }, r.regions.slice(0, 8).map((g) => h('li', {}, `${g.width}×${g.height} at (${g.x}, ${g.y}), max ${fmt(g.maxScore)}`)))
-        : h('p', { class: 'muted small' }, 'No region above the threshold.')));
+        ? h(
+            'ol',
+            { class: 'regions' },
+            r.regions.slice(0, 8).map((g) => h('li', {}, `${g.width}×${g.height} at (${g.x}, ${g.y}), max ${fmt(g.maxScore)}`)),
+          )
+        : h('p', { class: 'muted small' }, 'No region above the threshold.'),
+    ),
+  );
   el.decide = (t) => {
     const bad = r.score > t;
     decision.className = `decision ${bad ? 'bad' : 'ok'}`;
@@ -623,9 +1018,13 @@ function resultCard(r, bank) {
 
 function drawThresholdPanel(panel, line, state, inspected) {
   const ev = state.evaluation;
-  const scores = [...(ev ? ev.scores.map((s) => s.score) : []), ...inspected.map((i) => i.r.score), state.current ?? 0].filter(Number.isFinite);
+  const scores = [...(ev ? ev.scores.map((s) => s.score) : []), ...inspected.map((i) => i.r.score), state.current ?? 0].filter(
+    Number.isFinite,
+  );
   if (!scores.length || state.current === null) {
-    panel.replaceChildren(...kids(card('Threshold', h('p', { class: 'muted' }, 'Inspect a photo or add validation photos to try thresholds.'))));
+    panel.replaceChildren(
+      ...kids(card('Threshold', h('p', { class: 'muted' }, 'Inspect a photo or add validation photos to try thresholds.'))),
+    );
     return;
   }
   // A log scale: defective scores are often many times the threshold, and the interesting part is near it.
@@ -635,20 +1034,39 @@ function drawThresholdPanel(panel, line, state, inspected) {
   const STEPS = 1000;
   const toT = (pos) => Math.exp(lo + ((hi - lo) * pos) / STEPS);
   const toPos = (t) => Math.round((STEPS * (Math.log(Math.max(t, 1e-12)) - lo)) / (hi - lo));
-  const range = h('input', { type: 'range', id: 'threshold-slider', min: 0, max: STEPS, step: 1, value: toPos(state.threshold ?? state.current), 'aria-label': 'decision threshold' });
+  const range = h('input', {
+    type: 'range',
+    id: 'threshold-slider',
+    min: 0,
+    max: STEPS,
+    step: 1,
+    value: toPos(state.threshold ?? state.current),
+    'aria-label': 'decision threshold',
+  });
   const value = h('output', { class: 'thr-value', id: 'threshold-value' });
   const strip = h('div', { class: 'strip' });
   const figures = h('div', { class: 'slider-figures', id: 'slider-figures' });
   const changes = h('div', { class: 'changes', id: 'slider-changes' });
-  const apply = h('button', { class: 'ghost small', type: 'button' }, 'Use as the line\'s fixed threshold');
+  const apply = h('button', { class: 'ghost small', type: 'button' }, "Use as the line's fixed threshold");
   const reset = h('button', { class: 'ghost small', type: 'button' }, 'Back to the current threshold');
   const xOf = (s) => `${Math.max(0, Math.min(100, (100 * toPos(s)) / STEPS))}%`;
   const marker = h('div', { class: 'marker' });
   const currentMarker = h('div', { class: 'marker current', style: { left: xOf(state.current) }, title: 'current threshold' });
-  if (ev) for (const s of ev.scores) strip.append(h('span', { class: `pt ${s.label}`, style: { left: xOf(s.score) }, title: `${s.filename}: ${fmt(s.score)} (${s.label})` }));
-  for (const i of inspected) strip.append(h('span', { class: 'pt probe', style: { left: xOf(i.r.score) }, title: `${i.r.filename}: ${fmt(i.r.score)}` }));
+  if (ev)
+    for (const s of ev.scores)
+      strip.append(
+        h('span', { class: `pt ${s.label}`, style: { left: xOf(s.score) }, title: `${s.filename}: ${fmt(s.score)} (${s.label})` }),
+      );
+  for (const i of inspected)
+    strip.append(h('span', { class: 'pt probe', style: { left: xOf(i.r.score) }, title: `${i.r.filename}: ${fmt(i.r.score)}` }));
   strip.append(currentMarker, marker);
-  const scale = h('div', { class: 'strip-scale muted small' }, h('span', {}, fmt(Math.exp(lo))), h('span', {}, 'log scale'), h('span', {}, fmt(Math.exp(hi))));
+  const scale = h(
+    'div',
+    { class: 'strip-scale muted small' },
+    h('span', {}, fmt(Math.exp(lo))),
+    h('span', {}, 'log scale'),
+    h('span', {}, fmt(Math.exp(hi))),
+  );
 
   // Until the slider moves, the exact current threshold (a slider position is rounded).
   const update = (t = state.threshold ?? state.current) => {
@@ -657,7 +1075,15 @@ function drawThresholdPanel(panel, line, state, inspected) {
     marker.style.left = xOf(t);
     for (const i of inspected) i.el.decide(t);
     if (!ev) {
-      figures.replaceChildren(...kids(h('p', { class: 'muted' }, 'No evaluation of this bank: add at least 3 good and 3 defective validation photos to see how the decisions on them change.')));
+      figures.replaceChildren(
+        ...kids(
+          h(
+            'p',
+            { class: 'muted' },
+            'No evaluation of this bank: add at least 3 good and 3 defective validation photos to see how the decisions on them change.',
+          ),
+        ),
+      );
       changes.replaceChildren(...kids());
       return;
     }
@@ -673,19 +1099,55 @@ function drawThresholdPanel(panel, line, state, inspected) {
     };
     const now = at(state.current);
     const here = at(t);
-    const cell = (label, a, b, good) => h('div', { class: `fig ${a === b ? '' : (b > a) === good ? 'up' : 'down'}` }, h('span', { class: 'fig-label' }, label), h('span', { class: 'fig-value' }, String(b)), a === b ? null : h('span', { class: 'fig-delta' }, `${b > a ? '+' : ''}${b - a}`));
-    figures.replaceChildren(...kids(
-      h('div', { class: 'fig-grid' },
-        cell('Defective caught', now.c.tp, here.c.tp, true),
-        cell('Defective missed', now.c.fn, here.c.fn, false),
-        cell('False alarms', now.c.fp, here.c.fp, false),
-        cell('Good passed', now.c.tn, here.c.tn, true)),
-      h('p', {}, `F1 ${fmt(here.f1, 3)} (now ${fmt(now.f1, 3)}) · accuracy ${pct(here.acc)} (now ${pct(now.acc)}) · best-F1 threshold ${fmt(ev.best.threshold)}`)));
-    const flipped = ev.scores.filter((s) => (s.score > t) !== (s.score > state.current));
-    changes.replaceChildren(...kids(flipped.length
-      ? h('div', {}, h('strong', {}, `${flipped.length} validation photo${flipped.length > 1 ? 's' : ''} would change:`),
-          h('ul', {}, flipped.map((s) => h('li', {}, h('span', { class: `chip ${s.label === 'good' ? 'ok' : 'bad'}` }, s.label), ` ${s.filename}: ${s.score > state.current ? 'anomalous → normal' : 'normal → anomalous'}`))))
-      : h('p', { class: 'muted' }, 'No validation photo changes its decision at this threshold.')));
+    const cell = (label, a, b, good) =>
+      h(
+        'div',
+        { class: `fig ${a === b ? '' : b > a === good ? 'up' : 'down'}` },
+        h('span', { class: 'fig-label' }, label),
+        h('span', { class: 'fig-value' }, String(b)),
+        a === b ? null : h('span', { class: 'fig-delta' }, `${b > a ? '+' : ''}${b - a}`),
+      );
+    figures.replaceChildren(
+      ...kids(
+        h(
+          'div',
+          { class: 'fig-grid' },
+          cell('Defective caught', now.c.tp, here.c.tp, true),
+          cell('Defective missed', now.c.fn, here.c.fn, false),
+          cell('False alarms', now.c.fp, here.c.fp, false),
+          cell('Good passed', now.c.tn, here.c.tn, true),
+        ),
+        h(
+          'p',
+          {},
+          `F1 ${fmt(here.f1, 3)} (now ${fmt(now.f1, 3)}) · accuracy ${pct(here.acc)} (now ${pct(now.acc)}) · best-F1 threshold ${fmt(ev.best.threshold)}`,
+        ),
+      ),
+    );
+    const flipped = ev.scores.filter((s) => s.score > t !== s.score > state.current);
+    changes.replaceChildren(
+      ...kids(
+        flipped.length
+          ? h(
+              'div',
+              {},
+              h('strong', {}, `${flipped.length} validation photo${flipped.length > 1 ? 's' : ''} would change:`),
+              h(
+                'ul',
+                {},
+                flipped.map((s) =>
+                  h(
+                    'li',
+                    {},
+                    h('span', { class: `chip ${s.label === 'good' ? 'ok' : 'bad'}` }, s.label),
+                    ` ${s.filename}: ${s.score > state.current ? 'anomalous → normal' : 'normal → anomalous'}`,
+                  ),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No validation photo changes its decision at this threshold.'),
+      ),
+    );
   };
   range.addEventListener('input', () => update(toT(Number(range.value))));
   reset.addEventListener('click', () => {
@@ -694,19 +1156,36 @@ function drawThresholdPanel(panel, line, state, inspected) {
   });
   apply.addEventListener('click', async () => {
     const t = state.threshold;
-    if (await attempt(() => api('PATCH', linePath(line), { config: { threshold: { policy: 'fixed', value: t } } }), 'Could not set the threshold')) {
+    if (
+      await attempt(
+        () => api('PATCH', linePath(line), { config: { threshold: { policy: 'fixed', value: t } } }),
+        'Could not set the threshold',
+      )
+    ) {
       toast(`Threshold fixed at ${fmt(t)}`, 'ok');
       render();
     }
   });
-  panel.replaceChildren(...kids(card('Threshold',
-    h('p', { class: 'muted small' }, ev ? `How the decisions on the ${ev.scores.length} validation photos would change. Green dots: good, red: defective, blue: photos inspected here.` : 'Move the slider to re-decide the photos inspected here.'),
-    h('div', { class: 'slider-row' }, range, value),
-    strip,
-    scale,
-    figures,
-    changes,
-    h('div', { class: 'actions' }, reset, apply))));
+  panel.replaceChildren(
+    ...kids(
+      card(
+        'Threshold',
+        h(
+          'p',
+          { class: 'muted small' },
+          ev
+            ? `How the decisions on the ${ev.scores.length} validation photos would change. Green dots: good, red: defective, blue: photos inspected here.`
+            : 'Move the slider to re-decide the photos inspected here.',
+        ),
+        h('div', { class: 'slider-row' }, range, value),
+        strip,
+        scale,
+        figures,
+        changes,
+        h('div', { class: 'actions' }, reset, apply),
+      ),
+    ),
+  );
   update();
 }
 
@@ -714,27 +1193,56 @@ function drawThresholdPanel(panel, line, state, inspected) {
 
 async function settingsTab(body, line) {
   const c = line.config;
-  const num = (name, label, value, attrs = {}) => h('label', {}, label, h('input', { name, type: 'number', value: value ?? '', step: 'any', ...attrs }));
-  const policy = h('select', { name: 'policy' }, ['auto', 'fixed', 'validation'].map((p) => h('option', { value: p, selected: p === c.threshold.policy }, p)));
-  const target = h('select', { name: 'target' }, ['f1', 'recall'].map((p) => h('option', { value: p, selected: p === (c.threshold.target ?? 'f1') }, p)));
-  const form = h('form', { class: 'settings', id: 'settings-form' },
+  const num = (name, label, value, attrs = {}) =>
+    h('label', {}, label, h('input', { name, type: 'number', value: value ?? '', step: 'any', ...attrs }));
+  const policy = h(
+    'select',
+    { name: 'policy' },
+    ['auto', 'fixed', 'validation'].map((p) => h('option', { value: p, selected: p === c.threshold.policy }, p)),
+  );
+  const target = h(
+    'select',
+    { name: 'target' },
+    ['f1', 'recall'].map((p) => h('option', { value: p, selected: p === (c.threshold.target ?? 'f1') }, p)),
+  );
+  const form = h(
+    'form',
+    { class: 'settings', id: 'settings-form' },
     h('fieldset', {}, h('legend', {}, 'Line'), h('label', {}, 'Name', h('input', { name: 'name', value: line.name }))),
-    h('fieldset', {}, h('legend', {}, 'Build (next build)'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Build (next build)'),
       h('label', {}, 'Method', methodSelect(c.method)),
-      h('label', {}, 'Discriminator', h('select', { name: 'discriminator' }, ['lof', 'nearest', 'gaussian'].map((d) => h('option', { value: d, selected: d === c.discriminator }, d)))),
+      h(
+        'label',
+        {},
+        'Discriminator',
+        h(
+          'select',
+          { name: 'discriminator' },
+          ['lof', 'nearest', 'gaussian'].map((d) => h('option', { value: d, selected: d === c.discriminator }, d)),
+        ),
+      ),
       num('lofK', 'LOF neighbours', c.lofK, { step: 1, min: 1 }),
       num('removalQuantile', 'τ removal share', c.removalQuantile, { min: 0, max: 0.99 }),
       num('coresetRatio', 'ρ coreset ratio', c.coresetRatio, { min: 0.001, max: 0.999 }),
       num('resize', 'Resize (shorter side, empty = original)', c.resize, { step: 1 }),
       num('crop', 'Centre crop (empty = whole frame)', c.crop, { step: 1 }),
-      num('suspectShare', 'Suspect share', c.suspectShare, { min: 0, max: 1 })),
-    h('fieldset', {}, h('legend', {}, 'Decision (applies at once)'),
+      num('suspectShare', 'Suspect share', c.suspectShare, { min: 0, max: 1 }),
+    ),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Decision (applies at once)'),
       h('label', {}, 'Threshold policy', policy),
       num('sensitivity', 'Sensitivity k (auto)', c.threshold.sensitivity),
       num('value', 'Value (fixed)', c.threshold.value),
       h('label', {}, 'Target (validation)', target),
-      num('recall', 'Recall (validation, target recall)', c.threshold.recall ?? 0.99, { min: 0.01, max: 1 })),
-    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save settings')));
+      num('recall', 'Recall (validation, target recall)', c.threshold.recall ?? 0.99, { min: 0.01, max: 1 }),
+    ),
+    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Save settings')),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = new FormData(form);
@@ -747,7 +1255,17 @@ async function settingsTab(body, line) {
     }
     const body = {
       name: f.get('name'),
-      config: { method: f.get('method'), discriminator: f.get('discriminator'), lofK: n('lofK'), removalQuantile: n('removalQuantile'), coresetRatio: n('coresetRatio'), resize: n('resize'), crop: n('crop'), suspectShare: n('suspectShare'), threshold },
+      config: {
+        method: f.get('method'),
+        discriminator: f.get('discriminator'),
+        lofK: n('lofK'),
+        removalQuantile: n('removalQuantile'),
+        coresetRatio: n('coresetRatio'),
+        resize: n('resize'),
+        crop: n('crop'),
+        suspectShare: n('suspectShare'),
+        threshold,
+      },
     };
     if (await attempt(() => api('PATCH', linePath(line), body), 'Could not save the settings')) {
       toast('Settings saved', 'ok');
@@ -759,7 +1277,12 @@ async function settingsTab(body, line) {
     if (!confirm(`Delete line "${line.id}" with all its photos, builds and banks?`)) return;
     if ((await attempt(() => api('DELETE', linePath(line)), 'Could not delete the line')) !== undefined) location.hash = '#/';
   });
-  body.replaceChildren(...kids(card('Settings', form), card('Danger zone', h('p', { class: 'muted' }, 'Deleting a line removes everything stored for it.'), del)));
+  body.replaceChildren(
+    ...kids(
+      card('Settings', form),
+      card('Danger zone', h('p', { class: 'muted' }, 'Deleting a line removes everything stored for it.'), del),
+    ),
+  );
 }
 
 // ---------- API key and start ----------

@@ -56,9 +56,18 @@ function poolLayer(layer: LayerMap, dim: number): Float32Array {
 }
 
 /** PyTorch bilinear, align_corners=False, per plane: (planes, inH, inW) → (planes, outH, outW). */
-export function resizePlanesBilinear(src: Float32Array, planes: number, inH: number, inW: number, outH: number, outW: number): Float32Array {
+export function resizePlanesBilinear(
+  src: Float32Array,
+  planes: number,
+  inH: number,
+  inW: number,
+  outH: number,
+  outW: number,
+): Float32Array {
   const axis = (nIn: number, nOut: number) => {
-    const i0 = new Int32Array(nOut), i1 = new Int32Array(nOut), l = new Float32Array(nOut);
+    const i0 = new Int32Array(nOut),
+      i1 = new Int32Array(nOut),
+      l = new Float32Array(nOut);
     for (let o = 0; o < nOut; o++) {
       const s = Math.max(0, ((o + 0.5) * nIn) / nOut - 0.5);
       i0[o] = Math.min(Math.floor(s), nIn - 1);
@@ -67,12 +76,15 @@ export function resizePlanesBilinear(src: Float32Array, planes: number, inH: num
     }
     return { i0, i1, l };
   };
-  const ay = axis(inH, outH), ax = axis(inW, outW);
+  const ay = axis(inH, outH),
+    ax = axis(inW, outW);
   const out = new Float32Array(planes * outH * outW);
   for (let p = 0; p < planes; p++) {
     const base = p * inH * inW;
     for (let y = 0; y < outH; y++) {
-      const r0 = base + ay.i0[y] * inW, r1 = base + ay.i1[y] * inW, ly = ay.l[y];
+      const r0 = base + ay.i0[y] * inW,
+        r1 = base + ay.i1[y] * inW,
+        ly = ay.l[y];
       for (let x = 0; x < outW; x++) {
         const a = src[r0 + ax.i0[x]] * (1 - ax.l[x]) + src[r0 + ax.i1[x]] * ax.l[x];
         const b = src[r1 + ax.i0[x]] * (1 - ax.l[x]) + src[r1 + ax.i1[x]] * ax.l[x];

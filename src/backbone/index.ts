@@ -80,7 +80,9 @@ class OnnxBackbone implements Backbone {
       for (let s = 0; s < indices.length; s += this.maxBatch) {
         const chunk = indices.slice(s, s + this.maxBatch);
         const feats = await this.run(chunk.map((i) => images[i]));
-        chunk.forEach((i, k) => { out[i] = feats[k]; });
+        chunk.forEach((i, k) => {
+          out[i] = feats[k];
+        });
       }
     }
     return out;

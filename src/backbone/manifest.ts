@@ -32,8 +32,10 @@ export async function readManifest(dir: string): Promise<BackboneManifest> {
   }
   const missing = ['id', 'featureModel', 'featureModelSha256', 'input', 'output', 'preprocessing'].filter((k) => !(k in m));
   if (missing.length) throw appError('BACKBONE_INVALID', [dir, `manifest.json lacks ${missing.join(', ')}`]);
-  if (m.input.layout !== 'NCHW' || m.input.colorOrder !== 'RGB') throw appError('BACKBONE_INVALID', [dir, 'only NCHW RGB inputs are supported']);
-  if (m.output.kind !== 'patchFeatures' && m.output.kind !== 'layers') throw appError('BACKBONE_INVALID', [dir, `unknown output kind ${(m.output as { kind: string }).kind}`]);
+  if (m.input.layout !== 'NCHW' || m.input.colorOrder !== 'RGB')
+    throw appError('BACKBONE_INVALID', [dir, 'only NCHW RGB inputs are supported']);
+  if (m.output.kind !== 'patchFeatures' && m.output.kind !== 'layers')
+    throw appError('BACKBONE_INVALID', [dir, `unknown output kind ${(m.output as { kind: string }).kind}`]);
   return m;
 }
 

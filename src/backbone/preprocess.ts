@@ -28,15 +28,26 @@ export function computeGeometry(width: number, height: number, opts: PreprocessO
   let rw = width;
   let rh = height;
   if (opts.resize !== null) {
-    if (width <= height) { rw = opts.resize; rh = Math.floor((opts.resize * height) / width); }
-    else { rh = opts.resize; rw = Math.floor((opts.resize * width) / height); }
+    if (width <= height) {
+      rw = opts.resize;
+      rh = Math.floor((opts.resize * height) / width);
+    } else {
+      rh = opts.resize;
+      rw = Math.floor((opts.resize * width) / height);
+    }
   }
   const cw = opts.crop === null ? rw : opts.crop;
   const ch = opts.crop === null ? rh : opts.crop;
   if (cw > rw || ch > rh) throw appError('UNPROCESSABLE', [`crop ${opts.crop} is larger than the resized image ${rw}×${rh}`]);
   return {
-    originalWidth: width, originalHeight: height, resizedWidth: rw, resizedHeight: rh,
-    cropLeft: roundHalfEven((rw - cw) / 2), cropTop: roundHalfEven((rh - ch) / 2), cropWidth: cw, cropHeight: ch,
+    originalWidth: width,
+    originalHeight: height,
+    resizedWidth: rw,
+    resizedHeight: rh,
+    cropLeft: roundHalfEven((rw - cw) / 2),
+    cropTop: roundHalfEven((rh - ch) / 2),
+    cropWidth: cw,
+    cropHeight: ch,
   };
 }
 
@@ -86,7 +97,9 @@ export async function prepareImage(bytes: Buffer, opts: PreprocessOptions): Prom
   }
   const { width, height, channels } = raw.info;
   if (width !== geometry.cropWidth || height !== geometry.cropHeight || channels < 3) {
-    throw appError('UNDECODABLE_IMAGE', [`decoded ${width}×${height}×${channels}, expected ${geometry.cropWidth}×${geometry.cropHeight}×3`]);
+    throw appError('UNDECODABLE_IMAGE', [
+      `decoded ${width}×${height}×${channels}, expected ${geometry.cropWidth}×${geometry.cropHeight}×3`,
+    ]);
   }
   const plane = width * height;
   const data = new Float32Array(3 * plane);

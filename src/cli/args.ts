@@ -38,7 +38,10 @@ export interface Command<O extends Record<string, OptionSpec> = Record<string, O
   run(args: ParsedArgs<O>): Promise<number>;
 }
 
-export function defineCommand<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>, run: (args: ParsedArgs<O>) => Promise<number>): Command<O> {
+export function defineCommand<O extends Record<string, OptionSpec>>(
+  spec: CommandSpec<O>,
+  run: (args: ParsedArgs<O>) => Promise<number>,
+): Command<O> {
   return { spec, run };
 }
 
@@ -48,12 +51,22 @@ export function helpText(name: string, spec: CommandSpec): string {
     const def = o.default === undefined || o.default === false ? '' : ` (default: ${String(o.default)})`;
     return `  ${flag.padEnd(28)} ${o.description}${def}`;
   });
-  return [`usage: softpatch ${name}${spec.synopsis ? ` ${spec.synopsis}` : ''}${rows.length ? ' [options]' : ''}`, '', spec.summary, '', 'options:', ...rows, `  ${'--help'.padEnd(28)} this help`].join('\n');
+  return [
+    `usage: softpatch ${name}${spec.synopsis ? ` ${spec.synopsis}` : ''}${rows.length ? ' [options]' : ''}`,
+    '',
+    spec.summary,
+    '',
+    'options:',
+    ...rows,
+    `  ${'--help'.padEnd(28)} this help`,
+  ].join('\n');
 }
 
 /** Parse `argv` for `spec`; unknown options, missing values and stray positionals are usage errors. */
 export function parseCommand<O extends Record<string, OptionSpec>>(name: string, spec: CommandSpec<O>, argv: string[]): ParsedArgs<O> {
-  const options = Object.fromEntries(Object.entries(spec.options).map(([k, o]) => [k, o.default === undefined ? { type: o.type } : { type: o.type, default: o.default }]));
+  const options = Object.fromEntries(
+    Object.entries(spec.options).map(([k, o]) => [k, o.default === undefined ? { type: o.type } : { type: o.type, default: o.default }]),
+  );
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options: options as ParseArgsConfig['options'], allowPositionals: true, strict: true });

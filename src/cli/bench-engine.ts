@@ -55,7 +55,7 @@ function syntheticImages(images: number, patches: number, dim: number, seed: num
     const x0 = rng.int(side);
     for (let p = 0; p < patches; p++) {
       const inBlock = defect && Math.abs(Math.floor(p / side) - y0) < 3 && Math.abs((p % side) - x0) < 3;
-      const c = inBlock ? rng.int(CENTRES) : ((p * 37) % CENTRES + rng.int(PARTS_PER_POSITION)) % CENTRES;
+      const c = inBlock ? rng.int(CENTRES) : (((p * 37) % CENTRES) + rng.int(PARTS_PER_POSITION)) % CENTRES;
       const noise = inBlock ? 10 * NOISE : NOISE;
       for (let j = 0; j < LATENT; j++) z[j] = 2 * rng.next() - 1;
       for (let k = 0; k < dim; k++) {
@@ -92,7 +92,11 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
     for (let b = 0; b < images; b++) await projector.project(perImage[b], patches, [zDisc, yCore], b * patches);
   });
 
-  const set = { images: perImage.map((_, b) => zDisc.subarray(b * patches * PROJECTION_DIM, (b + 1) * patches * PROJECTION_DIM)), patches, dim: PROJECTION_DIM };
+  const set = {
+    images: perImage.map((_, b) => zDisc.subarray(b * patches * PROJECTION_DIM, (b + 1) * patches * PROJECTION_DIM)),
+    patches,
+    dim: PROJECTION_DIM,
+  };
   const lof = await timed(() => discriminate(set, ['lof'], { lofK: 6, lofScoreCap: null }).get('lof')!);
   const { keep } = removeOutliers(lof.value, 0.15);
 
@@ -120,7 +124,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
   const refQueries = Math.min(REFERENCE_QUERIES, patches);
   const ref = nearestRowsReference(bank, query, refQueries);
   let refAgree = 0;
-  for (let q = 0; q < refQueries; q++) if (ref.index[q] === fastSearch.value.index[q] && ref.dist2[q] === fastSearch.value.dist2[q]) refAgree++;
+  for (let q = 0; q < refQueries; q++)
+    if (ref.index[q] === fastSearch.value.index[q] && ref.dist2[q] === fastSearch.value.dist2[q]) refAgree++;
   // The image score is the largest patch distance (before soft weights).
   const maxOf = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, v), -Infinity);
   const exactScore = maxOf(gemm.value.dist2);
@@ -144,12 +149,17 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
       referencePicks: refPicks,
       sameSelection,
       // Ratio against the plain loop measured in this run: stable across machines, unlike ms.
-      speedupVsReference: +((reference.ms / refPicks) * picks / Math.max(1, fast.ms)).toFixed(1),
+      speedupVsReference: +(((reference.ms / refPicks) * picks) / Math.max(1, fast.ms)).toFixed(1),
     },
     search: {
-      queries: patches, bankRows: picks, exactGemmMs: gemm.ms, fastMs: fastSearch.ms, top1Agreement: agree / patches,
+      queries: patches,
+      bankRows: picks,
+      exactGemmMs: gemm.ms,
+      fastMs: fastSearch.ms,
+      top1Agreement: agree / patches,
       imageScoreRelDiff: Math.abs(maxOf(fastSearch.value.dist2) - exactScore) / exactScore,
-      referenceQueries: refQueries, referenceAgreement: refAgree / refQueries,
+      referenceQueries: refQueries,
+      referenceAgreement: refAgree / refQueries,
       speedupVsExactGemm: +(gemm.ms / Math.max(1, fastSearch.ms)).toFixed(2),
     },
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -57,10 +57,12 @@ async function trainingPhotos(dataRoot: string, count: number): Promise<{ train:
   if (existsSync(dir)) {
     const names = (await readdir(dir)).filter((n) => /\.(png|jpe?g)$/i.test(n)).sort();
     if (names.length > 0) {
-      const train = await Promise.all(Array.from({ length: count }, async (_, i) => {
-        const n = names[i % names.length];
-        return { name: `${i}-${n}`, bytes: await readFile(path.join(dir, n)) };
-      }));
+      const train = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const n = names[i % names.length];
+          return { name: `${i}-${n}`, bytes: await readFile(path.join(dir, n)) };
+        }),
+      );
       const testDir = path.join(dataRoot, 'bottle', 'test', 'good');
       const testNames = existsSync(testDir) ? (await readdir(testDir)).sort() : [];
       const test = testNames.length > 0 ? { name: testNames[0], bytes: await readFile(path.join(testDir, testNames[0])) } : train[0];
@@ -80,7 +82,14 @@ async function trainingPhotos(dataRoot: string, count: number): Promise<{ train:
         raw.set([v, v * 0.9, v * 0.7], (y * size + x) * 3);
       }
     }
-    return { name: `gen-${i}.png`, bytes: new Uint8Array(await sharp(raw, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer()) };
+    return {
+      name: `gen-${i}.png`,
+      bytes: new Uint8Array(
+        await sharp(raw, { raw: { width: size, height: size, channels: 3 } })
+          .png()
+          .toBuffer(),
+      ),
+    };
   };
   const train: Photo[] = [];
   for (let i = 0; i < count; i++) train.push(await make(i));
@@ -155,7 +164,10 @@ async function startService(env: Record<string, string>): Promise<{ child: Child
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw appError('INTERNAL', [`the service exited with code ${child.exitCode}`]);
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { child, url };
     if (Date.now() > deadline) throw appError('INTERNAL', ['the service did not become ready within 120 s']);
     await new Promise((r) => setTimeout(r, 200));
@@ -166,7 +178,11 @@ async function startService(env: Record<string, string>): Promise<{ child: Child
 async function benchBackbone(photo: Photo): Promise<{ threads: number; batch1Ms: number; batchedImagesPerSecond: number }> {
   const config = loadConfig();
   const threads = inspectThreads(config);
-  const prepared = await prepareImage(Buffer.from(photo.bytes), { resize: DEFAULT_LINE_CONFIG.resize, crop: DEFAULT_LINE_CONFIG.crop, maxPixels: config.maxPixels });
+  const prepared = await prepareImage(Buffer.from(photo.bytes), {
+    resize: DEFAULT_LINE_CONFIG.resize,
+    crop: DEFAULT_LINE_CONFIG.crop,
+    maxPixels: config.maxPixels,
+  });
   const one = await loadBackbone(config.backboneDir, { threads, verify: false });
   let batch1Ms: number;
   try {
@@ -240,40 +256,53 @@ async function sequential(url: string, photo: Photo, n: number, png: boolean): P
   const times: number[] = [];
   for (let i = 0; i < n + 2; i++) {
     const r = await timedFetch(target, { method: 'POST', body: inspectForm(photo) });
-    if (r.status !== 200) throw appError('INTERNAL', [`inspection answered ${r.status}: ${Buffer.from(r.body).toString('utf8').slice(0, 300)}`]);
+    if (r.status !== 200)
+      throw appError('INTERNAL', [`inspection answered ${r.status}: ${Buffer.from(r.body).toString('utf8').slice(0, 300)}`]);
     // The first two warm the bank's search structures and the sessions.
     if (i >= 2) times.push(r.ms);
   }
   return median(times);
 }
 
-async function load(url: string, photo: Photo, clients: number, seconds: number): Promise<{ ok: number; errors: number; latencies: number[]; wallMs: number }> {
+async function load(
+  url: string,
+  photo: Photo,
+  clients: number,
+  seconds: number,
+): Promise<{ ok: number; errors: number; latencies: number[]; wallMs: number }> {
   const target = `${url}/v1/lines/${LINE}/inspect`;
   const latencies: number[] = [];
   let ok = 0;
   let errors = 0;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() < end) {
-      try {
-        const r = await timedFetch(target, { method: 'POST', body: inspectForm(photo) });
-        if (r.status === 200) {
-          ok++;
-          latencies.push(r.ms);
-        } else errors++;
-      } catch {
-        errors++;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        try {
+          const r = await timedFetch(target, { method: 'POST', body: inspectForm(photo) });
+          if (r.status === 200) {
+            ok++;
+            latencies.push(r.ms);
+          } else errors++;
+        } catch {
+          errors++;
+        }
       }
-    }
-  }));
+    }),
+  );
   return { ok, errors, latencies, wallMs: performance.now() - t0 };
 }
 
 export async function benchService(opts: ServiceBenchOptions): Promise<Record<string, unknown>> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sp-bench-service-'));
   const photos = await trainingPhotos(opts.data, opts.images);
-  progress(`${photos.train.length} training photos from ${photos.source}; DATA_DIR ${dataDir}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  progress(
+    `${photos.train.length} training photos from ${photos.source}; DATA_DIR ${dataDir}; load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   const backbone = await benchBackbone(photos.test);
   progress(`backbone alone: ${JSON.stringify(backbone)}`);
   const { child, url } = await startService({ DATA_DIR: dataDir });
@@ -281,7 +310,13 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
   const rssNow = async (): Promise<string> => `${Math.round((await rssOf(pid)).rss)} MB`;
   progress(`service ready, RSS ${await rssNow()}`);
   try {
-    await json(await fetch(`${url}/v1/lines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: LINE }) }));
+    await json(
+      await fetch(`${url}/v1/lines`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: LINE }),
+      }),
+    );
     for (let i = 0; i < photos.train.length; i += UPLOAD_BATCH) {
       const form = new FormData();
       for (const p of photos.train.slice(i, i + UPLOAD_BATCH)) form.append('images', new Blob([p.bytes]), p.name);
@@ -297,24 +332,45 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
     const sampler = rssSampler(pid);
     const p50Ms = await sequential(url, photos.test, opts.inspections, false);
     const p50HeatmapMs = await sequential(url, photos.test, opts.inspections, true);
-    progress(`inspect p50 ${p50Ms.toFixed(1)} ms, overlay ${p50HeatmapMs.toFixed(1)} ms, RSS ${await rssNow()}; load: ${opts.clients} clients × ${opts.seconds} s`);
+    progress(
+      `inspect p50 ${p50Ms.toFixed(1)} ms, overlay ${p50HeatmapMs.toFixed(1)} ms, RSS ${await rssNow()}; load: ${opts.clients} clients × ${opts.seconds} s`,
+    );
     const l = await load(url, photos.test, opts.clients, opts.seconds);
     const rssMb = await sampler.stop();
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const memory = [...metrics.matchAll(/^softpatch_process_memory_bytes\{component="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]} ${Math.round(Number(m[2]) / 2 ** 20)} MB`);
+    const memory = [...metrics.matchAll(/^softpatch_process_memory_bytes\{component="(\w+)"\} (\d+)/gm)].map(
+      (m) => `${m[1]} ${Math.round(Number(m[2]) / 2 ** 20)} MB`,
+    );
     progress(`memory after the load (/metrics): ${memory.join(', ')}`);
     const imagesPerSecond = (l.ok * 1000) / l.wallMs;
     const embedMs = build.timingsMs.embedding ?? NaN;
     return {
       backbone,
-      inspect: { p50Ms: round1(p50Ms), ratio: +(p50Ms / backbone.batch1Ms).toFixed(2), p50HeatmapMs: round1(p50HeatmapMs), ratioHeatmap: +(p50HeatmapMs / backbone.batch1Ms).toFixed(2) },
-      load: { clients: opts.clients, seconds: opts.seconds, imagesPerSecond: round1(imagesPerSecond), ratio: +(imagesPerSecond / backbone.batchedImagesPerSecond).toFixed(2), errors: l.errors, p99Ms: round1(quantile(l.latencies, 0.99)) },
+      inspect: {
+        p50Ms: round1(p50Ms),
+        ratio: +(p50Ms / backbone.batch1Ms).toFixed(2),
+        p50HeatmapMs: round1(p50HeatmapMs),
+        ratioHeatmap: +(p50HeatmapMs / backbone.batch1Ms).toFixed(2),
+      },
+      load: {
+        clients: opts.clients,
+        seconds: opts.seconds,
+        imagesPerSecond: round1(imagesPerSecond),
+        ratio: +(imagesPerSecond / backbone.batchedImagesPerSecond).toFixed(2),
+        errors: l.errors,
+        p99Ms: round1(quantile(l.latencies, 0.99)),
+      },
       build: { images: build.images, ms: buildMs, embedMs, ratio: +(buildMs / embedMs).toFixed(2), peakRssMb: Math.round(peakRssMb) },
       rssMb: Math.round(rssMb),
       healthDuringBuildP99Ms: round1(quantile(health, 0.99)),
     };
   } finally {
-    progress(`load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+    progress(
+      `load average ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')}`,
+    );
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dataDir, { recursive: true, force: true });

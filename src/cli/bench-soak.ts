@@ -42,15 +42,19 @@ function requestFor(base: string, k: number, photo: Buffer): [string, RequestIni
     return fd;
   };
   switch (k % 5) {
-    case 3: return [`${base}/v1/lines/${LINE}/inspect?heatmap=overlay&regions=true`, { method: 'POST', body: body() }];
-    case 4: return [`${base}/v1/lines/${LINE}`, { method: 'GET' }];
-    default: return [`${base}/v1/lines/${LINE}/inspect`, { method: 'POST', body: body() }];
+    case 3:
+      return [`${base}/v1/lines/${LINE}/inspect?heatmap=overlay&regions=true`, { method: 'POST', body: body() }];
+    case 4:
+      return [`${base}/v1/lines/${LINE}`, { method: 'GET' }];
+    default:
+      return [`${base}/v1/lines/${LINE}/inspect`, { method: 'POST', body: body() }];
   }
 }
 
 export async function benchSoak(opts: SoakOptions): Promise<Record<string, unknown>> {
   if (!(opts.seconds > 0 && opts.seconds <= MAX_SECONDS)) throw appError('USAGE', [`bench soak --seconds 1..${MAX_SECONDS}`]);
-  if (!(Number.isInteger(opts.clients) && opts.clients >= 1 && opts.clients <= MAX_CLIENTS)) throw appError('USAGE', [`bench soak --clients 1..${MAX_CLIENTS}`]);
+  if (!(Number.isInteger(opts.clients) && opts.clients >= 1 && opts.clients <= MAX_CLIENTS))
+    throw appError('USAGE', [`bench soak --clients 1..${MAX_CLIENTS}`]);
   if (!(opts.warmup >= 0 && opts.warmup < opts.seconds)) throw appError('USAGE', ['bench soak --warmup must be below --seconds']);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'softpatch-soak-'));
   const config = { ...loadConfig(), dataDir, port: 0, host: '127.0.0.1', logLevel: 'warn', apiKeys: [] };
@@ -67,15 +71,21 @@ export async function benchSoak(opts: SoakOptions): Promise<Record<string, unkno
       if (!res.ok) throw appError('INTERNAL', [`soak setup ${url}: ${res.status} ${JSON.stringify(body)}`]);
       return body;
     };
-    await post('/v1/lines', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: LINE, config: { resize: 128, crop: 112, coresetRatio: 0.25 } }) });
+    await post('/v1/lines', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: LINE, config: { resize: 128, crop: 112, coresetRatio: 0.25 } }),
+    });
     const train = new FormData();
-    for (let i = 0; i < TRAIN_IMAGES; i++) train.append('images', new Blob([new Uint8Array(await partImage(100 + i))], { type: 'image/png' }), `t${i}.png`);
+    for (let i = 0; i < TRAIN_IMAGES; i++)
+      train.append('images', new Blob([new Uint8Array(await partImage(100 + i))], { type: 'image/png' }), `t${i}.png`);
     await post(`/v1/lines/${LINE}/images`, { method: 'POST', body: train });
     const build = await post(`/v1/lines/${LINE}/builds`, { method: 'POST' });
     for (;;) {
       const b = (await (await fetch(`${base}/v1/lines/${LINE}/builds/${String(build.id)}`)).json()) as { status: string; error?: unknown };
       if (b.status === 'succeeded') break;
-      if (b.status !== 'queued' && b.status !== 'running') throw appError('INTERNAL', [`soak build ${b.status}: ${JSON.stringify(b.error)}`]);
+      if (b.status !== 'queued' && b.status !== 'running')
+        throw appError('INTERNAL', [`soak build ${b.status}: ${JSON.stringify(b.error)}`]);
       await new Promise((r) => setTimeout(r, 100));
     }
     const photos = [await partImage(300), await partImage(301, { defect: { x: 30, y: 62, size: 16 } })];
@@ -128,7 +138,12 @@ export async function benchSoak(opts: SoakOptions): Promise<Record<string, unkno
       requestsPerSecond: Math.round((requests / elapsed) * 10) / 10,
       errors: errorCount,
       errorsByKind: errors,
-      latencyMs: { p50: Math.round(percentile(latencies, 0.5) * 10) / 10, p95: Math.round(percentile(latencies, 0.95) * 10) / 10, p99: Math.round(percentile(latencies, 0.99) * 10) / 10, max: Math.round((latencies.at(-1) ?? NaN) * 10) / 10 },
+      latencyMs: {
+        p50: Math.round(percentile(latencies, 0.5) * 10) / 10,
+        p95: Math.round(percentile(latencies, 0.95) * 10) / 10,
+        p99: Math.round(percentile(latencies, 0.99) * 10) / 10,
+        max: Math.round((latencies.at(-1) ?? NaN) * 10) / 10,
+      },
       rssMB: { afterWarmup: mb(rssAfterWarmup), end: mb(rssEnd), max: mb(Math.max(...rss.map((s) => s.bytes))) },
       rssDriftPercent: Math.round(((rssEnd - rssAfterWarmup) / rssAfterWarmup) * 1000) / 10,
       loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),

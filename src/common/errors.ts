@@ -17,7 +17,11 @@ function spec(code: string, status: number, message: string): ErrorSpec {
 export const Errors = Object.freeze({
   BAD_REQUEST: spec('bad_request', 400, 'The request is malformed: %s'),
   VALIDATION_FAILED: spec('validation_failed', 400, 'The request does not match its schema: %s'),
-  INVALID_LINE_ID: spec('validation_failed', 400, 'Invalid line id "%s": use 1-64 characters a-z, 0-9, "_" or "-", starting with a letter or digit'),
+  INVALID_LINE_ID: spec(
+    'validation_failed',
+    400,
+    'Invalid line id "%s": use 1-64 characters a-z, 0-9, "_" or "-", starting with a letter or digit',
+  ),
   NO_IMAGES_FIELD: spec('bad_request', 400, 'No file in the multipart field "images"'),
   UNAUTHORIZED: spec('unauthorized', 401, 'A valid API key is required: send "Authorization: Bearer <key>"'),
   FORBIDDEN: spec('forbidden', 403, 'This key has the scope "%s", which does not allow %s: use an admin key'),
@@ -60,7 +64,11 @@ export const Errors = Object.freeze({
   DATASET_INVALID: spec('dataset_invalid', 400, 'Dataset at %s is not usable: %s'),
   VALIDATION_IMAGE_NOT_FOUND: spec('not_found', 404, 'Validation photo "%s" does not exist in this line'),
   INVALID_LABEL: spec('validation_failed', 400, 'Invalid label "%s": send label=good or label=defective (multipart field or query)'),
-  TOO_FEW_VALIDATION_IMAGES: spec('too_few_validation_images', 422, 'The line has %s good and %s defective validation photos; %s needs at least %s of each'),
+  TOO_FEW_VALIDATION_IMAGES: spec(
+    'too_few_validation_images',
+    422,
+    'The line has %s good and %s defective validation photos; %s needs at least %s of each',
+  ),
   EVALUATION_NOT_FOUND: spec('not_found', 404, 'Bank version %s has not been evaluated on the validation photos: POST …/banks/%s/evaluate'),
   IMAGE_NOT_IN_BANK: spec('not_found', 404, 'Image "%s" is not a training image of bank version %s'),
   NO_REMOVAL_MASK: spec('conflict', 409, 'Bank version %s was built before removal masks were stored: rebuild to see them'),

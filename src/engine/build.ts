@@ -64,7 +64,9 @@ export function estimateBuildBytes(images: number, patches: number, dim: number,
   const windowLists = discriminators > 0 && config.discriminatorWindow > 0 ? n * config.lofK * 12 : 0;
   const masks = n * 10;
   const coreset = n * 300;
-  const ratios = plus ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio] : [config.coresetRatio];
+  const ratios = plus
+    ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio]
+    : [config.coresetRatio];
   const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
   return n * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks;
 }
@@ -73,12 +75,14 @@ function checkFeatures(features: TrainingFeatures): void {
   const { images, grid, dim } = features;
   const problems: string[] = [];
   if (!Array.isArray(images) || images.length === 0) problems.push('no training images');
-  if (!(Number.isInteger(grid?.h) && Number.isInteger(grid?.w) && grid.h > 0 && grid.w > 0)) problems.push(`bad grid ${JSON.stringify(grid)}`);
+  if (!(Number.isInteger(grid?.h) && Number.isInteger(grid?.w) && grid.h > 0 && grid.w > 0))
+    problems.push(`bad grid ${JSON.stringify(grid)}`);
   if (!(Number.isInteger(dim) && dim > 0)) problems.push(`bad feature dimension ${dim}`);
   if (problems.length === 0) {
     const expected = grid.h * grid.w * dim;
     images.forEach((img, b) => {
-      if (!(img instanceof Float32Array) || img.length !== expected) problems.push(`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`);
+      if (!(img instanceof Float32Array) || img.length !== expected)
+        problems.push(`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`);
     });
   }
   if (problems.length > 0) throw appError('ENGINE_INPUT', [problems.slice(0, 5).join('; ')]);
@@ -164,7 +168,13 @@ function assembleBank(features: TrainingFeatures, selected: Int32Array, weights:
   const { dim } = features;
   const P = features.grid.h * features.grid.w;
   const rows = selected.length;
-  const bank: Bank = { rows, dim, features: new Float32Array(rows * dim), weights: new Float32Array(rows), sourceImage: new Int32Array(rows) };
+  const bank: Bank = {
+    rows,
+    dim,
+    features: new Float32Array(rows * dim),
+    weights: new Float32Array(rows),
+    sourceImage: new Int32Array(rows),
+  };
   for (let m = 0; m < rows; m++) {
     const c = selected[m];
     const b = Math.floor(c / P);
@@ -186,14 +196,26 @@ interface Denoised {
 }
 
 function denoise(config: EngineConfig, scores: Map<DiscriminatorName, Float64Array>, images: number, patches: number, n: number): Denoised {
-  if (config.method === 'patchcore') return { keepCls: new Uint8Array(n).fill(1), keepSeg: null, weights: null, reportScores: null, removedCount: 0 };
+  if (config.method === 'patchcore')
+    return { keepCls: new Uint8Array(n).fill(1), keepSeg: null, weights: null, reportScores: null, removedCount: 0 };
   if (config.method === 'softpatch') {
     const s = scores.get(config.discriminator)!;
     const removal = removeOutliers(s, config.removalQuantile);
-    return { keepCls: removal.keep, keepSeg: null, weights: config.softWeights ? softWeights(s) : null, reportScores: s, removedCount: removal.removedCount };
+    return {
+      keepCls: removal.keep,
+      keepSeg: null,
+      weights: config.softWeights ? softWeights(s) : null,
+      reportScores: s,
+      removedCount: removal.removedCount,
+    };
   }
   const { plus } = config;
-  const u = fuseScores(plus.discriminators.map((name) => scores.get(name)!), plus, images, patches);
+  const u = fuseScores(
+    plus.discriminators.map((name) => scores.get(name)!),
+    plus,
+    images,
+    patches,
+  );
   const cls = removeOutliers(u, plus.tauCls);
   const seg = removeOutliers(u, plus.tauSeg);
   const lof = scores.get('lof');
@@ -216,7 +238,9 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
     const need = estimateBuildBytes(B, P, dim, cfg);
     if (need > hooks.maxBytes) {
       const mb = (v: number): string => `${Math.ceil(v / 2 ** 20)} MB`;
-      throw appError('OVER_CAPACITY', [`a build of ${B} images × ${P} patches × ${dim} dims needs about ${mb(need)}, more than the limit of ${mb(hooks.maxBytes)}`]);
+      throw appError('OVER_CAPACITY', [
+        `a build of ${B} images × ${P} patches × ${dim} dims needs about ${mb(need)}, more than the limit of ${mb(hooks.maxBytes)}`,
+      ]);
     }
   }
   const { signal, onProgress } = hooks;
@@ -255,12 +279,18 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   if (names.length > 0) {
     const d = cfg.projectionDim;
     const disc = projections.disc;
-    const set: PatchSet = disc ? { images: images.map((_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d } : { images, patches: P, dim };
+    const set: PatchSet = disc
+      ? { images: images.map((_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
+      : { images, patches: P, dim };
     const opts = { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap };
     const windowed = cfg.discriminatorWindow > 0 ? names.filter((n) => n !== 'gaussian') : [];
     const perPosition = names.filter((n) => n === 'gaussian' || windowed.length === 0);
     if (windowed.length > 0) {
-      const w = await windowDiscriminate(set, grid, cfg.discriminatorWindow, { ...opts, threads: hooks.threads, onPositions: (done) => denoised(B + done) });
+      const w = await windowDiscriminate(set, grid, cfg.discriminatorWindow, {
+        ...opts,
+        threads: hooks.threads,
+        onPositions: (done) => denoised(B + done),
+      });
       for (const n of windowed) scores.set(n, n === 'lof' ? w.lof : w.nearest);
     }
     if (perPosition.length > 0) {
@@ -295,7 +325,11 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
         startPoints: starts[run.core],
         firstPickRespectsMask: cfg.firstPickRespectsMask,
       },
-      { threads: hooks.threads, signal, onProgress: (done) => onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }) },
+      {
+        threads: hooks.threads,
+        signal,
+        onProgress: (done) => onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }),
+      },
     );
     picksBefore += run.picks;
     banks.push(assembleBank(features, selected, removal.weights));

@@ -38,13 +38,13 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   plus: PLUS_DEFAULTS,
 });
 
-
 /** Collects every problem so one error names them all. */
 class Checker {
   readonly problems: string[] = [];
 
   oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-    if (!allowed.includes(value as T)) this.problems.push(`${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`);
+    if (!allowed.includes(value as T))
+      this.problems.push(`${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`);
     return value as T;
   }
 
@@ -54,7 +54,13 @@ class Checker {
   }
 
   /** A finite number in a range; `openMin`/`openMax` exclude the bound. */
-  num(name: string, value: unknown, min: number, max: number, opts: { integer?: boolean; openMin?: boolean; openMax?: boolean } = {}): number {
+  num(
+    name: string,
+    value: unknown,
+    min: number,
+    max: number,
+    opts: { integer?: boolean; openMin?: boolean; openMax?: boolean } = {},
+  ): number {
     const ok =
       typeof value === 'number' &&
       Number.isFinite(value) &&
@@ -64,7 +70,9 @@ class Checker {
     if (!ok) {
       const lo = opts.openMin ? '(' : '[';
       const hi = opts.openMax ? ')' : ']';
-      this.problems.push(`${name} must be ${opts.integer ? 'an integer' : 'a number'} in ${lo}${min}, ${max}${hi}, got ${JSON.stringify(value)}`);
+      this.problems.push(
+        `${name} must be ${opts.integer ? 'an integer' : 'a number'} in ${lo}${min}, ${max}${hi}, got ${JSON.stringify(value)}`,
+      );
     }
     return value as number;
   }

@@ -67,7 +67,9 @@ export function auproReference(maps: Float32Array[], masks: Uint8Array[], width:
     const { labels, count } = labelComponents(width, height, (i) => mask[i] !== 0);
     for (let r = 1; r <= count; r++) {
       const pixels: number[] = [];
-      labels.forEach((label, i) => { if (label === r) pixels.push(i); });
+      labels.forEach((label, i) => {
+        if (label === r) pixels.push(i);
+      });
       regions.push(pixels);
       regionImage.push(k);
     }
@@ -77,12 +79,14 @@ export function auproReference(maps: Float32Array[], masks: Uint8Array[], width:
   for (const t of distinctDescending(maps.flatMap((m) => Array.from(m)))) {
     let fp = 0;
     let negatives = 0;
-    maps.forEach((map, k) => map.forEach((s, i) => {
-      if (masks[k][i] === 0) {
-        negatives++;
-        if (s >= t) fp++;
-      }
-    }));
+    maps.forEach((map, k) =>
+      map.forEach((s, i) => {
+        if (masks[k][i] === 0) {
+          negatives++;
+          if (s >= t) fp++;
+        }
+      }),
+    );
     let overlap = 0;
     regions.forEach((pixels, r) => {
       const map = maps[regionImage[r]];

@@ -69,9 +69,15 @@ export function auroc(scores: ArrayLike<number>, labels: Labels): number {
   while (j < pos.length) {
     const v = i < neg.length && neg[i] < pos[j] ? neg[i] : pos[j];
     let cn = 0;
-    while (i < neg.length && neg[i] === v) { i++; cn++; }
+    while (i < neg.length && neg[i] === v) {
+      i++;
+      cn++;
+    }
     let cp = 0;
-    while (j < pos.length && pos[j] === v) { j++; cp++; }
+    while (j < pos.length && pos[j] === v) {
+      j++;
+      cp++;
+    }
     // Ranks before+1 … before+cn+cp share their mean.
     rankSum += cp * (before + (cn + cp + 1) / 2);
     before += cn + cp;
@@ -95,8 +101,14 @@ export function f1Max(scores: ArrayLike<number>, labels: Labels): F1Result {
   let best: F1Result = { f1: -1, threshold: Number.NaN, precision: 0, recall: 0 };
   while (i >= 0 || j >= 0) {
     const v = j >= 0 && (i < 0 || pos[j] >= neg[i]) ? pos[j] : neg[i];
-    while (i >= 0 && neg[i] === v) { i--; fp++; }
-    while (j >= 0 && pos[j] === v) { j--; tp++; }
+    while (i >= 0 && neg[i] === v) {
+      i--;
+      fp++;
+    }
+    while (j >= 0 && pos[j] === v) {
+      j--;
+      tp++;
+    }
     // 2PR/(P+R) written without the divisions that are 0/0 when tp = 0.
     const f1 = (2 * tp) / (tp + fp + nPos);
     if (f1 > best.f1) best = { f1, threshold: v, precision: tp / (tp + fp), recall: nPos === 0 ? 0 : tp / nPos };
@@ -216,7 +228,10 @@ export function aupro(maps: Float32Array[], masks: Uint8Array[], width: number, 
   while (!done && (i >= 0 || j < nPos)) {
     const top = j < nPos ? posScore[order[j]] : Number.NEGATIVE_INFINITY;
     const v = i >= 0 && neg[i] > top ? neg[i] : top;
-    while (i >= 0 && neg[i] === v) { i--; fpCount++; }
+    while (i >= 0 && neg[i] === v) {
+      i--;
+      fpCount++;
+    }
     while (j < nPos && posScore[order[j]] === v) pro += posGain[order[j++]];
     addPoint(fpCount / nNeg, Math.min(pro, 1));
   }

@@ -84,7 +84,8 @@ export async function listCategory(root: string): Promise<MvtecCategory> {
       let maskPath: string | null = null;
       if (masks !== null) {
         const mask = maskByStem.get(`${stem(file)}_mask`);
-        if (mask === undefined) throw appError('DATASET_INVALID', [abs, `no mask ground_truth/${type}/${stem(file)}_mask.* for test/${type}/${file}`]);
+        if (mask === undefined)
+          throw appError('DATASET_INVALID', [abs, `no mask ground_truth/${type}/${stem(file)}_mask.* for test/${type}/${file}`]);
         maskPath = path.join(abs, 'ground_truth', type, mask);
       }
       test.push({ path: path.join(abs, 'test', type, file), name: `test/${type}/${file}`, type, anomalous, maskPath });
@@ -114,7 +115,10 @@ export async function loadGroundTruth(maskPath: string | null, geometry: ImageGe
   let img = sharp(maskPath);
   const meta = await img.metadata();
   if (meta.width !== geometry.originalWidth || meta.height !== geometry.originalHeight) {
-    throw appError('DATASET_INVALID', [maskPath, `mask is ${meta.width}×${meta.height}, its image ${geometry.originalWidth}×${geometry.originalHeight}`]);
+    throw appError('DATASET_INVALID', [
+      maskPath,
+      `mask is ${meta.width}×${meta.height}, its image ${geometry.originalWidth}×${geometry.originalHeight}`,
+    ]);
   }
   // Same size = Pillow's no-op resize; sharp's `linear` kernel widens with the reduction factor like Pillow's bilinear.
   if (resizedWidth !== meta.width || resizedHeight !== meta.height) {

@@ -8,7 +8,20 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Backbone, ImageGeometry } from '../backbone/index.js';
 import { prepareImage } from '../backbone/index.js';
-import { resolveEngineConfig, buildBankSet, anomalyMap, scorePatches, type DecisionRules, type DiscriminatorName, type EngineConfig, type Method, decide, scoreLeaveOneOut, type SuspectEvidence, type ThresholdRule } from '../engine/index.js';
+import {
+  resolveEngineConfig,
+  buildBankSet,
+  anomalyMap,
+  scorePatches,
+  type DecisionRules,
+  type DiscriminatorName,
+  type EngineConfig,
+  type Method,
+  decide,
+  scoreLeaveOneOut,
+  type SuspectEvidence,
+  type ThresholdRule,
+} from '../engine/index.js';
 import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from './metrics.js';
 import { listCategory, loadGroundTruth, type GtRule, type MvtecCategory, type MvtecTestItem } from './mvtec.js';
 import { drawNoisySplit, type NoiseMode } from './noise.js';
@@ -110,7 +123,11 @@ export interface EvalResult {
   embedMsPerImage: number;
 }
 
-interface Embedded { features: Float32Array; geometry: ImageGeometry; grid: { h: number; w: number } }
+interface Embedded {
+  features: Float32Array;
+  geometry: ImageGeometry;
+  grid: { h: number; w: number };
+}
 
 let peakRss = 0;
 function samplePeak(): number {
@@ -139,7 +156,10 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   const tEmbed = performance.now();
   const cacheFile = (p: string): string | null => {
     if (!opts.featureCache) return null;
-    const key = createHash('sha256').update(JSON.stringify([backbone.sha256, pre, path.resolve(p)])).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(JSON.stringify([backbone.sha256, pre, path.resolve(p)]))
+      .digest('hex')
+      .slice(0, 32);
     return path.join(opts.featureCache, `${key}.json`);
   };
   const pending: typeof all = [];
@@ -171,94 +191,120 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   const { grid } = first;
   const masks = new Map<string, Uint8Array>();
   if (category.pixelLevel) {
-    for (const t of category.test) masks.set(t.path, await loadGroundTruth(t.maskPath, (embedded.get(t.path) as Embedded).geometry, opts.gtRule));
+    for (const t of category.test)
+      masks.set(t.path, await loadGroundTruth(t.maskPath, (embedded.get(t.path) as Embedded).geometry, opts.gtRule));
   }
 
   const runs: EvalRun[] = [];
   let firstRunImages: ScoredTestImage[] = [];
   let firstRunCalibration: EvalResult['firstRunCalibration'] = null;
   for (const noise of opts.noises) {
-   for (const seed of opts.seeds) {
-    const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed });
-    const trainFeatures = split.train.map((img) => (embedded.get(img.path) as Embedded).features);
-    const injected = new Set(split.injected);
-    for (const method of opts.methods) {
-      const config = resolveEngineConfig({ ...opts.engine, method, discriminator: opts.discriminator, seed });
-      log(`${category.category} noise ${noise} ${method}: building on ${trainFeatures.length} images`);
-      const tBuild = performance.now();
-      const built = await buildBankSet({ images: trainFeatures, grid, dim: backbone.dim }, config, {
-        onProgress: (p) => { if (p.done === p.total || p.done % 2000 === 0) log(`  ${p.stage} ${p.done}/${p.total}`); },
-      });
-      const buildMs = performance.now() - tBuild;
-      samplePeak();
-      const tCal = performance.now();
-      const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
-      const calibrationMs = performance.now() - tCal;
-      const decisions = opts.rules.map((rules) => ({ rules, d: decide(loo.scores, built.noise, rules) }));
-      const firstThreshold = decisions[0].d.threshold;
-
-      const scores: number[] = [];
-      const labels: number[] = [];
-      const maps: Float32Array[] = [];
-      const gts: Uint8Array[] = [];
-      const scored: ScoredTestImage[] = [];
-      const tInfer = performance.now();
-      for (const item of split.test) {
-        const e = embedded.get(item.path) as Embedded;
-        const r = await scorePatches(built.bankSet, e.features);
-        const map = anomalyMap(r.mapScores, grid, mapSize.h, mapSize.w, config.blurSigma);
-        scores.push(r.imageScore);
-        labels.push(item.anomalous ? 1 : 0);
-        if (category.pixelLevel) { maps.push(map); gts.push(masks.get(item.path) as Uint8Array); }
-        if (runs.length === 0) scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > firstThreshold });
-      }
-      const inferMs = (performance.now() - tInfer) / split.test.length + embedMsPerImage;
-      if (runs.length === 0) {
-        firstRunImages = scored;
-        firstRunCalibration = { pixelMedian: loo.pixelMedian, threshold: firstThreshold };
-      }
-
-      const pixelScores = category.pixelLevel ? concat(maps) : null;
-      const pixelLabels = category.pixelLevel ? concatU8(gts) : null;
-      const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
-      const shared = {
-        category: category.category, method, discriminator: method === 'softpatch' ? opts.discriminator : null,
-        discriminatorWindow: config.discriminatorWindow, preprocess: pre,
-        noise, noiseMode: opts.noiseMode, overlap: opts.overlap, seed, coresetRatio: config.coresetRatio,
-        trainImages: split.train.length, testImages: split.test.length, movedImages: split.injected,
-        imageAuroc: auroc(scores, labels),
-        pixelAuroc: pixelScores && pixelLabels ? auroc(pixelScores, pixelLabels) : null,
-        aupro: category.pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
-        f1Max: f1Max(scores, labels).f1,
-      };
-      for (const { rules, d } of decisions) {
-        const suspects = new Set(d.suspects.suspects);
-        const hits = injectedIdx.filter((i) => suspects.has(i)).length;
-        runs.push({
-          ...shared,
-          thresholdRule: rules.thresholdRule, suspectEvidence: rules.suspectEvidence,
-          threshold: d.threshold,
-          thresholdBasis: d.basis,
-          thresholdBootstrap: d.tail.bootstrap,
-          f1AtThreshold: f1At(scores, labels, d.threshold),
-          accuracyAtThreshold: accuracyAt(scores, labels, d.threshold),
-          atThreshold: confusionAt(scores, labels, d.threshold),
-          injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
-          injectedCount: injectedIdx.length, injectedHits: hits,
-          cleanFlagged: suspects.size - hits, cleanCount: split.train.length - injectedIdx.length,
-          suspectGap: d.suspects.gap, suspectBorderline: d.suspects.borderline,
-          raw: {
-            trainScores: loo.scores, injected: injectedIdx,
-            noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
-            testScores: scores, testLabels: labels,
+    for (const seed of opts.seeds) {
+      const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed });
+      const trainFeatures = split.train.map((img) => (embedded.get(img.path) as Embedded).features);
+      const injected = new Set(split.injected);
+      for (const method of opts.methods) {
+        const config = resolveEngineConfig({ ...opts.engine, method, discriminator: opts.discriminator, seed });
+        log(`${category.category} noise ${noise} ${method}: building on ${trainFeatures.length} images`);
+        const tBuild = performance.now();
+        const built = await buildBankSet({ images: trainFeatures, grid, dim: backbone.dim }, config, {
+          onProgress: (p) => {
+            if (p.done === p.total || p.done % 2000 === 0) log(`  ${p.stage} ${p.done}/${p.total}`);
           },
-          buildMs: Math.round(buildMs), calibrationMs: Math.round(calibrationMs),
-          inferMsPerImage: +inferMs.toFixed(1), peakRssMb: samplePeak(),
         });
+        const buildMs = performance.now() - tBuild;
+        samplePeak();
+        const tCal = performance.now();
+        const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
+        const calibrationMs = performance.now() - tCal;
+        const decisions = opts.rules.map((rules) => ({ rules, d: decide(loo.scores, built.noise, rules) }));
+        const firstThreshold = decisions[0].d.threshold;
+
+        const scores: number[] = [];
+        const labels: number[] = [];
+        const maps: Float32Array[] = [];
+        const gts: Uint8Array[] = [];
+        const scored: ScoredTestImage[] = [];
+        const tInfer = performance.now();
+        for (const item of split.test) {
+          const e = embedded.get(item.path) as Embedded;
+          const r = await scorePatches(built.bankSet, e.features);
+          const map = anomalyMap(r.mapScores, grid, mapSize.h, mapSize.w, config.blurSigma);
+          scores.push(r.imageScore);
+          labels.push(item.anomalous ? 1 : 0);
+          if (category.pixelLevel) {
+            maps.push(map);
+            gts.push(masks.get(item.path) as Uint8Array);
+          }
+          if (runs.length === 0)
+            scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > firstThreshold });
+        }
+        const inferMs = (performance.now() - tInfer) / split.test.length + embedMsPerImage;
+        if (runs.length === 0) {
+          firstRunImages = scored;
+          firstRunCalibration = { pixelMedian: loo.pixelMedian, threshold: firstThreshold };
+        }
+
+        const pixelScores = category.pixelLevel ? concat(maps) : null;
+        const pixelLabels = category.pixelLevel ? concatU8(gts) : null;
+        const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
+        const shared = {
+          category: category.category,
+          method,
+          discriminator: method === 'softpatch' ? opts.discriminator : null,
+          discriminatorWindow: config.discriminatorWindow,
+          preprocess: pre,
+          noise,
+          noiseMode: opts.noiseMode,
+          overlap: opts.overlap,
+          seed,
+          coresetRatio: config.coresetRatio,
+          trainImages: split.train.length,
+          testImages: split.test.length,
+          movedImages: split.injected,
+          imageAuroc: auroc(scores, labels),
+          pixelAuroc: pixelScores && pixelLabels ? auroc(pixelScores, pixelLabels) : null,
+          aupro: category.pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
+          f1Max: f1Max(scores, labels).f1,
+        };
+        for (const { rules, d } of decisions) {
+          const suspects = new Set(d.suspects.suspects);
+          const hits = injectedIdx.filter((i) => suspects.has(i)).length;
+          runs.push({
+            ...shared,
+            thresholdRule: rules.thresholdRule,
+            suspectEvidence: rules.suspectEvidence,
+            threshold: d.threshold,
+            thresholdBasis: d.basis,
+            thresholdBootstrap: d.tail.bootstrap,
+            f1AtThreshold: f1At(scores, labels, d.threshold),
+            accuracyAtThreshold: accuracyAt(scores, labels, d.threshold),
+            atThreshold: confusionAt(scores, labels, d.threshold),
+            injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
+            injectedCount: injectedIdx.length,
+            injectedHits: hits,
+            cleanFlagged: suspects.size - hits,
+            cleanCount: split.train.length - injectedIdx.length,
+            suspectGap: d.suspects.gap,
+            suspectBorderline: d.suspects.borderline,
+            raw: {
+              trainScores: loo.scores,
+              injected: injectedIdx,
+              noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
+              testScores: scores,
+              testLabels: labels,
+            },
+            buildMs: Math.round(buildMs),
+            calibrationMs: Math.round(calibrationMs),
+            inferMsPerImage: +inferMs.toFixed(1),
+            peakRssMb: samplePeak(),
+          });
+        }
+        log(
+          `  image AUROC ${runs[runs.length - 1].imageAuroc.toFixed(4)}, pixel AUROC ${runs[runs.length - 1].pixelAuroc?.toFixed(4) ?? '—'}`,
+        );
       }
-      log(`  image AUROC ${runs[runs.length - 1].imageAuroc.toFixed(4)}, pixel AUROC ${runs[runs.length - 1].pixelAuroc?.toFixed(4) ?? '—'}`);
     }
-   }
   }
   return { runs, firstRunImages, firstRunCalibration, mapSize, embedMsPerImage };
 }
@@ -290,13 +336,19 @@ async function writeCached(file: string, e: Embedded): Promise<void> {
 function concat(arrays: Float32Array[]): Float32Array {
   const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
   let o = 0;
-  for (const a of arrays) { out.set(a, o); o += a.length; }
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
   return out;
 }
 
 function concatU8(arrays: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
   let o = 0;
-  for (const a of arrays) { out.set(a, o); o += a.length; }
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
   return out;
 }

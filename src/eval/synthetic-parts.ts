@@ -15,15 +15,20 @@ export interface Defect {
  * A synthetic part photo (square `size`, or `width` × `height`): a grey, horizontally striped
  * background with a dark ring near the middle; brightness, stripe phase, ring position and pixel noise vary per seed; optionally a painted defect.
  */
-export async function partImage(seed: number, opts: { size?: number; width?: number; height?: number; defect?: Defect; format?: 'png' | 'jpeg' } = {}): Promise<Buffer> {
+export async function partImage(
+  seed: number,
+  opts: { size?: number; width?: number; height?: number; defect?: Defect; format?: 'png' | 'jpeg' } = {},
+): Promise<Buffer> {
   const width = opts.width ?? opts.size ?? 128;
   const height = opts.height ?? opts.size ?? 128;
   const size = Math.min(width, height);
   let s = (seed * 2654435761) >>> 0 || 1;
   const rand = (): number => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
   const gain = 0.95 + 0.1 * rand();

@@ -73,8 +73,12 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
 
   // No route takes plain text: without this parser such bodies are a 415, not a schema error.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(/^image\/[a-z0-9.+-]+$/i, { parseAs: 'buffer', bodyLimit: config.maxFileBytes }, (_req, body, done) => done(null, body));
-  await app.register(multipart, { limits: { fileSize: config.maxFileBytes, files: config.maxUploadFiles, fields: 10, parts: config.maxUploadFiles + 10 } });
+  app.addContentTypeParser(/^image\/[a-z0-9.+-]+$/i, { parseAs: 'buffer', bodyLimit: config.maxFileBytes }, (_req, body, done) =>
+    done(null, body),
+  );
+  await app.register(multipart, {
+    limits: { fileSize: config.maxFileBytes, files: config.maxUploadFiles, fields: 10, parts: config.maxUploadFiles + 10 },
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -82,7 +86,8 @@ export async function buildApp({ service, config, logger }: AppDeps): Promise<Ap
       info: {
         title: 'SoftPatch inspection service',
         version: 'v1',
-        description: 'Visual anomaly inspection: upload unlabelled photos per product line, build a SoftPatch / SoftPatch+ memory bank, score new photos.',
+        description:
+          'Visual anomaly inspection: upload unlabelled photos per product line, build a SoftPatch / SoftPatch+ memory bank, score new photos.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: config.apiKeys.length ? [{ bearer: [] }] : [],

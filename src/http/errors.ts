@@ -43,17 +43,24 @@ export function toAppError(err: unknown, req: FastifyRequest, config: ServiceCon
     case 'FST_INVALID_JSON_FIELD_ERROR':
       return appError('BAD_REQUEST', [e.message]);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return appError('PAYLOAD_TOO_LARGE', [`The body is over the limit of this route (image bodies: MAX_FILE_BYTES = ${config.maxFileBytes} bytes)`]);
+      return appError('PAYLOAD_TOO_LARGE', [
+        `The body is over the limit of this route (image bodies: MAX_FILE_BYTES = ${config.maxFileBytes} bytes)`,
+      ]);
     case 'FST_REQ_FILE_TOO_LARGE':
       return appError('PAYLOAD_TOO_LARGE', [`A file is over MAX_FILE_BYTES (${config.maxFileBytes} bytes)`]);
     case 'FST_FILES_LIMIT':
-      return appError('PAYLOAD_TOO_LARGE', [`Too many files in one request (MAX_FILES: ${config.maxUploadFiles} per upload, ${config.maxInspectFiles} per inspection)`]);
+      return appError('PAYLOAD_TOO_LARGE', [
+        `Too many files in one request (MAX_FILES: ${config.maxUploadFiles} per upload, ${config.maxInspectFiles} per inspection)`,
+      ]);
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return appError('PAYLOAD_TOO_LARGE', ['Too many multipart parts in one request']);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
-      return appError('UNSUPPORTED_CONTENT_TYPE', [String(req.headers['content-type'] ?? '').slice(0, 100), 'send multipart/form-data (field "images"), JSON or image/* as the route describes']);
+      return appError('UNSUPPORTED_CONTENT_TYPE', [
+        String(req.headers['content-type'] ?? '').slice(0, 100),
+        'send multipart/form-data (field "images"), JSON or image/* as the route describes',
+      ]);
   }
   // Busboy reports malformed multipart bodies as plain Errors with these messages.
   if (req.isMultipart?.() && e.statusCode === undefined && MALFORMED_MULTIPART.test(e.message ?? '')) {

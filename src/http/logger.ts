@@ -11,7 +11,10 @@ export const requestContext = new AsyncLocalStorage<string>();
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'apiKeys', 'config.apiKeys'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'apiKeys', 'config.apiKeys'],
+      censor: '[redacted]',
+    },
     // Fastify's request loggers already carry the id as a binding.
     mixin: (merged: object, _level: number, logger: Logger) => {
       const requestId = requestContext.getStore();

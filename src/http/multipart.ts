@@ -18,7 +18,10 @@ export function checkDeclaredLength(req: FastifyRequest, config: ServiceConfig):
 
 function requireMultipart(req: FastifyRequest): void {
   if (!req.isMultipart()) {
-    throw appError('UNSUPPORTED_CONTENT_TYPE', [String(req.headers['content-type'] ?? '').slice(0, 100), 'send multipart/form-data with the files in the field "images"']);
+    throw appError('UNSUPPORTED_CONTENT_TYPE', [
+      String(req.headers['content-type'] ?? '').slice(0, 100),
+      'send multipart/form-data with the files in the field "images"',
+    ]);
   }
 }
 
@@ -60,10 +63,12 @@ export async function readInspectFiles(req: FastifyRequest, maxFiles: number, co
     const chunks: Buffer[] = [];
     for await (const chunk of f.stream) {
       total += (chunk as Buffer).length;
-      if (total > config.maxRequestBytes) throw appError('PAYLOAD_TOO_LARGE', [`The request is over MAX_REQUEST_BYTES (${config.maxRequestBytes} bytes)`]);
+      if (total > config.maxRequestBytes)
+        throw appError('PAYLOAD_TOO_LARGE', [`The request is over MAX_REQUEST_BYTES (${config.maxRequestBytes} bytes)`]);
       chunks.push(chunk as Buffer);
     }
-    if (f.stream.truncated) throw appError('PAYLOAD_TOO_LARGE', [`File "${cleanFilename(f.filename)}" is over MAX_FILE_BYTES (${config.maxFileBytes} bytes)`]);
+    if (f.stream.truncated)
+      throw appError('PAYLOAD_TOO_LARGE', [`File "${cleanFilename(f.filename)}" is over MAX_FILE_BYTES (${config.maxFileBytes} bytes)`]);
     files.push({ filename: cleanFilename(f.filename), bytes: Buffer.concat(chunks) });
   });
   if (files.length === 0) throw appError('NO_IMAGES_FIELD');

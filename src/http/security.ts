@@ -63,6 +63,7 @@ export function registerSecurity(app: App, apiKeys: readonly ApiKey[]): void {
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const scope = m ? matches(m[1]) : null;
     if (scope === null) throw appError('UNAUTHORIZED');
-    if (scope === 'inspect' && !inspectScopeAllows(req)) throw appError('FORBIDDEN', [scope, `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0].slice(0, 200)}`]);
+    if (scope === 'inspect' && !inspectScopeAllows(req))
+      throw appError('FORBIDDEN', [scope, `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0].slice(0, 200)}`]);
   });
 }

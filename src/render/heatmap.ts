@@ -90,7 +90,15 @@ function axisSamples(n: number, origin: number, step: number, cells: number): { 
  * RGBA raster of the map at the original size: turbo colour of t, alpha from `alphaLut[level]`;
  * pixels outside the crop window get the lowest colour and `outsideAlpha`.
  */
-function rasterize(map: Float32Array, mapW: number, mapH: number, g: ImageGeometry, scale: ColorScale, alphaLut: Uint8Array, outsideAlpha: number): Buffer {
+function rasterize(
+  map: Float32Array,
+  mapW: number,
+  mapH: number,
+  g: ImageGeometry,
+  scale: ColorScale,
+  alphaLut: Uint8Array,
+  outsideAlpha: number,
+): Buffer {
   checkMap(map, mapW, mapH);
   const W = g.originalWidth;
   const H = g.originalHeight;
@@ -127,7 +135,13 @@ function rasterize(map: Float32Array, mapW: number, mapH: number, g: ImageGeomet
 const OPAQUE = new Uint8Array(256).fill(255);
 
 /** The heatmap alone as an opaque RGB PNG at the original image size. */
-export async function renderHeatmapPng(map: Float32Array, mapW: number, mapH: number, geometry: ImageGeometry, scale: ColorScale): Promise<Buffer> {
+export async function renderHeatmapPng(
+  map: Float32Array,
+  mapW: number,
+  mapH: number,
+  geometry: ImageGeometry,
+  scale: ColorScale,
+): Promise<Buffer> {
   const rgba = rasterize(map, mapW, mapH, geometry, scale, OPAQUE, 255);
   return sharp(rgba, { raw: { width: geometry.originalWidth, height: geometry.originalHeight, channels: 4 } })
     .removeAlpha()
@@ -161,7 +175,9 @@ export async function renderOverlayPng(
   const meta = await photo.metadata();
   const { width, height } = meta.autoOrient;
   if (width !== geometry.originalWidth || height !== geometry.originalHeight) {
-    throw appError('INTERNAL', [`photo is ${width}×${height} but the map geometry expects ${geometry.originalWidth}×${geometry.originalHeight}`]);
+    throw appError('INTERNAL', [
+      `photo is ${width}×${height} but the map geometry expects ${geometry.originalWidth}×${geometry.originalHeight}`,
+    ]);
   }
   const rgba = rasterize(map, mapW, mapH, geometry, scale, overlayAlpha(opacity), 0);
   const composed = photo.composite([{ input: rgba, raw: { width, height, channels: 4 } }]);

@@ -54,11 +54,19 @@ export function removalLayer(mask: Uint8Array, grid: { h: number; w: number }, g
 }
 
 /** The photo with its removed patches drawn on it, as a PNG; `maxSide` shrinks it to a thumbnail. */
-export async function renderRemovalPng(photoBytes: Buffer, mask: Uint8Array, grid: { h: number; w: number }, geometry: ImageGeometry, maxSide?: number): Promise<Buffer> {
+export async function renderRemovalPng(
+  photoBytes: Buffer,
+  mask: Uint8Array,
+  grid: { h: number; w: number },
+  geometry: ImageGeometry,
+  maxSide?: number,
+): Promise<Buffer> {
   const photo = sharp(photoBytes).autoOrient();
   const { width, height } = (await photo.metadata()).autoOrient;
   if (width !== geometry.originalWidth || height !== geometry.originalHeight) {
-    throw appError('INTERNAL', [`photo is ${width}×${height} but the geometry expects ${geometry.originalWidth}×${geometry.originalHeight}`]);
+    throw appError('INTERNAL', [
+      `photo is ${width}×${height} but the geometry expects ${geometry.originalWidth}×${geometry.originalHeight}`,
+    ]);
   }
   const composed = await photo
     .removeAlpha()

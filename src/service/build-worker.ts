@@ -107,7 +107,9 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
         dim = f.dim;
         crop = prepared[k].geometry;
       } else if (f.grid.h !== grid.h || f.grid.w !== grid.w) {
-        throw appError('UNPROCESSABLE', [`training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`]);
+        throw appError('UNPROCESSABLE', [
+          `training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`,
+        ]);
       }
       all ??= new Float32Array(total * f.data.length);
       const slot = all.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
@@ -181,7 +183,13 @@ async function run(): Promise<StagedBank> {
         median: cal.median,
         spread: cal.spread,
         sensitivity: cal.sensitivity,
-        tail: { location: cal.tail.location, scale: cal.tail.scale, falseAlarmRate: cal.tail.falseAlarmRate, threshold: cal.tail.threshold, bootstrap: cal.tail.bootstrap },
+        tail: {
+          location: cal.tail.location,
+          scale: cal.tail.scale,
+          falseAlarmRate: cal.tail.falseAlarmRate,
+          threshold: cal.tail.threshold,
+          bootstrap: cal.tail.bootstrap,
+        },
         rule: cal.rule,
         basis: cal.basis,
         threshold: cal.threshold,
@@ -196,14 +204,24 @@ async function run(): Promise<StagedBank> {
   });
   progress('writing', 1, 1);
   clock.finish();
-  return { dir, method: bankSet.method, rows: bankSet.cls.rows + (bankSet.seg?.rows ?? 0), threshold: cal.threshold, images: B, suspects: suspects.size };
+  return {
+    dir,
+    method: bankSet.method,
+    rows: bankSet.cls.rows + (bankSet.seg?.rows ?? 0),
+    threshold: cal.threshold,
+    images: B,
+    suspects: suspects.size,
+  };
 }
 
-run().then((bank) => post({ type: 'staged', bank }), (err: unknown) => {
-  clock.finish();
-  const known = catalogued(err);
-  const error = known
-    ? { code: known.code, message: known.message, ...(known.details ? { details: known.details } : {}) }
-    : { code: 'internal', message: err instanceof Error ? err.message : String(err) };
-  post({ type: 'failed', error: abort.signal.aborted ? { code: 'cancelled', message: 'The build was cancelled' } : error });
-});
+run().then(
+  (bank) => post({ type: 'staged', bank }),
+  (err: unknown) => {
+    clock.finish();
+    const known = catalogued(err);
+    const error = known
+      ? { code: known.code, message: known.message, ...(known.details ? { details: known.details } : {}) }
+      : { code: 'internal', message: err instanceof Error ? err.message : String(err) };
+    post({ type: 'failed', error: abort.signal.aborted ? { code: 'cancelled', message: 'The build was cancelled' } : error });
+  },
+);

@@ -86,16 +86,40 @@ export class BuildManager {
     assertWithinCapacity(estimate, config.maxBankBytes);
     // Builds already queued or running will need their share too.
     const reserved = [...this.active.values()].reduce((sum, b) => sum + b.estimatedBytes, 0);
-    this.deps.budget.assertFits(estimate.bytes + reserved, reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build');
+    this.deps.budget.assertFits(
+      estimate.bytes + reserved,
+      reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build',
+    );
 
     const now = new Date().toISOString();
     const record: BuildRecord = {
-      id: newBuildId(), line: lineId, status: 'queued', stage: 'queued', progress: null, createdAt: now,
-      startedAt: null, finishedAt: null, config: buildConfig, images: images.length, timingsMs: {}, bankVersion: null, error: null,
+      id: newBuildId(),
+      line: lineId,
+      status: 'queued',
+      stage: 'queued',
+      progress: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      config: buildConfig,
+      images: images.length,
+      timingsMs: {},
+      bankVersion: null,
+      error: null,
     };
     let resolveDone!: () => void;
-    const done = new Promise<void>((r) => { resolveDone = r; });
-    const entry: ActiveBuild = { record, worker: null, stopReason: null, done, resolveDone, writes: Promise.resolve(), estimatedBytes: estimate.bytes };
+    const done = new Promise<void>((r) => {
+      resolveDone = r;
+    });
+    const entry: ActiveBuild = {
+      record,
+      worker: null,
+      stopReason: null,
+      done,
+      resolveDone,
+      writes: Promise.resolve(),
+      estimatedBytes: estimate.bytes,
+    };
     this.byLine.set(lineId, record.id);
     this.active.set(record.id, entry);
     try {
@@ -105,10 +129,18 @@ export class BuildManager {
       throw err;
     }
     const job: BuildJob = {
-      dataDir: store.layout.dataDir, line: lineId, buildId: record.id,
+      dataDir: store.layout.dataDir,
+      line: lineId,
+      buildId: record.id,
       images: images.map((i) => ({ id: i.id, filename: i.filename, ext: i.ext })),
-      config: buildConfig, engineConfig, backboneDir: config.backboneDir, threads: config.ortThreads,
-      maxPixels: config.maxPixels, maxBankBytes: config.maxBankBytes, minTrainImages: config.minTrainImages, batch: EMBED_BATCH,
+      config: buildConfig,
+      engineConfig,
+      backboneDir: config.backboneDir,
+      threads: config.ortThreads,
+      maxPixels: config.maxPixels,
+      maxBankBytes: config.maxBankBytes,
+      minTrainImages: config.minTrainImages,
+      batch: EMBED_BATCH,
     };
     this.queue.push(record.id);
     this.jobs.set(record.id, job);
@@ -238,7 +270,14 @@ export class BuildManager {
       }
     });
     worker.on('error', (err) => settle(null, { code: 'internal', message: err.message }));
-    worker.on('exit', () => settle(null, a.stopReason ? { code: 'cancelled', message: 'The build was stopped' } : { code: 'internal', message: 'The build thread exited unexpectedly' }));
+    worker.on('exit', () =>
+      settle(
+        null,
+        a.stopReason
+          ? { code: 'cancelled', message: 'The build was stopped' }
+          : { code: 'internal', message: 'The build thread exited unexpectedly' },
+      ),
+    );
   }
 
   /** Final state: commit a staged bank, or record the failure; frees the line and the slot. */
@@ -262,7 +301,14 @@ export class BuildManager {
           r.timingsMs.evaluating = Math.round(performance.now() - t0);
         }
         // Readers see `succeeded` only once the bank is also active: record first, then activate.
-        const final: BuildRecord = { ...structuredClone(r), status: 'succeeded', stage: 'done', bankVersion: version, finishedAt: new Date().toISOString(), error: null };
+        const final: BuildRecord = {
+          ...structuredClone(r),
+          status: 'succeeded',
+          stage: 'done',
+          bankVersion: version,
+          finishedAt: new Date().toISOString(),
+          error: null,
+        };
         await a.writes;
         await store.builds.save(final);
         await store.lines.update(r.line, (line) => ({ ...line, activeBank: version }));
@@ -272,14 +318,20 @@ export class BuildManager {
         await applyRetention(store, r.line, log).catch((err: unknown) => log.error({ err, line: r.line }, 'retention failed'));
         Object.assign(r, final);
         metrics.bankRows.set({ line: r.line }, staged.rows);
-        log.info({ line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects }, 'build succeeded');
+        log.info(
+          { line: r.line, buildId: r.id, bankVersion: version, rows: staged.rows, threshold: staged.threshold, suspects: staged.suspects },
+          'build succeeded',
+        );
       } else {
         if (wasRunning) await this.deps.store.banks.discardStaged(r.line);
         const reason = a.stopReason;
         if (reason === 'cancel' || (reason === 'delete' && !error)) {
           Object.assign(r, { status: 'cancelled', error: null });
         } else if (reason === 'shutdown' || reason === 'delete') {
-          Object.assign(r, { status: 'failed', error: { code: 'interrupted', message: 'The service shut down during this build; start a new build' } });
+          Object.assign(r, {
+            status: 'failed',
+            error: { code: 'interrupted', message: 'The service shut down during this build; start a new build' },
+          });
         } else {
           Object.assign(r, { status: 'failed', error: error ?? { code: 'internal', message: 'unknown failure' } });
         }
@@ -291,7 +343,11 @@ export class BuildManager {
       // A bank renamed into place whose build could not be recorded goes again (recovery would remove it too).
       if (committed !== null) await store.banks.remove(r.line, committed).catch(() => undefined);
       const known = catalogued(err);
-      Object.assign(r, { status: 'failed', finishedAt: new Date().toISOString(), error: { code: known?.code ?? 'internal', message: known?.message ?? (err as Error).message } });
+      Object.assign(r, {
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        error: { code: known?.code ?? 'internal', message: known?.message ?? (err as Error).message },
+      });
       if (a.stopReason !== 'delete') this.persist(a);
       log.error({ err, line: r.line, buildId: r.id }, 'build finalisation failed');
     }

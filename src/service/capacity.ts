@@ -23,7 +23,12 @@ function featureStride(manifest: BackboneManifest): number {
 }
 
 /** Patches per image from the crop geometry (the largest frame when `crop` is null). */
-export function estimateBuild(images: readonly ImageRecord[], config: LineConfig, engineConfig: EngineConfig, manifest: BackboneManifest): BuildEstimate {
+export function estimateBuild(
+  images: readonly ImageRecord[],
+  config: LineConfig,
+  engineConfig: EngineConfig,
+  manifest: BackboneManifest,
+): BuildEstimate {
   const stride = featureStride(manifest);
   const dim = manifest.output.dim;
   let patchesPerImage = 0;
@@ -51,7 +56,13 @@ export function assertWithinCapacity(estimate: BuildEstimate, maxBytes: number):
       `The build needs about ${Math.ceil(estimate.bytes / MB)} MB (${estimate.images} images × ${estimate.patchesPerImage} patches × ${estimate.dim} dims), ` +
         `over MAX_BANK_BYTES = ${Math.floor(maxBytes / MB)} MB: lower crop/resize or coresetRatio, remove images or raise MAX_BANK_BYTES`,
     ],
-    { estimatedBytes: estimate.bytes, maxBankBytes: maxBytes, images: estimate.images, patchesPerImage: estimate.patchesPerImage, dim: estimate.dim },
+    {
+      estimatedBytes: estimate.bytes,
+      maxBankBytes: maxBytes,
+      images: estimate.images,
+      patchesPerImage: estimate.patchesPerImage,
+      dim: estimate.dim,
+    },
   );
 }
 
@@ -80,7 +91,9 @@ export class MemoryBudget {
     if (resident + bytes <= this.budgetBytes) return;
     throw appError(
       'MEMORY_BUDGET',
-      [`${what} needs about ${Math.ceil(bytes / MB)} MB with ${Math.ceil(resident / MB)} MB in use, over the memory budget of ${Math.floor(this.budgetBytes / MB)} MB (MEMORY_BUDGET_BYTES)`],
+      [
+        `${what} needs about ${Math.ceil(bytes / MB)} MB with ${Math.ceil(resident / MB)} MB in use, over the memory budget of ${Math.floor(this.budgetBytes / MB)} MB (MEMORY_BUDGET_BYTES)`,
+      ],
       { neededBytes: bytes, residentBytes: resident, budgetBytes: this.budgetBytes },
     );
   }

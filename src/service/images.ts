@@ -6,7 +6,10 @@ import { UploadSession } from './uploads.js';
 import { imageView, type ImagePage } from './views.js';
 
 export class ImageService {
-  constructor(private readonly store: Store, private readonly config: ServiceConfig) {}
+  constructor(
+    private readonly store: Store,
+    private readonly config: ServiceConfig,
+  ) {}
 
   /** Starts an upload into an existing line (404 before anything is read). */
   async beginUpload(lineId: string): Promise<UploadSession> {

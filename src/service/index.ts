@@ -70,20 +70,50 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   const readiness = async (): Promise<Readiness> => {
     const writable = await store.writable();
     const checks = {
-      backbone: backboneError === null ? { ok: true } : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
+      backbone:
+        backboneError === null
+          ? { ok: true }
+          : { ok: false, message: backboneError === 'loading' ? 'the backbone is still loading' : `backbone not loaded: ${backboneError}` },
       // A full disk still serves inspections (ready); uploads and builds answer 507 meanwhile.
-      dataDir: writable === 'ok' ? { ok: true } : writable === 'full' ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` } : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
+      dataDir:
+        writable === 'ok'
+          ? { ok: true }
+          : writable === 'full'
+            ? { ok: true, message: `DATA_DIR ${config.dataDir} is full: uploads and builds answer 507` }
+            : { ok: false, message: `DATA_DIR ${config.dataDir} is not writable` },
       shutdown: shuttingDown || draining ? { ok: false, message: 'the service is shutting down' } : { ok: true },
     };
     return { ready: checks.backbone.ok && checks.dataDir.ok && checks.shutdown.ok, checks };
   };
-  new Gauge({ name: 'softpatch_ready', help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)', registers: [registry], async collect() { this.set((await readiness()).ready ? 1 : 0); } });
+  new Gauge({
+    name: 'softpatch_ready',
+    help: '1 when /readyz would answer 200 (alert rule SoftpatchNotReady)',
+    registers: [registry],
+    async collect() {
+      this.set((await readiness()).ready ? 1 : 0);
+    },
+  });
 
   const budget = new MemoryBudget(config.memoryBudgetBytes, config.inspectWorkers);
   // Builds evaluate their bank and inspections resolve their threshold through the validation
   // service, which scores with the inspection pool: the closures are called only after construction.
-  const builds: BuildManager = new BuildManager({ store, config, metrics, log, budget, manifest: () => manifest, afterCommit: (line, version) => validation.afterBuild(line, version) });
-  const inspection: InspectionService = new InspectionService({ store, config, metrics, log, budget, thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override) });
+  const builds: BuildManager = new BuildManager({
+    store,
+    config,
+    metrics,
+    log,
+    budget,
+    manifest: () => manifest,
+    afterCommit: (line, version) => validation.afterBuild(line, version),
+  });
+  const inspection: InspectionService = new InspectionService({
+    store,
+    config,
+    metrics,
+    log,
+    budget,
+    thresholdFor: (line, bank, override) => validation.thresholdFor(line, bank, override),
+  });
   const validation: ValidationService = new ValidationService(store, config, inspection, log);
   const lines = new LineService(store, builds, metrics, log, budget, validation);
   const images = new ImageService(store, config);
@@ -105,7 +135,16 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
   })();
 
   return {
-    config, store, registry, metrics, lines, images, validation, builds, inspection, backboneReady,
+    config,
+    store,
+    registry,
+    metrics,
+    lines,
+    images,
+    validation,
+    builds,
+    inspection,
+    backboneReady,
     get shuttingDown(): boolean {
       return shuttingDown;
     },

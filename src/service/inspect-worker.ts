@@ -7,10 +7,27 @@ import { workerData } from 'node:worker_threads';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
-import { anomalyMap, bankSearchIndexes, createBankSearchers, decisionMap, type BankSearchIndexes, releaseBankSearchers, scorePatches, type BankSearchers, type BankSet } from '../engine/index.js';
+import {
+  anomalyMap,
+  bankSearchIndexes,
+  createBankSearchers,
+  decisionMap,
+  type BankSearchIndexes,
+  releaseBankSearchers,
+  scorePatches,
+  type BankSearchers,
+  type BankSet,
+} from '../engine/index.js';
 import { bankSetBytes } from '../store/bank-cache.js';
 import { anomalyRegions, renderHeatmapPng, renderOverlayPng } from '../render/heatmap.js';
-import type { InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult, WarmupTask } from './inspect-protocol.js';
+import type {
+  InspectImageResult,
+  InspectTask,
+  InspectTaskResult,
+  InspectWorkerData,
+  WarmupResult,
+  WarmupTask,
+} from './inspect-protocol.js';
 
 const data = workerData as InspectWorkerData;
 let backbone: Promise<Backbone> | null = null;
@@ -18,7 +35,9 @@ let backbone: Promise<Backbone> | null = null;
 function getBackbone(): Promise<Backbone> {
   if (!backbone) {
     backbone = loadBackbone(data.backboneDir, { threads: data.threads, verify: false });
-    backbone.catch(() => { backbone = null; });
+    backbone.catch(() => {
+      backbone = null;
+    });
   }
   return backbone;
 }
@@ -61,7 +80,10 @@ function bankFor(key: string, shared: BankSet, index: BankSearchIndexes | null):
     banks.delete(oldest);
     total -= sizes.get(oldest) ?? 0;
     sizes.delete(oldest);
-    void old.then((b) => releaseBankSearchers(b.searchers), () => undefined);
+    void old.then(
+      (b) => releaseBankSearchers(b.searchers),
+      () => undefined,
+    );
   }
   return entry;
 }
@@ -97,7 +119,9 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
     const { grid } = features[i];
     if (grid.h !== bank.bankSet.grid.h || grid.w !== bank.bankSet.grid.w) {
       // A whole-frame line compares photos patch grid to patch grid: another aspect ratio has no map.
-      const err = appError('UNPROCESSABLE', [`the photo gives a ${grid.h}×${grid.w} patch grid, the line's bank ${bank.bankSet.grid.h}×${bank.bankSet.grid.w}: send photos of the training photos' aspect ratio, or set "crop"`]);
+      const err = appError('UNPROCESSABLE', [
+        `the photo gives a ${grid.h}×${grid.w} patch grid, the line's bank ${bank.bankSet.grid.h}×${bank.bankSet.grid.w}: send photos of the training photos' aspect ratio, or set "crop"`,
+      ]);
       return { ok: false, index: i, error: { code: err.code, status: err.status, message: err.message } };
     }
     const t2 = performance.now();
@@ -113,7 +137,8 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
     if (task.heatmap !== 'none' || task.regions) {
       const map = decisionMap(anomalyMap(ps.mapScores, bank.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma), ps.imageScore);
       if (task.heatmap === 'heatmap') result.heatmap = await renderHeatmapPng(map, g.cropWidth, g.cropHeight, g, task.scale);
-      if (task.heatmap === 'overlay') result.heatmap = await renderOverlayPng(buffers[i], map, g.cropWidth, g.cropHeight, g, task.scale, task.opacity);
+      if (task.heatmap === 'overlay')
+        result.heatmap = await renderOverlayPng(buffers[i], map, g.cropWidth, g.cropHeight, g, task.scale, task.opacity);
       if (task.regions) result.regions = anomalyRegions(map, g.cropWidth, g.cropHeight, g, task.threshold);
     }
     result.timingsMs.render = performance.now() - t3;

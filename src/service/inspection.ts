@@ -11,7 +11,14 @@ import { AppError, appError, isAppError } from '../common/errors.js';
 import type { LineRecord, Store } from '../store/index.js';
 import type { LoadedBank } from '../store/banks.js';
 import type { BankSearchIndexes, BankSet, FastIndexData } from '../engine/index.js';
-import type { HeatmapKind, InspectImageResult, InspectTask, InspectTaskResult, InspectWorkerData, WarmupResult } from './inspect-protocol.js';
+import type {
+  HeatmapKind,
+  InspectImageResult,
+  InspectTask,
+  InspectTaskResult,
+  InspectWorkerData,
+  WarmupResult,
+} from './inspect-protocol.js';
 import type { MemoryBudget } from './capacity.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { InspectionResponse, InspectionResultView } from './views.js';
@@ -32,7 +39,6 @@ export interface InspectFile {
   filename: string;
   bytes: Buffer;
 }
-
 
 export interface InspectionDeps {
   store: Store;
@@ -89,7 +95,9 @@ export class InspectionService {
 
   /** Loads the backbone in every worker; resolves with its identity. */
   async warmup(): Promise<WarmupResult> {
-    const all = await Promise.all(Array.from({ length: this.deps.config.inspectWorkers }, () => this.pool.run({ type: 'warmup' }) as Promise<WarmupResult>));
+    const all = await Promise.all(
+      Array.from({ length: this.deps.config.inspectWorkers }, () => this.pool.run({ type: 'warmup' }) as Promise<WarmupResult>),
+    );
     this.backbone = all[0];
     return all[0];
   }
@@ -106,7 +114,9 @@ export class InspectionService {
     try {
       const version = opts.bank ?? line.activeBank;
       if (version === null) throw appError('NO_ACTIVE_BANK', [lineId]);
-      const { bank, threshold, outputs } = await this.score(line, version, files, opts, (b) => this.deps.thresholdFor(line, b, opts.threshold));
+      const { bank, threshold, outputs } = await this.score(line, version, files, opts, (b) =>
+        this.deps.thresholdFor(line, b, opts.threshold),
+      );
       const results = outputs.map((r, i) => this.view(lineId, files[i].filename, r, threshold));
       return { line: lineId, bank: { version: bank.version, method: bank.meta.method, active: bank.version === line.activeBank }, results };
     } catch (err) {
@@ -118,7 +128,13 @@ export class InspectionService {
   /** Image scores of photos against one stored bank (the validation evaluation): no heatmaps, not counted as inspections. */
   async imageScores(lineId: string, version: number, files: InspectFile[]): Promise<number[]> {
     const line = await this.deps.store.lines.get(lineId);
-    const { outputs } = await this.score(line, version, files, { heatmap: 'none', regions: false, opacity: 0 }, async (b) => b.meta.threshold);
+    const { outputs } = await this.score(
+      line,
+      version,
+      files,
+      { heatmap: 'none', regions: false, opacity: 0 },
+      async (b) => b.meta.threshold,
+    );
     return outputs.map((r) => r.score);
   }
 
@@ -152,13 +168,25 @@ export class InspectionService {
       const bankKey = `${line.id}/${bank.version}/${bank.meta.files['cls.features.bin']?.sha256 ?? ''}`;
       const chunks: InspectFile[][] = [];
       for (let i = 0; i < files.length; i += TASK_BATCH) chunks.push(files.slice(i, i + TASK_BATCH));
-      const run = (chunk: InspectFile[], searchIndex: BankSearchIndexes | null): Promise<InspectImageResult[]> => this.runTask({
-        type: 'inspect', bankKey, bankSet: bank.bankSet, searchIndex,
-        images: chunk.map((f) => new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)),
-        preprocess: { resize: bank.meta.config.resize, crop: bank.meta.config.crop, maxPixels: config.maxPixels },
-        blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4), threshold, scale: bank.meta.colorScale,
-        heatmap: opts.heatmap, opacity: opts.opacity, regions: opts.regions,
-      }, chunk, bank.bankSet);
+      const run = (chunk: InspectFile[], searchIndex: BankSearchIndexes | null): Promise<InspectImageResult[]> =>
+        this.runTask(
+          {
+            type: 'inspect',
+            bankKey,
+            bankSet: bank.bankSet,
+            searchIndex,
+            images: chunk.map((f) => new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)),
+            preprocess: { resize: bank.meta.config.resize, crop: bank.meta.config.crop, maxPixels: config.maxPixels },
+            blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4),
+            threshold,
+            scale: bank.meta.colorScale,
+            heatmap: opts.heatmap,
+            opacity: opts.opacity,
+            regions: opts.regions,
+          },
+          chunk,
+          bank.bankSet,
+        );
       const set = bank.bankSet;
       if (!this.searchIndexes.has(set) && this.making.has(set)) await this.making.get(set);
       let outputs: InspectImageResult[][];
@@ -167,7 +195,12 @@ export class InspectionService {
         // This request makes the bank's search index: its first task alone, and every other task
         // (its own and other requests') then carries the index instead of making it again.
         let made!: () => void;
-        this.making.set(set, new Promise<void>((r) => { made = r; }));
+        this.making.set(
+          set,
+          new Promise<void>((r) => {
+            made = r;
+          }),
+        );
         let first: InspectImageResult[];
         try {
           first = await run(chunks[0], null);
@@ -198,7 +231,9 @@ export class InspectionService {
     const out = (await this.pool.run(task)) as InspectTaskResult;
     this.taskMs = 0.8 * this.taskMs + 0.2 * (performance.now() - t0);
     if (!out.ok) {
-      throw new AppError({ code: out.error.code, status: out.error.status, message: out.error.message }, [], { filename: chunk[out.index].filename });
+      throw new AppError({ code: out.error.code, status: out.error.status, message: out.error.message }, [], {
+        filename: chunk[out.index].filename,
+      });
     }
     if (out.searchIndex && !this.searchIndexes.has(set)) {
       this.searchIndexes.set(set, { cls: sharedIndex(out.searchIndex.cls), seg: out.searchIndex.seg && sharedIndex(out.searchIndex.seg) });
@@ -221,7 +256,12 @@ export class InspectionService {
       normalizedScore: r.score / threshold,
       threshold,
       anomalous,
-      timingsMs: { decode: round(r.timingsMs.decode), backbone: round(r.timingsMs.backbone), search: round(r.timingsMs.search), render: round(r.timingsMs.render) },
+      timingsMs: {
+        decode: round(r.timingsMs.decode),
+        backbone: round(r.timingsMs.backbone),
+        search: round(r.timingsMs.search),
+        render: round(r.timingsMs.render),
+      },
     };
     if (r.heatmap) view.heatmap = Buffer.from(r.heatmap.buffer, r.heatmap.byteOffset, r.heatmap.byteLength);
     if (r.regions) view.regions = r.regions;

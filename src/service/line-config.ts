@@ -3,7 +3,19 @@
  * service's own), merging of partial updates, and the mapping to the engine's configuration.
  */
 import { appError } from '../common/errors.js';
-import { bestF1Threshold, DEFAULT_ENGINE_CONFIG, DEFAULT_FALSE_ALARM_RATE, DEFAULT_SENSITIVITY, DEFAULT_SUSPECT_SHARE, gumbelQuantile, recallThreshold, resolveEngineConfig, type DecisionRules, type EngineConfig, type LabelledScores } from '../engine/index.js';
+import {
+  bestF1Threshold,
+  DEFAULT_ENGINE_CONFIG,
+  DEFAULT_FALSE_ALARM_RATE,
+  DEFAULT_SENSITIVITY,
+  DEFAULT_SUSPECT_SHARE,
+  gumbelQuantile,
+  recallThreshold,
+  resolveEngineConfig,
+  type DecisionRules,
+  type EngineConfig,
+  type LabelledScores,
+} from '../engine/index.js';
 import type { CalibrationRecord, EvaluationScore, LineConfig, LineConfigPatch, ThresholdConfig } from '../store/types.js';
 
 /** Policy `validation` without a target: the best-F1 threshold; with target `recall`: 0.99 unless given. */
@@ -20,7 +32,12 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   // border, and on a wide photo at most of it. `resize: 256, crop: 224` is the paper's setting.
   resize: 224,
   crop: null,
-  threshold: Object.freeze({ policy: 'auto', sensitivity: DEFAULT_SENSITIVITY, rule: 'fence', falseAlarmRate: DEFAULT_FALSE_ALARM_RATE }) as ThresholdConfig,
+  threshold: Object.freeze({
+    policy: 'auto',
+    sensitivity: DEFAULT_SENSITIVITY,
+    rule: 'fence',
+    falseAlarmRate: DEFAULT_FALSE_ALARM_RATE,
+  }) as ThresholdConfig,
   suspectShare: DEFAULT_SUSPECT_SHARE,
   trainImages: null,
   keepBanks: 10,
@@ -41,7 +58,12 @@ export type { LineConfigPatch };
 export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPatch | undefined): LineConfig {
   const { threshold, ...rest } = patch ?? {};
   // Defaults first: a line stored before a setting existed gets that setting's default.
-  const merged: LineConfig = { ...DEFAULT_LINE_CONFIG, ...base, ...rest, threshold: { ...DEFAULT_LINE_CONFIG.threshold, ...base.threshold, ...threshold } };
+  const merged: LineConfig = {
+    ...DEFAULT_LINE_CONFIG,
+    ...base,
+    ...rest,
+    threshold: { ...DEFAULT_LINE_CONFIG.threshold, ...base.threshold, ...threshold },
+  };
   if (merged.threshold.policy === 'fixed' && merged.threshold.value === undefined) {
     throw appError('VALIDATION_FAILED', ['threshold.policy "fixed" needs threshold.value']);
   }
@@ -85,7 +107,9 @@ export function labelled(scores: readonly EvaluationScore[]): LabelledScores {
 /** Policy `validation`: the threshold chosen on the bank's scores of the validation photos. */
 export function validationThreshold(scores: readonly EvaluationScore[], threshold: ThresholdConfig): number {
   const data = labelled(scores);
-  return threshold.target === 'recall' ? recallThreshold(data, threshold.recall ?? DEFAULT_VALIDATION_RECALL).threshold : bestF1Threshold(data).threshold;
+  return threshold.target === 'recall'
+    ? recallThreshold(data, threshold.recall ?? DEFAULT_VALIDATION_RECALL).threshold
+    : bestF1Threshold(data).threshold;
 }
 
 /**
@@ -94,7 +118,12 @@ export function validationThreshold(scores: readonly EvaluationScore[], threshol
  * bank's calibration by the line's rule: `tail` the fitted Gumbel at the line's false-alarm rate,
  * `fence` m + k·s with the line's k (also for banks built before the tail was recorded).
  */
-export function effectiveThreshold(calibration: CalibrationRecord, line: LineConfig, override?: number, evaluation?: readonly EvaluationScore[]): number {
+export function effectiveThreshold(
+  calibration: CalibrationRecord,
+  line: LineConfig,
+  override?: number,
+  evaluation?: readonly EvaluationScore[],
+): number {
   if (override !== undefined) return override;
   if (line.threshold.policy === 'fixed' && line.threshold.value !== undefined) return line.threshold.value;
   if (line.threshold.policy === 'validation') {

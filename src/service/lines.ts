@@ -51,7 +51,14 @@ export class LineService {
     const out: LineSummary[] = [];
     for (const rec of await this.store.lines.list()) {
       const [images, builds] = await Promise.all([this.store.images.count(rec.id), this.builds.list(rec.id)]);
-      out.push({ id: rec.id, name: rec.name, createdAt: rec.createdAt, images, activeBank: rec.activeBank, lastBuild: buildRef(builds[0]) });
+      out.push({
+        id: rec.id,
+        name: rec.name,
+        createdAt: rec.createdAt,
+        images,
+        activeBank: rec.activeBank,
+        lastBuild: buildRef(builds[0]),
+      });
     }
     return out;
   }
@@ -152,7 +159,11 @@ export class LineService {
   }
 
   private async view(rec: LineRecord): Promise<LineView> {
-    const [images, builds, versions] = await Promise.all([this.store.images.count(rec.id), this.builds.list(rec.id), this.store.banks.versions(rec.id)]);
+    const [images, builds, versions] = await Promise.all([
+      this.store.images.count(rec.id),
+      this.builds.list(rec.id),
+      this.store.banks.versions(rec.id),
+    ]);
     const meta = rec.activeBank === null ? null : await this.store.banks.meta(rec.id, rec.activeBank).catch(() => null);
     return {
       id: rec.id,

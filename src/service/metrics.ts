@@ -65,7 +65,12 @@ export function createServiceMetrics(registry: Registry): ServiceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    inspections: new Counter({ name: 'softpatch_inspections_total', help: 'Inspected images by result', labelNames: ['line', 'result'], registers }),
+    inspections: new Counter({
+      name: 'softpatch_inspections_total',
+      help: 'Inspected images by result',
+      labelNames: ['line', 'result'],
+      registers,
+    }),
     buildDuration: new Histogram({
       name: 'softpatch_build_duration_seconds',
       help: 'Wall time of finished builds',
@@ -90,12 +95,29 @@ export function registerDataMetrics(registry: Registry, usage: () => Promise<Dis
   };
   const registers = [registry];
   new Gauge({
-    name: 'softpatch_data_bytes', help: 'Bytes stored under DATA_DIR per line (images, builds, banks)', labelNames: ['line'], registers,
+    name: 'softpatch_data_bytes',
+    help: 'Bytes stored under DATA_DIR per line (images, builds, banks)',
+    labelNames: ['line'],
+    registers,
     async collect() {
       this.reset();
       for (const [line, bytes] of (await measure()).lines) this.set({ line }, bytes);
     },
   });
-  new Gauge({ name: 'softpatch_data_dir_free_bytes', help: 'Free bytes of the file system holding DATA_DIR', registers, async collect() { this.set((await measure()).freeBytes); } });
-  new Gauge({ name: 'softpatch_data_dir_size_bytes', help: 'Size of the file system holding DATA_DIR', registers, async collect() { this.set((await measure()).totalBytes); } });
+  new Gauge({
+    name: 'softpatch_data_dir_free_bytes',
+    help: 'Free bytes of the file system holding DATA_DIR',
+    registers,
+    async collect() {
+      this.set((await measure()).freeBytes);
+    },
+  });
+  new Gauge({
+    name: 'softpatch_data_dir_size_bytes',
+    help: 'Size of the file system holding DATA_DIR',
+    registers,
+    async collect() {
+      this.set((await measure()).totalBytes);
+    },
+  });
 }

@@ -8,7 +8,13 @@ export interface TrainingImageRef {
 }
 
 /** Per-image figures with the build's suspects, most suspicious first by the line's evidence. */
-export function noiseReportEntries(noise: readonly NoiseEntry[], images: readonly TrainingImageRef[], calibrationScores: readonly number[], suspects: ReadonlySet<number>, evidence: SuspectEvidence): NoiseReportEntry[] {
+export function noiseReportEntries(
+  noise: readonly NoiseEntry[],
+  images: readonly TrainingImageRef[],
+  calibrationScores: readonly number[],
+  suspects: ReadonlySet<number>,
+  evidence: SuspectEvidence,
+): NoiseReportEntry[] {
   const key = (e: NoiseReportEntry): number => (evidence === 'removedShare' ? e.removedShare : e.calibrationScore);
   return noise
     .map((e) => ({
@@ -31,7 +37,13 @@ function ruleText(config: LineConfig): string {
     : `suspect = calibrationScore (leave-one-image-out image score) > ${fence} of the calibration scores; sorted by calibrationScore, descending`;
 }
 
-export function noiseReport(line: string, buildId: string, config: LineConfig, entries: NoiseReportEntry[], report: SuspectReport): NoiseReport {
+export function noiseReport(
+  line: string,
+  buildId: string,
+  config: LineConfig,
+  entries: NoiseReportEntry[],
+  report: SuspectReport,
+): NoiseReport {
   return {
     line,
     buildId,

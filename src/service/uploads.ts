@@ -27,7 +27,6 @@ export interface IncomingFile {
   stream: Readable & { truncated?: boolean };
 }
 
-
 const EXTENSIONS: Record<string, { ext: string; contentType: string }> = {
   png: { ext: 'png', contentType: 'image/png' },
   jpeg: { ext: 'jpg', contentType: 'image/jpeg' },
@@ -68,7 +67,11 @@ export class UploadSession {
   private readonly staged: StagedFile[] = [];
   private total = 0;
 
-  constructor(private readonly images: ImageStore, private readonly lineId: string, private readonly limits: UploadLimits) {}
+  constructor(
+    private readonly images: ImageStore,
+    private readonly lineId: string,
+    private readonly limits: UploadLimits,
+  ) {}
 
   get files(): number {
     return this.staged.length;
@@ -96,7 +99,10 @@ export class UploadSession {
     });
     await pipeline(file.stream, counter, out);
     if (file.stream.truncated) {
-      throw appError('PAYLOAD_TOO_LARGE', [`File "${filename}" is over MAX_FILE_BYTES (${limits.maxFileBytes} bytes)`], { filename, maxFileBytes: limits.maxFileBytes });
+      throw appError('PAYLOAD_TOO_LARGE', [`File "${filename}" is over MAX_FILE_BYTES (${limits.maxFileBytes} bytes)`], {
+        filename,
+        maxFileBytes: limits.maxFileBytes,
+      });
     }
     entry.sha256 = hash.digest('hex');
     entry.bytes = bytes;
@@ -119,8 +125,16 @@ export class UploadSession {
         }
         const kind = EXTENSIONS[info.format];
         const record: ImageRecord = {
-          id: f.sha256, filename: f.filename, contentType: kind.contentType, format: info.format, ext: kind.ext,
-          width: info.width, height: info.height, bytes: f.bytes, uploadedAt: new Date().toISOString(), ...extra,
+          id: f.sha256,
+          filename: f.filename,
+          contentType: kind.contentType,
+          format: info.format,
+          ext: kind.ext,
+          width: info.width,
+          height: info.height,
+          bytes: f.bytes,
+          uploadedAt: new Date().toISOString(),
+          ...extra,
         };
         const outcome = await this.images.commit(this.lineId, f.path, record);
         if (outcome === 'stored') result.stored++;

@@ -12,7 +12,15 @@ import { auroc } from '../eval/metrics.js';
 import type { LoadedBank } from '../store/banks.js';
 import { VALIDATION_LABELS } from '../store/schemas.js';
 import type { Store } from '../store/index.js';
-import type { BankMeta, EvaluationFigures, EvaluationRecord, EvaluationScore, LineConfig, LineRecord, ValidationLabel } from '../store/types.js';
+import type {
+  BankMeta,
+  EvaluationFigures,
+  EvaluationRecord,
+  EvaluationScore,
+  LineConfig,
+  LineRecord,
+  ValidationLabel,
+} from '../store/types.js';
 import type { InspectionService } from './inspection.js';
 import { effectiveThreshold, labelled } from './line-config.js';
 import { UploadSession } from './uploads.js';
@@ -31,9 +39,13 @@ export function parseLabel(raw: string | undefined): ValidationLabel {
 }
 
 /** The evaluation figures of `scores` at threshold `current` (the line's policy applied to the bank). */
-export function evaluationFigures(scores: readonly EvaluationScore[], current: number, policy: LineConfig['threshold']['policy']): EvaluationFigures {
+export function evaluationFigures(
+  scores: readonly EvaluationScore[],
+  current: number,
+  policy: LineConfig['threshold']['policy'],
+): EvaluationFigures {
   const data = labelled(scores);
-  const wrong = scores.filter((s) => (s.score > current) !== (s.label === 'defective')).sort((a, b) => b.score - a.score);
+  const wrong = scores.filter((s) => s.score > current !== (s.label === 'defective')).sort((a, b) => b.score - a.score);
   return {
     images: { good: data.defective.filter((d) => !d).length, defective: data.defective.filter(Boolean).length },
     auroc: auroc(data.scores, data.defective),
@@ -64,7 +76,13 @@ export class ValidationService {
     const counts = { good: 0, defective: 0 };
     for (const r of all) counts[r.label!]++;
     const shown = label ? all.filter((r) => r.label === label) : all;
-    return { total: shown.length, offset, limit, counts, images: shown.slice(offset, offset + limit).map((r) => ({ ...imageView(r), label: r.label! })) };
+    return {
+      total: shown.length,
+      offset,
+      limit,
+      counts,
+      images: shown.slice(offset, offset + limit).map((r) => ({ ...imageView(r), label: r.label! })),
+    };
   }
 
   async read(lineId: string, imageId: string): Promise<{ contentType: string; filename: string; bytes: Buffer }> {
@@ -83,11 +101,16 @@ export class ValidationService {
     const line = await this.store.lines.get(lineId);
     const meta = await this.store.banks.meta(lineId, version);
     const records = await this.store.validation.list(lineId);
-    this.assertEnough(records.map((r) => r.label!), 'an evaluation');
+    this.assertEnough(
+      records.map((r) => r.label!),
+      'an evaluation',
+    );
     const scores: EvaluationScore[] = [];
     for (let i = 0; i < records.length; i += EVALUATION_CHUNK) {
       const chunk = records.slice(i, i + EVALUATION_CHUNK);
-      const files = await Promise.all(chunk.map(async (r) => ({ filename: r.filename, bytes: await this.store.validation.readBytes(lineId, r.id) })));
+      const files = await Promise.all(
+        chunk.map(async (r) => ({ filename: r.filename, bytes: await this.store.validation.readBytes(lineId, r.id) })),
+      );
       const s = await this.inspection.imageScores(lineId, version, files);
       chunk.forEach((r, k) => scores.push({ id: r.id, filename: r.filename, label: r.label!, score: s[k] }));
     }
@@ -95,7 +118,10 @@ export class ValidationService {
     const current = effectiveThreshold(meta.calibration, line.config, undefined, scores);
     const record: EvaluationRecord = { ...base, figures: evaluationFigures(scores, current, line.config.threshold.policy) };
     await this.store.banks.saveEvaluation(lineId, record);
-    this.log.info({ line: lineId, bankVersion: version, photos: scores.length, auroc: record.figures.auroc, f1: record.figures.current.f1 }, 'bank evaluated on the validation photos');
+    this.log.info(
+      { line: lineId, bankVersion: version, photos: scores.length, auroc: record.figures.auroc, f1: record.figures.current.f1 },
+      'bank evaluated on the validation photos',
+    );
     return { ...base, ...record.figures };
   }
 
@@ -127,13 +153,17 @@ export class ValidationService {
    */
   async prepare(lineId: string, config: LineConfig, version: number | null): Promise<void> {
     if (config.threshold.policy !== 'validation') return;
-    this.assertEnough((await this.store.validation.list(lineId)).map((r) => r.label!), 'threshold policy "validation"');
+    this.assertEnough(
+      (await this.store.validation.list(lineId)).map((r) => r.label!),
+      'threshold policy "validation"',
+    );
     if (version !== null && !(await this.store.banks.evaluation(lineId, version))) await this.evaluate(lineId, version);
   }
 
   /** The decision threshold of a request (see `effectiveThreshold`); policy `validation` evaluates the bank first when needed. */
   async thresholdFor(line: LineRecord, bank: LoadedBank, override?: number): Promise<number> {
-    if (override !== undefined || line.config.threshold.policy !== 'validation') return effectiveThreshold(bank.meta.calibration, line.config, override);
+    if (override !== undefined || line.config.threshold.policy !== 'validation')
+      return effectiveThreshold(bank.meta.calibration, line.config, override);
     const record = (await this.store.banks.evaluation(line.id, bank.version)) ?? (await this.evaluate(line.id, bank.version));
     return effectiveThreshold(bank.meta.calibration, line.config, undefined, record.scores);
   }
@@ -152,6 +182,10 @@ export class ValidationService {
   private assertEnough(labels: ValidationLabel[], what: string): void {
     if (this.enough(labels)) return;
     const good = labels.filter((l) => l === 'good').length;
-    throw appError('TOO_FEW_VALIDATION_IMAGES', [good, labels.length - good, what, MIN_VALIDATION_PER_LABEL], { good, defective: labels.length - good, minimum: MIN_VALIDATION_PER_LABEL });
+    throw appError('TOO_FEW_VALIDATION_IMAGES', [good, labels.length - good, what, MIN_VALIDATION_PER_LABEL], {
+      good,
+      defective: labels.length - good,
+      minimum: MIN_VALIDATION_PER_LABEL,
+    });
   }
 }

@@ -5,7 +5,15 @@
  */
 import { Type, type Static } from 'typebox';
 import {
-  BuildRecordSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, LineConfigSchema, MethodSchema, NoiseReportSchema, Nullable, ValidationLabelSchema,
+  BuildRecordSchema,
+  BuildStatusSchema,
+  EvaluationFiguresSchema,
+  EvaluationRecordSchema,
+  LineConfigSchema,
+  MethodSchema,
+  NoiseReportSchema,
+  Nullable,
+  ValidationLabelSchema,
 } from '../store/schemas.js';
 import type { BankMeta, BuildRecord, ImageRecord, LineRecord } from '../store/types.js';
 
@@ -24,7 +32,14 @@ export type BankSummary = Static<typeof BankSummarySchema>;
 export const BuildRefSchema = Nullable(Type.Object({ id: Type.String(), status: BuildStatusSchema, createdAt: Type.String() }));
 export type BuildRef = NonNullable<Static<typeof BuildRefSchema>>;
 
-export const LineSummarySchema = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), images: Type.Integer(), activeBank: Nullable(Type.Integer()), lastBuild: BuildRefSchema });
+export const LineSummarySchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String(),
+  images: Type.Integer(),
+  activeBank: Nullable(Type.Integer()),
+  lastBuild: BuildRefSchema,
+});
 export type LineSummary = Static<typeof LineSummarySchema>;
 
 export const LineViewSchema = Type.Object({
@@ -53,7 +68,12 @@ export const ImageViewSchema = Type.Object({
 });
 export type ImageView = Static<typeof ImageViewSchema>;
 
-export const ImagePageSchema = Type.Object({ total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer(), images: Type.Array(ImageViewSchema) });
+export const ImagePageSchema = Type.Object({
+  total: Type.Integer(),
+  offset: Type.Integer(),
+  limit: Type.Integer(),
+  images: Type.Array(ImageViewSchema),
+});
 export type ImagePage = Static<typeof ImagePageSchema>;
 
 export const UploadFileResultSchema = Type.Object({
@@ -66,7 +86,12 @@ export const UploadFileResultSchema = Type.Object({
 });
 export type UploadFileResult = Static<typeof UploadFileResultSchema>;
 
-export const UploadResultSchema = Type.Object({ stored: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(), files: Type.Array(UploadFileResultSchema) });
+export const UploadResultSchema = Type.Object({
+  stored: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Integer(),
+  files: Type.Array(UploadFileResultSchema),
+});
 export type UploadResult = Static<typeof UploadResultSchema>;
 
 export const ValidationImageViewSchema = Type.Object({ ...ImageViewSchema.properties, label: ValidationLabelSchema });
@@ -99,7 +124,13 @@ export type BuildView = BuildRecord;
 export const NoiseReportViewSchema = Type.Object({ ...NoiseReportSchema.properties, bankVersion: Type.Integer() });
 export type NoiseReportView = Static<typeof NoiseReportViewSchema>;
 
-export const RegionSchema = Type.Object({ x: Type.Integer(), y: Type.Integer(), width: Type.Integer(), height: Type.Integer(), maxScore: Type.Number() });
+export const RegionSchema = Type.Object({
+  x: Type.Integer(),
+  y: Type.Integer(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  maxScore: Type.Number(),
+});
 
 export const INSPECT_STAGES = ['decode', 'backbone', 'search', 'render'] as const;
 export type InspectStage = (typeof INSPECT_STAGES)[number];
@@ -114,12 +145,18 @@ export const InspectionResultSchema = Type.Object({
   anomalous: Type.Boolean(),
   heatmap: Type.Optional(Type.String({ description: 'base64 PNG at the original image size' })),
   regions: Type.Optional(Type.Array(RegionSchema)),
-  timingsMs: Type.Object(Object.fromEntries(INSPECT_STAGES.map((s) => [s, Type.Number()])) as Record<InspectStage, ReturnType<typeof Type.Number>>),
+  timingsMs: Type.Object(
+    Object.fromEntries(INSPECT_STAGES.map((s) => [s, Type.Number()])) as Record<InspectStage, ReturnType<typeof Type.Number>>,
+  ),
 });
 
 export const InspectionResponseSchema = Type.Object({
   line: Type.String(),
-  bank: Type.Object({ version: Type.Integer(), method: MethodSchema, active: Type.Boolean({ description: "whether this bank is the line's active one (see ?bank=)" }) }),
+  bank: Type.Object({
+    version: Type.Integer(),
+    method: MethodSchema,
+    active: Type.Boolean({ description: "whether this bank is the line's active one (see ?bank=)" }),
+  }),
   results: Type.Array(InspectionResultSchema),
 });
 /** The JSON answer; the service holds heatmaps as PNG bytes until the HTTP layer base64-encodes them. */
@@ -144,5 +181,13 @@ export function buildRef(b: BuildRecord | undefined): BuildRef | null {
 }
 
 export function imageView(r: ImageRecord): ImageView {
-  return { id: r.id, filename: r.filename, contentType: r.contentType, width: r.width, height: r.height, bytes: r.bytes, uploadedAt: r.uploadedAt };
+  return {
+    id: r.id,
+    filename: r.filename,
+    contentType: r.contentType,
+    width: r.width,
+    height: r.height,
+    bytes: r.bytes,
+    uploadedAt: r.uploadedAt,
+  };
 }

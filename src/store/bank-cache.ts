@@ -23,7 +23,10 @@ interface Entry {
 export class BankCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly banks: BankStore, readonly capacityBytes: number) {}
+  constructor(
+    private readonly banks: BankStore,
+    readonly capacityBytes: number,
+  ) {}
 
   get(lineId: string, version: number): Promise<LoadedBank> {
     const key = `${lineId}/${version}`;
@@ -35,13 +38,16 @@ export class BankCache {
     }
     const entry: Entry = { loading: this.banks.load(lineId, version), bytes: 0, rows: 0 };
     this.entries.set(key, entry);
-    entry.loading.then((bank) => {
-      entry.bytes = bankSetBytes(bank.bankSet);
-      entry.rows = bank.bankSet.cls.rows + (bank.bankSet.seg?.rows ?? 0);
-      this.shrink();
-    }, () => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    entry.loading.then(
+      (bank) => {
+        entry.bytes = bankSetBytes(bank.bankSet);
+        entry.rows = bank.bankSet.cls.rows + (bank.bankSet.seg?.rows ?? 0);
+        this.shrink();
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     return entry.loading;
   }
 

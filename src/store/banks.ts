@@ -60,7 +60,7 @@ async function readShared(file: string, expect: BankFileRecord): Promise<SharedA
   try {
     const { size } = await fh.stat();
     if (size !== expect.bytes) throw new Error(`${path.basename(file)} has ${size} bytes, meta.json says ${expect.bytes}`);
-    for (let off = 0; off < size; ) {
+    for (let off = 0; off < size;) {
       const { bytesRead } = await fh.read(view, off, Math.min(READ_CHUNK, size - off), off);
       if (bytesRead === 0) throw new Error(`${path.basename(file)} ended early`);
       hash.update(view.subarray(off, off + bytesRead));
@@ -86,19 +86,32 @@ export class BankStore {
     await mkdir(dir);
     try {
       const files: Record<string, BankFileRecord> = {};
-      const banks: [BankName, Bank | null][] = [['cls', payload.bankSet.cls], ['seg', payload.bankSet.seg]];
+      const banks: [BankName, Bank | null][] = [
+        ['cls', payload.bankSet.cls],
+        ['seg', payload.bankSet.seg],
+      ];
       for (const [name, bank] of banks) {
         if (!bank) continue;
         for (const [field, dtype] of FIELDS) {
           const arr = bank[field];
           const data = bytesOf(arr);
           await writeSynced(path.join(dir, fileName(name, field)), data);
-          files[fileName(name, field)] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength, dtype, length: arr.length };
+          files[fileName(name, field)] = {
+            sha256: createHash('sha256').update(data).digest('hex'),
+            bytes: data.byteLength,
+            dtype,
+            length: arr.length,
+          };
         }
       }
       if (payload.removed) {
         await writeSynced(path.join(dir, REMOVED_FILE), payload.removed);
-        files[REMOVED_FILE] = { sha256: createHash('sha256').update(payload.removed).digest('hex'), bytes: payload.removed.byteLength, dtype: 'uint8', length: payload.removed.length };
+        files[REMOVED_FILE] = {
+          sha256: createHash('sha256').update(payload.removed).digest('hex'),
+          bytes: payload.removed.byteLength,
+          dtype: 'uint8',
+          length: payload.removed.length,
+        };
       }
       const meta: BankMeta = { ...payload.meta, files };
       await writeSynced(path.join(dir, 'noise-report.json'), `${JSON.stringify(payload.noiseReport, null, 2)}\n`);
@@ -135,7 +148,10 @@ export class BankStore {
   /** Bank versions present, ascending. */
   async versions(lineId: string): Promise<number[]> {
     const names = await readdirIfExists(this.layout.line(lineId).banks);
-    return names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number).sort((a, b) => a - b);
+    return names
+      .filter((n) => /^[1-9][0-9]*$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
   }
 
   async meta(lineId: string, version: number): Promise<BankMeta> {
@@ -156,7 +172,11 @@ export class BankStore {
   }
 
   /** The removed-patch mask of one training image of the bank (grid row-major), or null for banks built before masks were stored. */
-  async removalMask(lineId: string, version: number, imageId: string): Promise<{ mask: Uint8Array; grid: { h: number; w: number }; meta: BankMeta } | null> {
+  async removalMask(
+    lineId: string,
+    version: number,
+    imageId: string,
+  ): Promise<{ mask: Uint8Array; grid: { h: number; w: number }; meta: BankMeta } | null> {
     const meta = await this.meta(lineId, version);
     const rec = meta.files[REMOVED_FILE];
     const b = meta.trainingImages.indexOf(imageId);
@@ -203,7 +223,13 @@ export class BankStore {
         arrays[field] = dtype === 'float32' ? new Float32Array(sab) : new Int32Array(sab);
       }
       const rows = arrays.weights!.length;
-      return { rows, dim: arrays.features!.length / Math.max(1, rows), features: arrays.features as Float32Array, weights: arrays.weights as Float32Array, sourceImage: arrays.sourceImage as Int32Array };
+      return {
+        rows,
+        dim: arrays.features!.length / Math.max(1, rows),
+        features: arrays.features as Float32Array,
+        weights: arrays.weights as Float32Array,
+        sourceImage: arrays.sourceImage as Int32Array,
+      };
     };
     const cls = await readBank('cls');
     const seg = meta.rows.seg === null ? null : await readBank('seg');

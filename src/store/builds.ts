@@ -26,7 +26,10 @@ export class BuildStore {
   /** Newest first (build ids sort by creation time). */
   async list(lineId: string): Promise<BuildRecord[]> {
     const names = await readdirIfExists(this.layout.line(lineId).builds);
-    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter((id) => BUILD_ID_PATTERN.test(id));
+    const ids = names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .filter((id) => BUILD_ID_PATTERN.test(id));
     ids.sort().reverse();
     const out: BuildRecord[] = [];
     for (const id of ids) {

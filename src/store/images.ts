@@ -19,7 +19,10 @@ export class ImageStore {
   private readonly index = new Map<string, Promise<Map<string, ImageRecord>>>();
   private readonly locks = new KeyedMutex();
 
-  constructor(private readonly layout: Layout, private readonly set: ImageSet = 'images') {}
+  constructor(
+    private readonly layout: Layout,
+    private readonly set: ImageSet = 'images',
+  ) {}
 
   /**
    * A fresh file in the line's tmp/ to stream an upload into (`wx`: never an existing file; `flush`:

@@ -60,11 +60,13 @@ export class Layout {
       builds,
       banks,
       tmp: path.join(dir, 'tmp'),
-      imageBytes: (id, ext, set = 'images') => path.join(sets[set], `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.${assertPattern(ext, /^[a-z]{3,4}$/, 'extension')}`),
+      imageBytes: (id, ext, set = 'images') =>
+        path.join(sets[set], `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.${assertPattern(ext, /^[a-z]{3,4}$/, 'extension')}`),
       imageMeta: (id, set = 'images') => path.join(sets[set], `${assertPattern(id, IMAGE_ID_PATTERN, 'image id')}.json`),
       build: (id) => path.join(builds, `${assertPattern(id, BUILD_ID_PATTERN, 'build id')}.json`),
       bank: (version) => {
-        if (!Number.isSafeInteger(version) || version < 1) throw appError('VALIDATION_FAILED', [`bank version ${version} is not a positive integer`]);
+        if (!Number.isSafeInteger(version) || version < 1)
+          throw appError('VALIDATION_FAILED', [`bank version ${version} is not a positive integer`]);
         return path.join(banks, String(version));
       },
     };

@@ -69,7 +69,12 @@ export async function recoverDataDir(layout: Layout, lines: LineStore, builds: B
     const succeeded = new Set<string>();
     for (const b of await builds.list(lineId)) {
       if (b.status === 'queued' || b.status === 'running') {
-        await builds.save({ ...b, status: 'failed', finishedAt: now, error: { code: 'interrupted', message: 'The service stopped while this build was queued or running; start a new build' } });
+        await builds.save({
+          ...b,
+          status: 'failed',
+          finishedAt: now,
+          error: { code: 'interrupted', message: 'The service stopped while this build was queued or running; start a new build' },
+        });
         report.interruptedBuilds++;
       } else if (b.status === 'succeeded') {
         succeeded.add(b.id);

@@ -31,8 +31,16 @@ export const buildSettingFields = {
   coresetRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'ρ: memory rows per training patch' }),
   resize: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'shorter side after resize; null keeps the original size' })),
   crop: Nullable(Type.Integer({ minimum: 32, maximum: 4096, description: 'centre crop; null keeps the whole frame' })),
-  discriminatorWindow: Type.Integer({ minimum: 0, maximum: 64, description: 'pose tolerance of lof/nearest in patches (0: per position, the spec)' }),
-  suspectShare: Type.Number({ minimum: 0, maximum: 1, description: 'noise report, evidence "removedShare": floor of the removed share of a suspect' }),
+  discriminatorWindow: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    description: 'pose tolerance of lof/nearest in patches (0: per position, the spec)',
+  }),
+  suspectShare: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: 'noise report, evidence "removedShare": floor of the removed share of a suspect',
+  }),
   suspectEvidence: Type.Enum(SUSPECT_EVIDENCE, { description: 'noise report: what ranks and flags the training photos' }),
 };
 
@@ -41,10 +49,22 @@ export const thresholdFields = {
   policy: ThresholdPolicySchema,
   value: Type.Number({ exclusiveMinimum: 0, description: 'the threshold of policy "fixed"' }),
   sensitivity: Type.Number({ minimum: 0, maximum: 100, description: 'k of m + k·s (policy "auto", rule "fence")' }),
-  rule: Type.Enum(THRESHOLD_RULES, { description: 'policy "auto": "fence" m + k·s (spec) or "tail" the fitted Gumbel quantile at 1 − falseAlarmRate' }),
-  falseAlarmRate: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'policy "auto", rule "tail": share of good photos rejected' }),
-  target: Type.Enum(VALIDATION_TARGETS, { description: 'policy "validation": the best-F1 threshold, or the highest one that still reaches "recall"' }),
-  recall: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'policy "validation", target "recall": share of the defective validation photos that must be flagged' }),
+  rule: Type.Enum(THRESHOLD_RULES, {
+    description: 'policy "auto": "fence" m + k·s (spec) or "tail" the fitted Gumbel quantile at 1 − falseAlarmRate',
+  }),
+  falseAlarmRate: Type.Number({
+    exclusiveMinimum: 0,
+    exclusiveMaximum: 0.5,
+    description: 'policy "auto", rule "tail": share of good photos rejected',
+  }),
+  target: Type.Enum(VALIDATION_TARGETS, {
+    description: 'policy "validation": the best-F1 threshold, or the highest one that still reaches "recall"',
+  }),
+  recall: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 1,
+    description: 'policy "validation", target "recall": share of the defective validation photos that must be flagged',
+  }),
 };
 
 export const ThresholdConfigSchema = Type.Object({
@@ -60,8 +80,16 @@ export const ThresholdConfigSchema = Type.Object({
 /** What a line keeps (issue 16): which photos a build uses, how many banks and photos stay. */
 export const retentionFields = {
   trainImages: Nullable(Type.Integer({ minimum: 1, maximum: 1000000, description: 'a build trains on the newest N photos; null: all' })),
-  keepBanks: Nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all' })),
-  pruneImages: Type.Boolean({ description: 'retention: removing a bank also deletes the training photos only removed banks were built from' }),
+  keepBanks: Nullable(
+    Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      description: 'retention: bank versions kept after each build (the newest N, always the active one); null keeps all',
+    }),
+  ),
+  pruneImages: Type.Boolean({
+    description: 'retention: removing a bank also deletes the training photos only removed banks were built from',
+  }),
 };
 
 /**
@@ -83,7 +111,11 @@ export const LineConfigPatchSchema = Type.Partial(
   strict,
 );
 
-export const BuildErrorSchema = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) });
+export const BuildErrorSchema = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
 
 export const BuildRecordSchema = Type.Object({
   id: Type.String(),
@@ -133,7 +165,12 @@ export const NoiseReportSchema = Type.Object({
 
 export const ValidationLabelSchema = Type.Enum(VALIDATION_LABELS);
 
-export const EvaluationScoreSchema = Type.Object({ id: Type.String(), filename: Type.String(), label: ValidationLabelSchema, score: Type.Number() });
+export const EvaluationScoreSchema = Type.Object({
+  id: Type.String(),
+  filename: Type.String(),
+  label: ValidationLabelSchema,
+  score: Type.Number(),
+});
 
 const operatingPoint = {
   threshold: Type.Number(),
@@ -141,14 +178,20 @@ const operatingPoint = {
   accuracy: Type.Number(),
   precision: Type.Number(),
   recall: Type.Number(),
-  confusion: Type.Object({ tp: Type.Integer(), fp: Type.Integer(), tn: Type.Integer(), fn: Type.Integer() }, { description: 'positive = defective; anomalous = score > threshold' }),
+  confusion: Type.Object(
+    { tp: Type.Integer(), fp: Type.Integer(), tn: Type.Integer(), fn: Type.Integer() },
+    { description: 'positive = defective; anomalous = score > threshold' },
+  ),
 };
 
 /** A bank's figures on the validation photos at the line's threshold and at the best-F1 one. */
 export const EvaluationFiguresSchema = Type.Object({
   images: Type.Object({ good: Type.Integer(), defective: Type.Integer() }),
   auroc: Type.Number({ description: 'image AUROC of the bank on the validation photos' }),
-  current: Type.Object({ ...operatingPoint, policy: ThresholdPolicySchema }, { description: "at the threshold the line's policy gives this bank" }),
+  current: Type.Object(
+    { ...operatingPoint, policy: ThresholdPolicySchema },
+    { description: "at the threshold the line's policy gives this bank" },
+  ),
   best: Type.Object(operatingPoint, { description: 'at the best-F1 threshold' }),
   wrong: Type.Array(EvaluationScoreSchema, { description: 'photos the current threshold decides wrongly, highest score first' }),
 });

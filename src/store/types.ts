@@ -5,8 +5,19 @@
 import type { Static } from 'typebox';
 import type { Method, ThresholdRule } from '../engine/index.js';
 import type {
-  BuildErrorSchema, BuildRecordSchema, BuildStageSchema, BuildStatusSchema, EvaluationFiguresSchema, EvaluationRecordSchema, EvaluationScoreSchema, LineConfigPatchSchema, LineConfigSchema,
-  NoiseReportEntrySchema, NoiseReportSchema, ThresholdConfigSchema, ValidationLabelSchema,
+  BuildErrorSchema,
+  BuildRecordSchema,
+  BuildStageSchema,
+  BuildStatusSchema,
+  EvaluationFiguresSchema,
+  EvaluationRecordSchema,
+  EvaluationScoreSchema,
+  LineConfigPatchSchema,
+  LineConfigSchema,
+  NoiseReportEntrySchema,
+  NoiseReportSchema,
+  ThresholdConfigSchema,
+  ValidationLabelSchema,
 } from './schemas.js';
 
 export type ThresholdConfig = Static<typeof ThresholdConfigSchema>;
@@ -25,7 +36,6 @@ export type EvaluationScore = Static<typeof EvaluationScoreSchema>;
 export type EvaluationFigures = Static<typeof EvaluationFiguresSchema>;
 /** The validation photos scored by one bank (banks/<version>/evaluation.json). */
 export type EvaluationRecord = Static<typeof EvaluationRecordSchema>;
-
 
 export interface LineRecord {
   id: string;
@@ -67,7 +77,13 @@ export interface CalibrationRecord {
   spread: number;
   sensitivity: number;
   /** Rule `tail`: the Gumbel fitted to the kept scores, and how sure its threshold is (absent in older banks). */
-  tail?: { location: number; scale: number; falseAlarmRate: number; threshold: number; bootstrap: { resamples: number; sd: number; p05: number; p95: number } };
+  tail?: {
+    location: number;
+    scale: number;
+    falseAlarmRate: number;
+    threshold: number;
+    bootstrap: { resamples: number; sd: number; p05: number; p95: number };
+  };
   rule?: ThresholdRule;
   /** Training photos the threshold rests on (all minus the excluded suspects). */
   basis?: number;

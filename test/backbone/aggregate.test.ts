@@ -43,7 +43,11 @@ test('in-graph closed form equals the reference op order on random tensors', asy
 
 test('generic TypeScript aggregation equals the reference for other channel counts and layer counts', () => {
   const layers = [randomLayer(24, 6, 6, 3), randomLayer(40, 3, 3, 4), randomLayer(7, 2, 2, 5)];
-  const ours = aggregateLayers(layers.map((l) => ({ data: l.data, channels: l.c, h: l.h, w: l.w })), 64, 32);
+  const ours = aggregateLayers(
+    layers.map((l) => ({ data: l.data, channels: l.c, h: l.h, w: l.w })),
+    64,
+    32,
+  );
   const ref = referenceAggregation(layers, 64, 32);
   assert.ok(maxAbsDiff(ours, ref) < 1e-5);
 });
@@ -51,6 +55,9 @@ test('generic TypeScript aggregation equals the reference for other channel coun
 test('generic TypeScript aggregation equals the closed form for 512/1024 channels', () => {
   const l2 = randomLayer(512, 4, 4, 6);
   const l3 = randomLayer(1024, 2, 2, 7);
-  const ours = aggregateLayers([{ data: l2.data, channels: 512, h: 4, w: 4 }, { data: l3.data, channels: 1024, h: 2, w: 2 }]);
+  const ours = aggregateLayers([
+    { data: l2.data, channels: 512, h: 4, w: 4 },
+    { data: l3.data, channels: 1024, h: 2, w: 2 },
+  ]);
   assert.ok(maxAbsDiff(ours, referenceAggregation([l2, l3])) < 1e-5);
 });

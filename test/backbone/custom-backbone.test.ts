@@ -17,7 +17,21 @@ import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
 
 function image(size: number): PreparedImage {
   const data = new Float32Array(3 * size * size).map((_, i) => (i * 37) % 256);
-  return { data, width: size, height: size, geometry: { originalWidth: size, originalHeight: size, resizedWidth: size, resizedHeight: size, cropLeft: 0, cropTop: 0, cropWidth: size, cropHeight: size } };
+  return {
+    data,
+    width: size,
+    height: size,
+    geometry: {
+      originalWidth: size,
+      originalHeight: size,
+      resizedWidth: size,
+      resizedHeight: size,
+      cropLeft: 0,
+      cropTop: 0,
+      cropWidth: size,
+      cropHeight: size,
+    },
+  };
 }
 
 test('a user backbone with other channel counts works through its manifest', async () => {
@@ -34,10 +48,14 @@ test('a user backbone with other channel counts works through its manifest', asy
     const session = await ort.InferenceSession.create(path.join(dir, 'tiny.onnx'));
     const raw = await session.run({ pixels: new ort.Tensor('float32', img.data, [1, 3, 32, 32]) });
     await session.release();
-    const ref = referenceAggregation([
-      { data: raw.fine.data as Float32Array, c: 8, h: 8, w: 8 },
-      { data: raw.coarse.data as Float32Array, c: 16, h: 4, w: 4 },
-    ], 32, 32);
+    const ref = referenceAggregation(
+      [
+        { data: raw.fine.data as Float32Array, c: 8, h: 8, w: 8 },
+        { data: raw.coarse.data as Float32Array, c: 16, h: 4, w: 4 },
+      ],
+      32,
+      32,
+    );
     let maxDiff = 0;
     let maxRef = 0;
     for (let i = 0; i < ref.length; i++) {
@@ -48,7 +66,10 @@ test('a user backbone with other channel counts works through its manifest', asy
 
     // A model file that no longer matches its manifest is refused.
     await fs.appendFile(path.join(dir, 'tiny.onnx'), Buffer.from([0]));
-    await assert.rejects(loadBackbone(dir, { threads: 1 }), (err: unknown) => isAppError(err) && err.code === 'backbone_invalid' && /sha256/.test(err.message));
+    await assert.rejects(
+      loadBackbone(dir, { threads: 1 }),
+      (err: unknown) => isAppError(err) && err.code === 'backbone_invalid' && /sha256/.test(err.message),
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

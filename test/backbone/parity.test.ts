@@ -27,32 +27,43 @@ async function loadTfjsFeatureModel(): Promise<tfl.LayersModel> {
   json.modelTopology.model_config.config.layers[0].config.batch_input_shape = [null, null, null, 3];
   const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
   const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const model = await tfl.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology as unknown as tf.io.ModelJSON['modelTopology'],
-    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-    weightData,
-  }));
-  return tfl.model({ inputs: model.inputs, outputs: ['activation_21', 'activation_39'].map((n) => model.getLayer(n).output as tfl.SymbolicTensor) });
+  const model = await tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology as unknown as tf.io.ModelJSON['modelTopology'],
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData,
+    }),
+  );
+  return tfl.model({
+    inputs: model.inputs,
+    outputs: ['activation_21', 'activation_39'].map((n) => model.getLayer(n).output as tfl.SymbolicTensor),
+  });
 }
 
 /** max |a − b| / max |b| over a layer: NHWC reference vs NCHW ONNX output. */
 function relativeError(refNhwc: Float32Array, onnxNchw: Float32Array, c: number, h: number, w: number): number {
   let maxDiff = 0;
   let maxRef = 0;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) {
-    const a = refNhwc[(y * w + x) * c + k];
-    maxDiff = Math.max(maxDiff, Math.abs(a - onnxNchw[(k * h + y) * w + x]));
-    maxRef = Math.max(maxRef, Math.abs(a));
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let k = 0; k < c; k++) {
+        const a = refNhwc[(y * w + x) * c + k];
+        maxDiff = Math.max(maxDiff, Math.abs(a - onnxNchw[(k * h + y) * w + x]));
+        maxRef = Math.max(maxRef, Math.abs(a));
+      }
   return maxDiff / maxRef;
 }
 
 test('converted feature layers match TensorFlow.js to 1e-4 relative', async () => {
   await tf.setBackend('cpu');
-  const H = 64, W = 48;
+  const H = 64,
+    W = 48;
   const rgb = new Float32Array(3 * H * W);
   let s = 12345;
-  for (let i = 0; i < rgb.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; rgb[i] = s >>> 24; }
+  for (let i = 0; i < rgb.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    rgb[i] = s >>> 24;
+  }
   // Keras input: NHWC, BGR, caffe mean subtracted; ONNX input: NCHW RGB 0..255.
   const keras = new Float32Array(H * W * 3);
   for (let p = 0; p < H * W; p++) for (let c = 0; c < 3; c++) keras[p * 3 + c] = rgb[(2 - c) * H * W + p] - CAFFE_MEAN_RGB[2 - c];

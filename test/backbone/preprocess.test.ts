@@ -25,11 +25,16 @@ test('geometry follows torchvision: shorter side to 256, long side floored, cent
 });
 
 test('grey and alpha images become planar RGB; values are 0..255 floats', async () => {
-  const grey = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 77, g: 77, b: 77 } } }).greyscale().png().toBuffer();
+  const grey = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 77, g: 77, b: 77 } } })
+    .greyscale()
+    .png()
+    .toBuffer();
   const img = await prepareImage(grey, { resize: null, crop: null });
   assert.equal(img.data.length, 3 * 40 * 30);
   assert.deepEqual([img.data[0], img.data[1200], img.data[2400]], [77, 77, 77]);
-  const rgba = await sharp({ create: { width: 20, height: 20, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.5 } } }).png().toBuffer();
+  const rgba = await sharp({ create: { width: 20, height: 20, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.5 } } })
+    .png()
+    .toBuffer();
   const c = await prepareImage(rgba, { resize: null, crop: null });
   assert.deepEqual([c.data[0], c.data[400], c.data[800]], [10, 20, 30]);
 });
@@ -38,7 +43,10 @@ test('EXIF orientation is honoured: a rotated JPEG is decoded upright', async ()
   // 40×20 image: left half red, right half blue; stored with orientation 6 (rotate 90° clockwise to view).
   const raw = Buffer.alloc(40 * 20 * 3);
   for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) raw.set(x < 20 ? [255, 0, 0] : [0, 0, 255], (y * 40 + x) * 3);
-  const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   const info = await probeImage(jpeg, 1e6);
   assert.deepEqual([info.width, info.height], [20, 40]);
   const img = await prepareImage(jpeg, { resize: null, crop: null });
@@ -50,17 +58,32 @@ test('EXIF orientation is honoured: a rotated JPEG is decoded upright', async ()
 });
 
 test('bad inputs get catalogued errors: unsupported format, undecodable bytes, too many pixels', async () => {
-  const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'white' } }).gif().toBuffer();
+  const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'white' } })
+    .gif()
+    .toBuffer();
   await expectCode(probeImage(gif, 1e6), 'unsupported_media_type', 415);
   await expectCode(probeImage(Buffer.from('definitely not an image'), 1e6), 'unsupported_media_type', 415);
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'white' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'white' } })
+    .png()
+    .toBuffer();
   await expectCode(probeImage(png, 1000), 'unprocessable', 422);
   await expectCode(prepareImage(png.subarray(0, png.length - 40), { resize: null, crop: null }), 'unprocessable', 422);
 });
 
 test('resize and crop give the network size and keep the geometry', async () => {
-  const png = await sharp({ create: { width: 451, height: 300, channels: 3, background: 'white' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 451, height: 300, channels: 3, background: 'white' } })
+    .png()
+    .toBuffer();
   const img = await prepareImage(png, { resize: 256, crop: 224 });
   assert.deepEqual([img.width, img.height], [224, 224]);
-  assert.deepEqual(img.geometry, { originalWidth: 451, originalHeight: 300, resizedWidth: 384, resizedHeight: 256, cropLeft: 80, cropTop: 16, cropWidth: 224, cropHeight: 224 });
+  assert.deepEqual(img.geometry, {
+    originalWidth: 451,
+    originalHeight: 300,
+    resizedWidth: 384,
+    resizedHeight: 256,
+    cropLeft: 80,
+    cropTop: 16,
+    cropWidth: 224,
+    cropHeight: 224,
+  });
 });

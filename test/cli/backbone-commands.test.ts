@@ -20,14 +20,19 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
   }
 }
 
-interface Top { top: Array<{ index: number; label: string; probability: number }> }
+interface Top {
+  top: Array<{ index: number; label: string; probability: number }>;
+}
 
 test('classify: the cat photo has tabby, tiger cat or Egyptian cat in its top 3', async () => {
   const { stdout, code } = await cli(['classify', path.join(NATURAL_DIR, 'chelsea.png'), '--top', '3', '--json']);
   assert.equal(code, 0);
   const r = JSON.parse(stdout) as Top;
   assert.equal(r.top.length, 3);
-  assert.ok(r.top.some((c) => [281, 282, 285].includes(c.index)), JSON.stringify(r.top));
+  assert.ok(
+    r.top.some((c) => [281, 282, 285].includes(c.index)),
+    JSON.stringify(r.top),
+  );
 });
 
 test('classify: the coffee photo is espresso first', async () => {
@@ -71,7 +76,7 @@ test('an unknown command is a usage error (exit 2) with the list of commands', a
   assert.match(r.stderr, /build-models/);
 });
 
-test('a bad option or a stray argument is a usage error with exit code 2 and the command\'s help', async () => {
+test("a bad option or a stray argument is a usage error with exit code 2 and the command's help", async () => {
   const bogus = await cli(['classify', '--bogus', 'x']);
   assert.equal(bogus.code, 2);
   assert.match(bogus.stderr, /^error \[usage\]: Unknown option '--bogus'/);
@@ -87,7 +92,15 @@ test('a bad option or a stray argument is a usage error with exit code 2 and the
 });
 
 test('every command answers --help with its options and their defaults; --version prints the package version', async () => {
-  for (const [name, option] of [['eval', '--noise <list>'], ['bench', '--runs <n>'], ['serve', '--port <n>'], ['classify', '--top <k>'], ['doctor', '--json'], ['features', '--json'], ['build-models', '--force']]) {
+  for (const [name, option] of [
+    ['eval', '--noise <list>'],
+    ['bench', '--runs <n>'],
+    ['serve', '--port <n>'],
+    ['classify', '--top <k>'],
+    ['doctor', '--json'],
+    ['features', '--json'],
+    ['build-models', '--force'],
+  ]) {
     const r = await cli([name, '--help']);
     assert.equal(r.code, 0, `${name} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage: softpatch ${name}`), name);

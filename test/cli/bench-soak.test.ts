@@ -16,7 +16,10 @@ test('bench soak --seconds 4 --clients 2: no errors, latency percentiles and RSS
   try {
     await writeTinyBackbone(backboneDir);
     const env = { ...process.env, BACKBONE_DIR: backboneDir, INSPECT_WORKERS: '1', ORT_THREADS: '1' };
-    const { stdout } = await run(process.execPath, [CLI, 'bench', 'soak', '--seconds', '4', '--clients', '2', '--warmup', '1', '--json'], { env, timeout: 120_000 });
+    const { stdout } = await run(process.execPath, [CLI, 'bench', 'soak', '--seconds', '4', '--clients', '2', '--warmup', '1', '--json'], {
+      env,
+      timeout: 120_000,
+    });
     const r = JSON.parse(stdout);
     assert.equal(r.benchmark, 'soak');
     assert.equal(r.clients, 2);

@@ -13,7 +13,10 @@ import { call } from '../http/server.js';
 test('backbone missing at start: alive, not ready, with the reason; SIGTERM drains, then exits 0', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sp-serve-'));
   const drainMs = 1500;
-  const srv = await spawnServer({ DATA_DIR: dataDir, BACKBONE_DIR: path.join(dataDir, 'no-backbone'), DRAIN_MS: String(drainMs), LOG_LEVEL: 'info' }, 'any');
+  const srv = await spawnServer(
+    { DATA_DIR: dataDir, BACKBONE_DIR: path.join(dataDir, 'no-backbone'), DRAIN_MS: String(drainMs), LOG_LEVEL: 'info' },
+    'any',
+  );
   try {
     // The backbone check settles quickly when the folder is missing.
     let ready = await call(srv.base, 'GET', '/readyz');

@@ -17,11 +17,23 @@ async function cgroup(files: Record<string, string>): Promise<string> {
 
 test('cgroup v2 and v1 limits are read; "max" and absent files mean no limit', async () => {
   const cases: [Record<string, string>, { cpus: number | null; memoryBytes: number | null }][] = [
-    [{ 'cpu.max': '200000 100000', 'memory.max': '2147483648' }, { cpus: 2, memoryBytes: 2147483648 }],
+    [
+      { 'cpu.max': '200000 100000', 'memory.max': '2147483648' },
+      { cpus: 2, memoryBytes: 2147483648 },
+    ],
     [{ 'cpu.max': '150000 100000' }, { cpus: 2, memoryBytes: null }],
-    [{ 'cpu.max': 'max 100000', 'memory.max': 'max' }, { cpus: null, memoryBytes: null }],
-    [{ 'cpu/cpu.cfs_quota_us': '50000', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '1073741824' }, { cpus: 1, memoryBytes: 1073741824 }],
-    [{ 'cpu/cpu.cfs_quota_us': '-1', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '9223372036854771712' }, { cpus: null, memoryBytes: null }],
+    [
+      { 'cpu.max': 'max 100000', 'memory.max': 'max' },
+      { cpus: null, memoryBytes: null },
+    ],
+    [
+      { 'cpu/cpu.cfs_quota_us': '50000', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '1073741824' },
+      { cpus: 1, memoryBytes: 1073741824 },
+    ],
+    [
+      { 'cpu/cpu.cfs_quota_us': '-1', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '9223372036854771712' },
+      { cpus: null, memoryBytes: null },
+    ],
     [{}, { cpus: null, memoryBytes: null }],
   ];
   for (const [files, expected] of cases) {

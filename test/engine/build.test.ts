@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBankSet, estimateBuildBytes, resolveEngineConfig, type DeepPartial, type Bank, type BuildProgress, type EngineConfig, type TrainingFeatures } from '../../src/engine/index.js';
+import {
+  buildBankSet,
+  estimateBuildBytes,
+  resolveEngineConfig,
+  type DeepPartial,
+  type Bank,
+  type BuildProgress,
+  type EngineConfig,
+  type TrainingFeatures,
+} from '../../src/engine/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
 
@@ -30,7 +39,10 @@ function config(partial: DeepPartial<EngineConfig> = {}): EngineConfig {
 
 function sameBank(a: Bank, b: Bank): void {
   assert.equal(a.rows, b.rows);
-  assert.deepEqual(Buffer.from(a.features.buffer, a.features.byteOffset, a.features.byteLength), Buffer.from(b.features.buffer, b.features.byteOffset, b.features.byteLength));
+  assert.deepEqual(
+    Buffer.from(a.features.buffer, a.features.byteOffset, a.features.byteLength),
+    Buffer.from(b.features.buffer, b.features.byteOffset, b.features.byteLength),
+  );
   assert.deepEqual(a.weights, b.weights);
   assert.deepEqual(a.sourceImage, b.sourceImage);
 }
@@ -65,7 +77,8 @@ test('softpatch: bank of ⌊ρN⌋ training rows, LOF weights, noise report rank
   const byShare = [...r.noise].sort((a, b) => b.removedShare - a.removedShare).map((e) => e.image);
   assert.deepEqual(byShare.slice(0, 2).sort(), [12, 13]);
   for (const e of r.noise) assert.ok(e.maxScore >= e.meanScore && e.meanScore > 0);
-  for (const key of ['projection', 'discrimination', 'removal', 'coresetCls', 'total']) assert.equal(typeof r.stats.timingsMs[key], 'number', key);
+  for (const key of ['projection', 'discrimination', 'removal', 'coresetCls', 'total'])
+    assert.equal(typeof r.stats.timingsMs[key], 'number', key);
 });
 
 test('same features, config and seed give a byte-identical bank; another seed does not', async () => {
@@ -127,11 +140,20 @@ test('softpatch+: two banks, their own ratios, fused weights and report', async 
 
 test('other spaces and discriminators: full-dimension discrimination, identity projection, nearest, gaussian', async () => {
   const f = features(5);
-  for (const partial of [{ discriminatorSpace: 'full' }, { projectionDim: DIM }, { discriminator: 'nearest' }, { discriminator: 'gaussian' }] as const) {
+  for (const partial of [
+    { discriminatorSpace: 'full' },
+    { projectionDim: DIM },
+    { discriminator: 'nearest' },
+    { discriminator: 'gaussian' },
+  ] as const) {
     const r = await buildBankSet(f, config(partial));
     assert.equal(r.bankSet.cls.rows, Math.floor(0.1 * 14 * P), JSON.stringify(partial));
     rowsComeFromSources(r.bankSet.cls, f);
-    if ('discriminator' in partial) assert.ok(r.bankSet.cls.weights.every((w) => w >= 1), 'nearest/gaussian weights carry +1');
+    if ('discriminator' in partial)
+      assert.ok(
+        r.bankSet.cls.weights.every((w) => w >= 1),
+        'nearest/gaussian weights carry +1',
+      );
   }
 });
 
@@ -152,11 +174,20 @@ test('refusals: over capacity (with the numbers), cancelled, bad input', async (
   const f = features();
   const need = estimateBuildBytes(14, P, DIM, config());
   assert.ok(need > 14 * P * DIM * 4);
-  await assert.rejects(buildBankSet(f, config(), { maxBytes: need - 1 }), (err: unknown) => isAppError(err) && err.code === 'over_capacity' && /14 images × 16 patches × 32 dims/.test(err.message));
+  await assert.rejects(
+    buildBankSet(f, config(), { maxBytes: need - 1 }),
+    (err: unknown) => isAppError(err) && err.code === 'over_capacity' && /14 images × 16 patches × 32 dims/.test(err.message),
+  );
   await buildBankSet(f, config(), { maxBytes: need });
-  await assert.rejects(buildBankSet(f, config(), { signal: AbortSignal.abort() }), (err: unknown) => isAppError(err) && err.code === 'cancelled');
+  await assert.rejects(
+    buildBankSet(f, config(), { signal: AbortSignal.abort() }),
+    (err: unknown) => isAppError(err) && err.code === 'cancelled',
+  );
   const abort = new AbortController();
-  const run = buildBankSet(f, config(), { signal: abort.signal, onProgress: (p) => p.stage === 'denoising' && p.done > 3 && abort.abort() });
+  const run = buildBankSet(f, config(), {
+    signal: abort.signal,
+    onProgress: (p) => p.stage === 'denoising' && p.done > 3 && abort.abort(),
+  });
   await assert.rejects(run, (err: unknown) => isAppError(err) && err.code === 'cancelled');
   const input = (err: unknown): boolean => isAppError(err) && err.code === 'engine_input';
   await assert.rejects(buildBankSet({ ...f, images: [] }, config()), input);

@@ -4,7 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibrate, decide, fitGumbel, gumbelQuantile, SPEC_DECISION_RULES, suspectReport, tailThreshold } from '../../src/engine/calibrate/index.js';
+import {
+  calibrate,
+  decide,
+  fitGumbel,
+  gumbelQuantile,
+  SPEC_DECISION_RULES,
+  suspectReport,
+  tailThreshold,
+} from '../../src/engine/calibrate/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
 import type { Bank, BankSet } from '../../src/engine/index.js';
@@ -64,7 +72,13 @@ test('decide: evidence picks the suspects, the rule picks the threshold, suspect
 });
 
 function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
-  return { rows: rows.length, dim: rows[0].length, features: Float32Array.from(rows.flat()), weights: Float32Array.from(weights), sourceImage: Int32Array.from(sourceImage) };
+  return {
+    rows: rows.length,
+    dim: rows[0].length,
+    features: Float32Array.from(rows.flat()),
+    weights: Float32Array.from(weights),
+    sourceImage: Int32Array.from(sourceImage),
+  };
 }
 
 const grid = { h: 2, w: 2 };
@@ -96,7 +110,16 @@ test('softpatch+: regions of the decision map are non-empty exactly when the ima
   assert.equal(ps.imageScore, 4);
   const raw = anomalyMap(ps.mapScores, grid, 16, 16, 2);
   const threshold = 3.9; // anomalous: 4 > 3.9
-  const geometry = { originalWidth: 16, originalHeight: 16, resizedWidth: 16, resizedHeight: 16, cropLeft: 0, cropTop: 0, cropWidth: 16, cropHeight: 16 };
+  const geometry = {
+    originalWidth: 16,
+    originalHeight: 16,
+    resizedWidth: 16,
+    resizedHeight: 16,
+    cropLeft: 0,
+    cropTop: 0,
+    cropWidth: 16,
+    cropHeight: 16,
+  };
   // The mismatch the rule removes: the plain blurred map never reaches the image threshold.
   assert.deepEqual(anomalyRegions(raw, 16, 16, geometry, threshold), []);
   const map = decisionMap(raw, ps.imageScore);

@@ -20,8 +20,15 @@ test('defaults are the spec defaults', () => {
   assert.equal(c.blurSigma, 4);
   assert.equal(c.seed, 0);
   assert.deepEqual(c.plus, {
-    discriminators: ['lof', 'gaussian'], fusion: 'rank', rankScope: 'global', tauCls: 0.15, tauSeg: 0.5,
-    weightSource: 'lof', coresetRatioCls: null, coresetRatioSeg: null, sharedProjection: true,
+    discriminators: ['lof', 'gaussian'],
+    fusion: 'rank',
+    rankScope: 'global',
+    tauCls: 0.15,
+    tauSeg: 0.5,
+    weightSource: 'lof',
+    coresetRatioCls: null,
+    coresetRatioSeg: null,
+    sharedProjection: true,
   });
 });
 

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { greedyCoreset, type CoresetInput, coresetDistance, coresetDistances4, drawStartPoints, rowDot, squaredNorms, greedyCoresetReference } from '../../src/engine/coreset/index.js';
+import {
+  greedyCoreset,
+  type CoresetInput,
+  coresetDistance,
+  coresetDistances4,
+  drawStartPoints,
+  rowDot,
+  squaredNorms,
+  greedyCoresetReference,
+} from '../../src/engine/coreset/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
 
@@ -92,7 +101,10 @@ test('worker threads select the same sequence as the reference', async () => {
     assert.deepEqual([...fast.selected], ref, `${threads} threads`);
     assert.ok(fast.counters.pointDistances < input.count * input.picks, 'pruning skipped distances');
     assert.equal(seen.at(-1), input.picks);
-    assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), 'progress never goes back');
+    assert.ok(
+      seen.every((v, i) => i === 0 || v >= seen[i - 1]),
+      'progress never goes back',
+    );
   }
 });
 

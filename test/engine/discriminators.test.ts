@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discriminate, type PatchSet, discriminateReference, gaussianReference, lofReference, nearestReference } from '../../src/engine/denoise/index.js';
+import {
+  discriminate,
+  type PatchSet,
+  discriminateReference,
+  gaussianReference,
+  lofReference,
+  nearestReference,
+} from '../../src/engine/denoise/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import type { DiscriminatorName } from '../../src/engine/index.js';
 
@@ -14,13 +21,20 @@ function both(points: number[][], name: DiscriminatorName, k = 6, cap: number | 
   const { set, flat } = single(points);
   const fast = [...discriminate(set, [name], { lofK: k, lofScoreCap: cap }).get(name)!];
   const dim = points[0].length;
-  const ref = name === 'lof' ? lofReference(flat, points.length, dim, k, cap) : name === 'nearest' ? nearestReference(flat, points.length, dim) : gaussianReference(flat, points.length, dim);
+  const ref =
+    name === 'lof'
+      ? lofReference(flat, points.length, dim, k, cap)
+      : name === 'nearest'
+        ? nearestReference(flat, points.length, dim)
+        : gaussianReference(flat, points.length, dim);
   return { fast, ref: [...ref] };
 }
 
 function close(actual: number[], expected: number[], rel = 1e-9): void {
   assert.equal(actual.length, expected.length);
-  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) <= rel * Math.max(1, Math.abs(expected[i])), `[${i}] ${a} ≠ ${expected[i]}`));
+  actual.forEach((a, i) =>
+    assert.ok(Math.abs(a - expected[i]) <= rel * Math.max(1, Math.abs(expected[i])), `[${i}] ${a} ≠ ${expected[i]}`),
+  );
 }
 
 test('lof, k = 2, by hand: 1-D points 0, 1, 2, 10 (tie at point 1 broken by index)', () => {
@@ -66,7 +80,14 @@ test('B = 1: every discriminator gives 1', () => {
 });
 
 test('nearest by hand: distance to the closest other point + 1', () => {
-  const { fast, ref } = both([[0, 0], [3, 4], [0, 1]], 'nearest');
+  const { fast, ref } = both(
+    [
+      [0, 0],
+      [3, 4],
+      [0, 1],
+    ],
+    'nearest',
+  );
   assert.deepEqual(ref, [2, 1 + Math.sqrt(9 + 9), 2]);
   assert.deepEqual(fast, ref);
 });
@@ -77,14 +98,26 @@ test('gaussian by hand: unbiased covariance + 0.01·I, Mahalanobis + 1', () => {
   close(one.ref, [1 + 1 / Math.sqrt(2.01), 1 + 1 / Math.sqrt(2.01)]);
   close(one.fast, one.ref);
   // 2-D cross: Σ = diag(2/3 + 0.01) → every point at √(1/(2/3 + 0.01)) + 1.
-  const cross = both([[-1, 0], [1, 0], [0, -1], [0, 1]], 'gaussian');
+  const cross = both(
+    [
+      [-1, 0],
+      [1, 0],
+      [0, -1],
+      [0, 1],
+    ],
+    'gaussian',
+  );
   close(cross.ref, new Array(4).fill(1 + Math.sqrt(1 / (2 / 3 + 0.01))));
   close(cross.fast, cross.ref);
 });
 
 test('fast == reference on random data, several positions and odd sizes', () => {
   const rng = createRng(42);
-  for (const [images, patches, dim, k] of [[23, 5, 7, 6], [40, 3, 16, 5], [6, 4, 9, 10]] as const) {
+  for (const [images, patches, dim, k] of [
+    [23, 5, 7, 6],
+    [40, 3, 16, 5],
+    [6, 4, 9, 10],
+  ] as const) {
     const set: PatchSet = {
       images: Array.from({ length: images }, () => Float32Array.from({ length: patches * dim }, () => rng.next() * 4 - 2)),
       patches,

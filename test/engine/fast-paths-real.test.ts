@@ -69,7 +69,10 @@ test('real features: the fast search equals the reference, rows in shared memory
     c.set(a);
     return c;
   };
-  const handed = await createSearcher(bank, { kind: 'fast', prepared: { pdim: data.pdim, mu: shared(data.mu), basis: shared(data.basis), aug: shared(data.aug), augNorm2: shared(data.augNorm2) } });
+  const handed = await createSearcher(bank, {
+    kind: 'fast',
+    prepared: { pdim: data.pdim, mu: shared(data.mu), basis: shared(data.basis), aug: shared(data.aug), augNorm2: shared(data.augNorm2) },
+  });
   const again = await handed.nearest(queries, nq);
   const ref = nearestRowsReference(bank, queries, nq);
   assert.deepEqual(Array.from(again.index), Array.from(ref.index));
@@ -108,7 +111,15 @@ test('real features: the principal subspace is orthonormal and captures more var
   const rng = createRng(1);
   const random = Float64Array.from({ length: dim }, () => rng.next() - 0.5);
   const norm = Math.hypot(...random);
-  assert.ok(top > 5 * variance(random.map((v) => v / norm), 0), 'principal beats random');
+  assert.ok(
+    top >
+      5 *
+        variance(
+          random.map((v) => v / norm),
+          0,
+        ),
+    'principal beats random',
+  );
 });
 
 test('real features: the fast coreset picks what the reference loop picks on projected rows', async () => {
@@ -119,7 +130,15 @@ test('real features: the fast coreset picks what the reference loop picks on pro
   await projector.project(bank.features.slice(), bank.rows, [y], 0);
   const keep = new Uint8Array(bank.rows).fill(1);
   for (let r = 0; r < bank.rows; r += 11) keep[r] = 0;
-  const input = { y, count: bank.rows, dim: d, keep, picks: 120, startPoints: drawStartPoints(rng, bank.rows, 10), firstPickRespectsMask: false };
+  const input = {
+    y,
+    count: bank.rows,
+    dim: d,
+    keep,
+    picks: 120,
+    startPoints: drawStartPoints(rng, bank.rows, 10),
+    firstPickRespectsMask: false,
+  };
   const fast = await greedyCoreset(input, { threads: 1 });
   assert.deepEqual(Array.from(fast.selected), Array.from(greedyCoresetReference(input)));
 });

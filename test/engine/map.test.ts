@@ -20,7 +20,10 @@ test('resizeBilinear reproduces the §3.1 test vector 0..13 → 28 along either 
 });
 
 test('resizeBilinear interpolates an affine image exactly at the clamped source coordinates', () => {
-  const inH = 5, inW = 7, outH = 11, outW = 3;
+  const inH = 5,
+    inW = 7,
+    outH = 11,
+    outW = 3;
   const g = (y: number, x: number): number => 2 * y - 3 * x + 1;
   const src = Float32Array.from({ length: inH * inW }, (_, i) => g(Math.floor(i / inW), i % inW));
   const out = resizeBilinear(src, inH, inW, outH, outW);
@@ -34,17 +37,24 @@ test('resizeBilinear interpolates an affine image exactly at the clamped source 
 });
 
 // Values printed by scipy.ndimage.gaussian_filter(a, sigma) (SciPy 1.17, float64 input).
-const SMALL = [[0, 3, 6, 9, 1], [7, 10, 2, 5, 8], [3, 6, 9, 1, 4], [10, 2, 5, 8, 0], [6, 9, 1, 4, 7], [2, 5, 8, 0, 3]].flat();
+const SMALL = [
+  [0, 3, 6, 9, 1],
+  [7, 10, 2, 5, 8],
+  [3, 6, 9, 1, 4],
+  [10, 2, 5, 8, 0],
+  [6, 9, 1, 4, 7],
+  [2, 5, 8, 0, 3],
+].flat();
 const SCIPY_SIGMA1 = [
-  3.34699131, 4.41225034, 5.36000138, 5.42281949, 4.56760768, 4.88837698, 5.37970816, 5.39406732, 5.09607396, 4.81334182,
-  5.74281573, 5.719628, 5.33298163, 4.64298067, 4.18392844, 6.14636959, 5.58361672, 5.00018332, 4.40010987, 3.81157098,
-  5.64944149, 5.36841585, 4.66835585, 4.06783546, 3.9032018, 4.46777703, 5.00950449, 4.60175761, 3.59124608, 3.42704095,
+  3.34699131, 4.41225034, 5.36000138, 5.42281949, 4.56760768, 4.88837698, 5.37970816, 5.39406732, 5.09607396, 4.81334182, 5.74281573,
+  5.719628, 5.33298163, 4.64298067, 4.18392844, 6.14636959, 5.58361672, 5.00018332, 4.40010987, 3.81157098, 5.64944149, 5.36841585,
+  4.66835585, 4.06783546, 3.9032018, 4.46777703, 5.00950449, 4.60175761, 3.59124608, 3.42704095,
 ];
 // σ = 2: radius 8 exceeds both sides, so the reflection wraps more than once.
 const SCIPY_SIGMA2 = [
-  4.83790911, 4.89218498, 4.9306113, 4.90788405, 4.86311501, 4.98142877, 4.98308454, 4.94529468, 4.85760039, 4.77843598,
-  5.14165134, 5.07032453, 4.92652093, 4.74814223, 4.62083285, 5.19202794, 5.06443521, 4.8380489, 4.58821666, 4.42268134,
-  5.12234906, 4.96983035, 4.70539356, 4.42125144, 4.23686761, 5.03490615, 4.87795592, 4.60537302, 4.31260763, 4.12303453,
+  4.83790911, 4.89218498, 4.9306113, 4.90788405, 4.86311501, 4.98142877, 4.98308454, 4.94529468, 4.85760039, 4.77843598, 5.14165134,
+  5.07032453, 4.92652093, 4.74814223, 4.62083285, 5.19202794, 5.06443521, 4.8380489, 4.58821666, 4.42268134, 5.12234906, 4.96983035,
+  4.70539356, 4.42125144, 4.23686761, 5.03490615, 4.87795592, 4.60537302, 4.31260763, 4.12303453,
 ];
 
 test('gaussianBlur matches scipy.ndimage.gaussian_filter on a 6 × 5 image', () => {
@@ -79,7 +89,8 @@ function blurDirect2d(img: Float32Array, h: number, w: number, sigma: number): F
 
 test('gaussianBlur equals a direct 2-D convolution with mirrored borders', () => {
   const rng = createRng(3);
-  const h = 20, w = 17;
+  const h = 20,
+    w = 17;
   const img = Float32Array.from({ length: h * w }, () => rng.next() * 10);
   for (const sigma of [0.7, 1.5, 4]) {
     assertClose(gaussianBlur(img, h, w, sigma), blurDirect2d(img, h, w, sigma), 1e-5, `σ=${sigma}`);
@@ -103,14 +114,18 @@ test('anomalyMap: 28 × 28 → 224 × 224, a hot patch peaks at its centre and s
   assert.equal(map.length, 224 * 224);
   let argmax = 0;
   for (let i = 1; i < map.length; i++) if (map[i] > map[argmax]) argmax = i;
-  const py = Math.floor(argmax / 224), px = argmax % 224;
+  const py = Math.floor(argmax / 224),
+    px = argmax % 224;
   // Patch (10, 20) covers pixels 80..87 × 160..167; its centre sits between pixels 83/84 and 163/164.
   assert.ok(py === 83 || py === 84, `peak row ${py}`);
   assert.ok(px === 163 || px === 164, `peak column ${px}`);
   assert.ok(Math.abs(map[(83 - 20) * 224 + 163] - map[(84 + 20) * 224 + 164]) < 1e-5, 'symmetric about the patch centre');
   assert.ok(Math.abs(map[0] - 1) < 1e-6, 'far corner keeps the background score');
   const flat = anomalyMap(new Float32Array(28 * 28).fill(2.5), grid, 224, 224);
-  assert.ok(flat.every((v) => Math.abs(v - 2.5) < 1e-5), 'a constant grid gives a constant map');
+  assert.ok(
+    flat.every((v) => Math.abs(v - 2.5) < 1e-5),
+    'a constant grid gives a constant map',
+  );
 });
 
 test('anomalyMap of 224 × 224 takes a few milliseconds', () => {

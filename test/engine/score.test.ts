@@ -18,7 +18,14 @@ function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank 
 // One patch at the origin. Row 0 is nearer (distance 2, squared 4) but heavy (w = 3 → a = 12);
 // row 1 is farther (distance 2.5, squared 6.25) and light (w = 1 → 6.25). Weighting before the
 // argmin would pick row 1; the spec picks row 0 and scores 12. Unsquared distances would give 6.
-const weighted = bank([[2, 0], [0, 2.5]], [3, 1], [0, 1]);
+const weighted = bank(
+  [
+    [2, 0],
+    [0, 2.5],
+  ],
+  [3, 1],
+  [0, 1],
+);
 const grid1 = { h: 1, w: 1 };
 
 test('the weight multiplies the squared distance of the row chosen by distance alone', async () => {
@@ -36,14 +43,30 @@ test('excludeImage skips the rows of that training image', async () => {
   const s = await scorePatches(set, Float32Array.of(0, 0), { excludeImage: 0 });
   assert.equal(s.scores[0], 6.25);
   await assert.rejects(
-    scorePatches({ method: 'softpatch', grid: grid1, cls: bank([[1, 1]], [1], [4]), seg: null }, Float32Array.of(0, 0), { excludeImage: 4 }),
+    scorePatches({ method: 'softpatch', grid: grid1, cls: bank([[1, 1]], [1], [4]), seg: null }, Float32Array.of(0, 0), {
+      excludeImage: 4,
+    }),
     (e: Error & { code?: string }) => e.code === 'engine_input',
   );
 });
 
 test('softpatch+: image score from the classification bank, map scores from the segmentation bank', async () => {
-  const cls = bank([[0, 0], [10, 10]], [2, 1], [0, 1]);
-  const seg = bank([[1, 0], [10, 9]], [1, 0.5], [0, 1]);
+  const cls = bank(
+    [
+      [0, 0],
+      [10, 10],
+    ],
+    [2, 1],
+    [0, 1],
+  );
+  const seg = bank(
+    [
+      [1, 0],
+      [10, 9],
+    ],
+    [1, 0.5],
+    [0, 1],
+  );
   const set: BankSet = { method: 'softpatch+', grid: { h: 1, w: 2 }, cls, seg };
   // Patch 0 at (0, 1), patch 1 at (10, 10).
   const s = await scorePatches(set, Float32Array.of(0, 1, 10, 10));
@@ -55,7 +78,7 @@ test('softpatch+: image score from the classification bank, map scores from the 
 test('scores agree across searcher kinds and equal w·d² of the reference neighbour', async () => {
   const grid = { h: 8, w: 8 };
   const data = clusteredData({ rows: 1200, queries: 64, dim: 128, seed: 21, images: 10 });
-  const weights = Float32Array.from({ length: data.bank.rows }, (_, r) => 0.8 + 0.4 * ((r * 7919) % 97) / 97);
+  const weights = Float32Array.from({ length: data.bank.rows }, (_, r) => 0.8 + (0.4 * ((r * 7919) % 97)) / 97);
   const b: Bank = { ...data.bank, weights };
   const set: BankSet = { method: 'softpatch', grid, cls: b, seg: null };
   for (const excludeImage of [undefined, 2]) {

@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../../src/engine/kernels/index.js';
-import { createSearcher, nearestRows, nearestRowsGemm, nearestRowsReference, type NearestResult, type SearchBank, type SearchOptions } from '../../src/engine/search/index.js';
+import {
+  createSearcher,
+  nearestRows,
+  nearestRowsGemm,
+  nearestRowsReference,
+  type NearestResult,
+  type SearchBank,
+  type SearchOptions,
+} from '../../src/engine/search/index.js';
 import { benchSearch, clusteredData } from '../helpers/clustered-data.js';
 
 function assertSame(actual: NearestResult, expected: NearestResult, what: string): void {
@@ -23,7 +31,9 @@ test('reference: exact squared distances, lowest row on ties, excluded rows skip
   const loo = nearestRowsReference(bank, queries, 2, { excludeSource: { sourceImage, image: 7 } });
   assert.deepEqual([...loo.index], [1, 1]);
   assert.deepEqual([...loo.dist2], [1, 1]);
-  const none = nearestRowsReference({ features: Float32Array.from([1, 2]), rows: 1, dim: 2 }, queries, 1, { excludeSource: { sourceImage: Int32Array.of(4), image: 4 } });
+  const none = nearestRowsReference({ features: Float32Array.from([1, 2]), rows: 1, dim: 2 }, queries, 1, {
+    excludeSource: { sourceImage: Int32Array.of(4), image: 4 },
+  });
   assert.equal(none.index[0], -1);
   assert.equal(none.dist2[0], Infinity);
 });
@@ -63,12 +73,17 @@ test('fast: a weak projection sends queries to the later stages, answers unchang
   const flat = clusteredData({ rows: 1500, queries: 200, dim: 256, seed: 5, decay: 0 });
   const fast = await createSearcher(flat.bank, { kind: 'fast', projectionDim: 4, candidates: 3 });
   const opts = { excludeSource: { sourceImage: flat.bank.sourceImage, image: 0 } };
-  assertSame(await fast.nearest(flat.queries, flat.nq, opts), nearestRowsReference(flat.bank, flat.queries, flat.nq, opts), 'weak projection');
+  assertSame(
+    await fast.nearest(flat.queries, flat.nq, opts),
+    nearestRowsReference(flat.bank, flat.queries, flat.nq, opts),
+    'weak projection',
+  );
   assert.ok(fast.stats().secondStage > 0, JSON.stringify(fast.stats()));
 });
 
 test('fast: more exact duplicates than the wide stage holds fall through to a full scan and keep the lowest row', async () => {
-  const dim = 24, rows = 1300;
+  const dim = 24,
+    rows = 1300;
   const rng = createRng(2);
   const features = Float32Array.from({ length: rows * dim }, () => 5 + rng.next());
   const dup = Float32Array.from({ length: dim }, () => rng.next());
@@ -85,7 +100,9 @@ test('fast: more exact duplicates than the wide stage holds fall through to a fu
 test('fast: near-ties under a tight bound (low-rank data far from the origin) stay exact', async () => {
   // Rows sit on a sphere of squared radius 1 + tiny offsets around the query, inside an 8-d
   // subspace that the projection captures fully, so the bound is tight and only rounding separates rows.
-  const dim = 64, rank = 8, rows = 400;
+  const dim = 64,
+    rank = 8,
+    rows = 400;
   const rng = createRng(9);
   const basis: Float64Array[] = [];
   while (basis.length < rank) {
@@ -134,7 +151,10 @@ test('searchers reject queries that do not fit the bank', async () => {
     s.nearest(data.queries, 1, { excludeSource: { sourceImage: new Int32Array(3), image: 0 } }),
     (e: Error & { code?: string }) => e.code === 'engine_input',
   );
-  await assert.rejects(createSearcher({ features: new Float32Array(5), rows: 2, dim: 3 }), (e: Error & { code?: string }) => e.code === 'engine_input');
+  await assert.rejects(
+    createSearcher({ features: new Float32Array(5), rows: 2, dim: 3 }),
+    (e: Error & { code?: string }) => e.code === 'engine_input',
+  );
 });
 
 test('benchSearch reports timings and full agreement on a small case', async () => {

@@ -1,13 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discriminate, type PatchSet, windowDiscriminate, windowNeighbours, windowNeighboursReference, windowPositions, windowScores } from '../../src/engine/denoise/index.js';
+import {
+  discriminate,
+  type PatchSet,
+  windowDiscriminate,
+  windowNeighbours,
+  windowNeighboursReference,
+  windowPositions,
+  windowScores,
+} from '../../src/engine/denoise/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { buildBankSet, resolveEngineConfig } from '../../src/engine/index.js';
 
 function randomSet(images: number, grid: { h: number; w: number }, dim: number, seed: number): PatchSet {
   const rng = createRng(seed);
   const P = grid.h * grid.w;
-  return { images: Array.from({ length: images }, () => Float32Array.from({ length: P * dim }, () => rng.next() * 2 - 1)), patches: P, dim };
+  return {
+    images: Array.from({ length: images }, () => Float32Array.from({ length: P * dim }, () => rng.next() * 2 - 1)),
+    patches: P,
+    dim,
+  };
 }
 
 const opts = { lofK: 3, lofScoreCap: null };
@@ -68,6 +80,9 @@ test('a build records the window in its config and uses it', async () => {
   const features = { images: set.images, grid, dim: 8 };
   const a = await buildBankSet(features, resolveEngineConfig({ projectionDim: 8, discriminatorWindow: 0, coresetRatio: 0.5 }));
   const b = await buildBankSet(features, resolveEngineConfig({ projectionDim: 8, discriminatorWindow: 1, coresetRatio: 0.5 }));
-  assert.notDeepEqual(a.noise.map((e) => e.maxScore), b.noise.map((e) => e.maxScore));
+  assert.notDeepEqual(
+    a.noise.map((e) => e.maxScore),
+    b.noise.map((e) => e.maxScore),
+  );
   assert.throws(() => resolveEngineConfig({ discriminatorWindow: -1 }), /discriminatorWindow/);
 });

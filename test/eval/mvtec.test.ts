@@ -13,7 +13,12 @@ async function png(file: string, width: number, height: number, paint: (x: numbe
   const data = Buffer.alloc(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = paint(x, y);
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, await sharp(data, { raw: { width, height, channels: 1 } }).png().toBuffer());
+  await writeFile(
+    file,
+    await sharp(data, { raw: { width, height, channels: 1 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 before(async () => {
@@ -46,10 +51,19 @@ after(async () => {
 test('listCategory: official order, masks matched by stem, image-level only without ground truth', async () => {
   const cat = await listCategory(path.join(root, 'widget'));
   assert.equal(cat.category, 'widget');
-  assert.deepEqual(cat.train.map((t) => t.name), ['train/good/000.png', 'train/good/001.png', 'train/good/002.png', 'train/good/010.png']);
+  assert.deepEqual(
+    cat.train.map((t) => t.name),
+    ['train/good/000.png', 'train/good/001.png', 'train/good/002.png', 'train/good/010.png'],
+  );
   assert.deepEqual(cat.types, ['burr', 'crack', 'good']);
-  assert.deepEqual(cat.test.map((t) => t.name), ['test/burr/000.png', 'test/crack/000.jpg', 'test/crack/001.jpg', 'test/good/000.png', 'test/good/001.png']);
-  assert.deepEqual(cat.test.map((t) => t.anomalous), [true, true, true, false, false]);
+  assert.deepEqual(
+    cat.test.map((t) => t.name),
+    ['test/burr/000.png', 'test/crack/000.jpg', 'test/crack/001.jpg', 'test/good/000.png', 'test/good/001.png'],
+  );
+  assert.deepEqual(
+    cat.test.map((t) => t.anomalous),
+    [true, true, true, false, false],
+  );
   assert.equal(cat.test[0].maskPath, null);
   assert.equal(cat.test[2].maskPath, path.join(root, 'widget/ground_truth/crack/001_mask.png'));
   assert.equal(cat.test[3].maskPath, null);

@@ -6,7 +6,11 @@ import { drawNoisySplit, noiseCount } from '../../src/eval/noise.js';
 
 const train: MvtecImage[] = Array.from({ length: 20 }, (_, i) => ({ path: `/c/train/good/${i}.png`, name: `train/good/${i}.png` }));
 const item = (type: string, i: number): MvtecTestItem => ({
-  path: `/c/test/${type}/${i}.png`, name: `test/${type}/${i}.png`, type, anomalous: type !== 'good', maskPath: null,
+  path: `/c/test/${type}/${i}.png`,
+  name: `test/${type}/${i}.png`,
+  type,
+  anomalous: type !== 'good',
+  maskPath: null,
 });
 // Canonical order: types sorted by name, good among them. 8 anomalies, 5 good.
 const test_: MvtecTestItem[] = [
@@ -28,11 +32,17 @@ test('drawNoisySplit: the partial Fisher–Yates of spec §8, clean images first
   assert.deepEqual(split.injected, a.slice(0, 4));
   assert.equal(split.train.length, 24);
   assert.deepEqual(split.train.slice(0, 20), train);
-  assert.deepEqual(split.train.slice(20).map((t) => t.name), split.injected);
+  assert.deepEqual(
+    split.train.slice(20).map((t) => t.name),
+    split.injected,
+  );
   assert.deepEqual(split.train[20], { path: `/c/${split.injected[0]}`, name: split.injected[0] });
   // No-overlap: the injected images left the test set, the rest keeps its order.
   assert.equal(split.test.length, 13 - 4);
-  assert.deepEqual(split.test.map((t) => t.name), test_.map((t) => t.name).filter((n) => !split.injected.includes(n)));
+  assert.deepEqual(
+    split.test.map((t) => t.name),
+    test_.map((t) => t.name).filter((n) => !split.injected.includes(n)),
+  );
   assert.ok(split.test.some((t) => t.anomalous));
 });
 

@@ -3,7 +3,8 @@
  * search tests share. The data imitate patch features: clusters (object parts) around a positive
  * mean, each varying along a few latent directions (pose, texture), plus noise with a decaying
  * per-dimension spread (CNN features concentrate their variance in few directions; `decay` sets
- * how fast, 0 = isotropic), and a few anomalous queries with much more noise. How much the fast searcher gains depends on that spectrum, so measure real banks too.
+ * how fast, 0 = isotropic), and a few anomalous queries with much more noise. How much the fast
+ * searcher gains depends on that spectrum, so measure real banks too.
  */
 import { createRng, normalSampler } from '../../src/engine/kernels/index.js';
 import { createSearcher, nearestRowsReference, type SearchBank, type SearchStats } from '../../src/engine/search/index.js';
@@ -111,7 +112,13 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 }
 
 export async function benchSearch(opts: SearchBenchOptions): Promise<SearchBenchResult> {
-  const { bank, queries, nq } = clusteredData({ rows: opts.bankRows, queries: opts.queries, dim: opts.dim, seed: opts.seed, decay: opts.decay });
+  const { bank, queries, nq } = clusteredData({
+    rows: opts.bankRows,
+    queries: opts.queries,
+    dim: opts.dim,
+    seed: opts.seed,
+    decay: opts.decay,
+  });
   const runs = opts.runs ?? 5;
   const gemm = await createSearcher(bank, { kind: 'gemm', threads: opts.threads });
   let t = performance.now();

@@ -29,7 +29,9 @@ export async function writeTinyBackbone(dir: string): Promise<BackboneManifest> 
   const bytes = tinyNetwork();
   await fs.writeFile(path.join(dir, 'tiny.onnx'), bytes);
   const manifest: BackboneManifest = {
-    id: 'tiny-test', description: 'generated in a test', featureModel: 'tiny.onnx',
+    id: 'tiny-test',
+    description: 'generated in a test',
+    featureModel: 'tiny.onnx',
     featureModelSha256: createHash('sha256').update(bytes).digest('hex'),
     input: { name: 'pixels', layout: 'NCHW', colorOrder: 'RGB', range: [0, 255], inGraph: 'none' },
     output: { kind: 'layers', names: ['fine', 'coarse'], strides: [4, 8], channels: [8, 16], dim: 32 },

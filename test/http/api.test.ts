@@ -23,7 +23,11 @@ after(async () => {
 
 const req = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => call(srv.url, method, url, body, headers);
 
-function assertError(res: { status: number; body: { error?: { code?: string; message?: string }; requestId?: string } }, status: number, code: string): void {
+function assertError(
+  res: { status: number; body: { error?: { code?: string; message?: string }; requestId?: string } },
+  status: number,
+  code: string,
+): void {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.body.error?.code, code, JSON.stringify(res.body));
   assert.equal(typeof res.body.error?.message, 'string');
@@ -49,14 +53,30 @@ test('OpenAPI document is valid OpenAPI 3.1 and lists every /v1 operation; /docs
   assert.equal(doc.body.openapi, '3.1.0');
   const validation = await new Validator().validate(doc.body);
   assert.equal(validation.valid, true, String(JSON.stringify(validation.errors)).slice(0, 2000));
-  const ops = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
+  const ops = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) =>
+    Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`),
+  );
   for (const op of [
-    'POST /v1/lines', 'GET /v1/lines', 'GET /v1/lines/{line}', 'PATCH /v1/lines/{line}', 'DELETE /v1/lines/{line}',
-    'POST /v1/lines/{line}/images', 'GET /v1/lines/{line}/images', 'GET /v1/lines/{line}/images/{imageId}', 'DELETE /v1/lines/{line}/images/{imageId}',
-    'POST /v1/lines/{line}/builds', 'GET /v1/lines/{line}/builds', 'GET /v1/lines/{line}/builds/{buildId}', 'POST /v1/lines/{line}/builds/{buildId}/cancel',
-    'GET /v1/lines/{line}/builds/{buildId}/noise-report', 'GET /v1/lines/{line}/banks', 'POST /v1/lines/{line}/banks/{version}/activate',
-    'POST /v1/lines/{line}/inspect', 'POST /v1/lines/{line}/inspect.png',
-  ]) assert.ok(ops.includes(op), `${op} missing from the OpenAPI document`);
+    'POST /v1/lines',
+    'GET /v1/lines',
+    'GET /v1/lines/{line}',
+    'PATCH /v1/lines/{line}',
+    'DELETE /v1/lines/{line}',
+    'POST /v1/lines/{line}/images',
+    'GET /v1/lines/{line}/images',
+    'GET /v1/lines/{line}/images/{imageId}',
+    'DELETE /v1/lines/{line}/images/{imageId}',
+    'POST /v1/lines/{line}/builds',
+    'GET /v1/lines/{line}/builds',
+    'GET /v1/lines/{line}/builds/{buildId}',
+    'POST /v1/lines/{line}/builds/{buildId}/cancel',
+    'GET /v1/lines/{line}/builds/{buildId}/noise-report',
+    'GET /v1/lines/{line}/banks',
+    'POST /v1/lines/{line}/banks/{version}/activate',
+    'POST /v1/lines/{line}/inspect',
+    'POST /v1/lines/{line}/inspect.png',
+  ])
+    assert.ok(ops.includes(op), `${op} missing from the OpenAPI document`);
   const upload = doc.body.paths['/v1/lines/{line}/images'].post;
   assert.ok(upload.requestBody.content['multipart/form-data'], 'multipart body documented');
   const docs = await fetch(`${srv.url}/docs`, { redirect: 'follow' });
@@ -103,8 +123,18 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
 
   await req('POST', '/v1/lines', { id: 'cable' });
   const list = await req('GET', '/v1/lines');
-  assert.deepEqual(list.body.lines.map((l: { id: string }) => l.id), ['bottle', 'cable']);
-  assert.deepEqual(list.body.lines[0], { id: 'bottle', name: 'Bottle line', createdAt: created.body.createdAt, images: 0, activeBank: null, lastBuild: null });
+  assert.deepEqual(
+    list.body.lines.map((l: { id: string }) => l.id),
+    ['bottle', 'cable'],
+  );
+  assert.deepEqual(list.body.lines[0], {
+    id: 'bottle',
+    name: 'Bottle line',
+    createdAt: created.body.createdAt,
+    images: 0,
+    activeBank: null,
+    lastBuild: null,
+  });
 
   const del = await req('DELETE', '/v1/lines/cable');
   assert.equal(del.status, 204);
@@ -116,15 +146,21 @@ test('uploads: stored once per content, bad files rejected with reasons, limits 
   await req('POST', '/v1/lines', { id: 'up' });
   const jpeg = await partImage(2, { format: 'jpeg' });
   const truncated = png.subarray(0, Math.floor(png.length / 2));
-  const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080' } }).png().toBuffer();
-  const res = await req('POST', '/v1/lines/up/images', form([
-    { name: 'a.png', bytes: png },
-    { name: 'dir/b.jpg', bytes: jpeg, type: 'image/jpeg' },
-    { name: 'again.png', bytes: png },
-    { name: 'notes.txt', bytes: Buffer.from('not an image'), type: 'text/plain' },
-    { name: 'half.png', bytes: truncated },
-    { name: 'large.png', bytes: large },
-  ]));
+  const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
+  const res = await req(
+    'POST',
+    '/v1/lines/up/images',
+    form([
+      { name: 'a.png', bytes: png },
+      { name: 'dir/b.jpg', bytes: jpeg, type: 'image/jpeg' },
+      { name: 'again.png', bytes: png },
+      { name: 'notes.txt', bytes: Buffer.from('not an image'), type: 'text/plain' },
+      { name: 'half.png', bytes: truncated },
+      { name: 'large.png', bytes: large },
+    ]),
+  );
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.stored, 2);
   assert.equal(res.body.duplicates, 1);
@@ -166,14 +202,33 @@ test('uploads: stored once per content, bad files rejected with reasons, limits 
   const wrongField = new FormData();
   wrongField.append('photos', new Blob([new Uint8Array(png)]), 'a.png');
   assertError(await req('POST', '/v1/lines/up/images', wrongField), 400, 'validation_failed');
-  assertError(await req('POST', '/v1/lines/up/images', JSON.stringify({ a: 1 }), { 'content-type': 'application/json' }), 415, 'unsupported_media_type');
+  assertError(
+    await req('POST', '/v1/lines/up/images', JSON.stringify({ a: 1 }), { 'content-type': 'application/json' }),
+    415,
+    'unsupported_media_type',
+  );
   assertError(await req('POST', '/v1/lines/nope/images', form([{ name: 'a.png', bytes: png }])), 404, 'not_found');
 
   // Limits: a file over MAX_FILE_BYTES and more than MAX_FILES files stop the request; nothing of it is stored.
   const big = Buffer.alloc(300 * 1024, 7);
-  assertError(await req('POST', '/v1/lines/up/images', form([{ name: 'c.png', bytes: await partImage(3) }, { name: 'big.png', bytes: big }])), 413, 'payload_too_large');
+  assertError(
+    await req(
+      'POST',
+      '/v1/lines/up/images',
+      form([
+        { name: 'c.png', bytes: await partImage(3) },
+        { name: 'big.png', bytes: big },
+      ]),
+    ),
+    413,
+    'payload_too_large',
+  );
   const many = await Promise.all([10, 11, 12, 13, 14, 15, 16].map((s) => partImage(s)));
-  assertError(await req('POST', '/v1/lines/up/images', form(many.map((m, i) => ({ name: `${i}.png`, bytes: m })))), 413, 'payload_too_large');
+  assertError(
+    await req('POST', '/v1/lines/up/images', form(many.map((m, i) => ({ name: `${i}.png`, bytes: m })))),
+    413,
+    'payload_too_large',
+  );
   assert.equal((await req('GET', '/v1/lines/up/images')).body.total, 2, 'requests stopped by a limit store nothing');
   const tmp = await readdir(path.join(srv.config.dataDir, 'lines', 'up', 'tmp'));
   assert.deepEqual(tmp, [], 'staged uploads are cleaned up');
@@ -188,13 +243,25 @@ test('builds and inspections refuse what they cannot do, with their documented c
   assertError(await req('POST', '/v1/lines/early/inspect', form([{ name: 'a.png', bytes: png }])), 409, 'no_active_bank');
   assertError(await req('POST', '/v1/lines/early/inspect.png', png, { 'content-type': 'image/png' }), 409, 'no_active_bank');
   assertError(await req('POST', '/v1/lines/early/inspect', new FormData()), 400, 'bad_request');
-  assertError(await req('POST', '/v1/lines/early/inspect', JSON.stringify({}), { 'content-type': 'application/json' }), 415, 'unsupported_media_type');
+  assertError(
+    await req('POST', '/v1/lines/early/inspect', JSON.stringify({}), { 'content-type': 'application/json' }),
+    415,
+    'unsupported_media_type',
+  );
   assertError(await req('POST', '/v1/lines/early/inspect?heatmap=jpeg', png, { 'content-type': 'image/png' }), 400, 'validation_failed');
   assertError(await req('POST', '/v1/lines/early/inspect?opacity=2', png, { 'content-type': 'image/png' }), 400, 'validation_failed');
   assertError(await req('POST', '/v1/lines/early/inspect?threshold=-1', png, { 'content-type': 'image/png' }), 400, 'validation_failed');
-  assertError(await req('POST', '/v1/lines/early/inspect', Buffer.alloc(300 * 1024), { 'content-type': 'image/png' }), 413, 'payload_too_large');
+  assertError(
+    await req('POST', '/v1/lines/early/inspect', Buffer.alloc(300 * 1024), { 'content-type': 'image/png' }),
+    413,
+    'payload_too_large',
+  );
   const four = await Promise.all([1, 2, 3, 4].map((s) => partImage(s)));
-  assertError(await req('POST', '/v1/lines/early/inspect', form(four.map((m, i) => ({ name: `${i}.png`, bytes: m })))), 413, 'payload_too_large');
+  assertError(
+    await req('POST', '/v1/lines/early/inspect', form(four.map((m, i) => ({ name: `${i}.png`, bytes: m })))),
+    413,
+    'payload_too_large',
+  );
   assertError(await req('GET', '/v1/lines/early/builds/b_00000000000000000000000000'), 404, 'not_found');
   assertError(await req('GET', '/v1/lines/early/builds/xyz'), 400, 'validation_failed');
   assertError(await req('POST', '/v1/lines/early/banks/1/activate'), 404, 'not_found');
@@ -214,7 +281,15 @@ test('metrics: Prometheus text with route patterns after traffic', async () => {
   const text = await res.text();
   assert.match(text, /http_request_duration_seconds_bucket\{[^}]*method="GET"[^}]*route="\/v1\/lines\/:line"[^}]*status_code="200"/);
   assert.doesNotMatch(text, /route="\/v1\/lines\/bottle"/, 'raw URLs never become labels');
-  for (const name of ['softpatch_inspect_duration_seconds', 'softpatch_inspections_total', 'softpatch_build_duration_seconds', 'softpatch_builds_total', 'softpatch_bank_rows', 'softpatch_build_queue_length', 'process_cpu_user_seconds_total']) {
+  for (const name of [
+    'softpatch_inspect_duration_seconds',
+    'softpatch_inspections_total',
+    'softpatch_build_duration_seconds',
+    'softpatch_builds_total',
+    'softpatch_bank_rows',
+    'softpatch_build_queue_length',
+    'process_cpu_user_seconds_total',
+  ]) {
     assert.match(text, new RegExp(`# TYPE ${name} `), name);
   }
   assert.match(text, /softpatch_inspections_total\{line="early",result="error"\} \d+/, 'failed inspections of a known line are counted');

@@ -38,9 +38,14 @@ after(async () => {
   await srv?.close(true);
 });
 
-const req = (method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Json> => call(srv.url, method, url, body, headers);
+const req = (method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Json> =>
+  call(srv.url, method, url, body, headers);
 
-async function waitForBuild(id: string, until: (b: { status: string; stage: string }) => boolean = (b) => !['queued', 'running'].includes(b.status), timeoutMs = 120_000): Promise<Json['body']> {
+async function waitForBuild(
+  id: string,
+  until: (b: { status: string; stage: string }) => boolean = (b) => !['queued', 'running'].includes(b.status),
+  timeoutMs = 120_000,
+): Promise<Json['body']> {
   const t0 = Date.now();
   for (;;) {
     const b = await req('GET', `/v1/lines/${LINE}/builds/${id}`);
@@ -65,7 +70,10 @@ async function heatLevels(png: Buffer): Promise<{ levels: Uint8Array; width: num
     let bestD = Infinity;
     for (let k = 0; k < 256; k++) {
       const d = (TURBO_LUT[3 * k] - r) ** 2 + (TURBO_LUT[3 * k + 1] - g) ** 2 + (TURBO_LUT[3 * k + 2] - b) ** 2;
-      if (d < bestD) { bestD = d; best = k; }
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
     }
     levels[i] = best;
   }
@@ -83,7 +91,10 @@ let firstBuild = '';
 test('build: 202 at once, progress by stage, success, bank activated', async () => {
   srv = await startServer({ DATA_DIR: dataDir, MAX_PIXELS: '100000' });
   assert.equal((await req('POST', '/v1/lines', { id: LINE, config: LINE_CONFIG })).status, 201);
-  const files = [...good.map((bytes, i) => ({ name: `good-${i}.png`, bytes })), ...bad.map((bytes, i) => ({ name: `defect-${i}.png`, bytes }))];
+  const files = [
+    ...good.map((bytes, i) => ({ name: `good-${i}.png`, bytes })),
+    ...bad.map((bytes, i) => ({ name: `defect-${i}.png`, bytes })),
+  ];
   const up = await req('POST', `/v1/lines/${LINE}/images`, form(files));
   assert.equal(up.status, 200, JSON.stringify(up.body));
   assert.equal(up.body.stored, 34);
@@ -109,7 +120,8 @@ test('build: 202 at once, progress by stage, success, bank activated', async () 
   assert.equal(done.stage, 'done');
   assert.equal(done.bankVersion, 1);
   assert.ok(done.startedAt && done.finishedAt);
-  for (const s of ['embedding', 'denoising', 'coreset', 'calibrating', 'writing']) assert.equal(typeof done.timingsMs[s], 'number', `timing of ${s}`);
+  for (const s of ['embedding', 'denoising', 'coreset', 'calibrating', 'writing'])
+    assert.equal(typeof done.timingsMs[s], 'number', `timing of ${s}`);
   assert.ok(stages.size >= 2, `progress seen in stages ${[...stages]}`);
 
   const line = await req('GET', `/v1/lines/${LINE}`);
@@ -120,7 +132,8 @@ test('build: 202 at once, progress by stage, success, bank activated', async () 
   assert.equal(banks.body.banks.length, 1);
   assert.equal(banks.body.banks[0].buildId, firstBuild);
   const files1 = await readdir(path.join(dataDir, 'lines', LINE, 'banks', '1'));
-  for (const f of ['meta.json', 'noise-report.json', 'cls.features.bin', 'cls.weights.bin', 'cls.sourceImage.bin']) assert.ok(files1.includes(f), f);
+  for (const f of ['meta.json', 'noise-report.json', 'cls.features.bin', 'cls.weights.bin', 'cls.sourceImage.bin'])
+    assert.ok(files1.includes(f), f);
 });
 
 test('noise report: the defective uploads rank first and are the suspects', async () => {
@@ -128,10 +141,17 @@ test('noise report: the defective uploads rank first and are the suspects', asyn
   assert.equal(res.status, 200);
   const ranked = res.body.images as { filename: string; removedShare: number; calibrationScore: number; suspect: boolean }[];
   assert.equal(ranked.length, 34);
-  assert.deepEqual(ranked.slice(0, 4).map((e) => e.filename.startsWith('defect-')), [true, true, true, true], JSON.stringify(ranked.slice(0, 6)));
+  assert.deepEqual(
+    ranked.slice(0, 4).map((e) => e.filename.startsWith('defect-')),
+    [true, true, true, true],
+    JSON.stringify(ranked.slice(0, 6)),
+  );
   // The default evidence is the leave-one-out score (docs/SERVICE.md, noise report).
   assert.equal(res.body.evidence, 'calibrationScore');
-  assert.ok(ranked.every((e, i) => i === 0 || ranked[i - 1].calibrationScore >= e.calibrationScore), 'sorted by calibration score');
+  assert.ok(
+    ranked.every((e, i) => i === 0 || ranked[i - 1].calibrationScore >= e.calibrationScore),
+    'sorted by calibration score',
+  );
   assert.equal(typeof res.body.separation.borderline, 'number');
   assert.ok(res.body.fence > 0);
   // Every defective upload is a suspect. The leave-one-out fence also catches clean outliers (1-5 %
@@ -165,9 +185,15 @@ test('inspection: the defective part scores higher, is flagged, and its heatmap 
   assert.equal(heat.height, 128);
   // The hottest area (the top colour levels, which saturate above the scale) is centred on the defect.
   const top = Math.max(...heat.levels) - 3;
-  let sx = 0, sy = 0, n = 0;
+  let sx = 0,
+    sy = 0,
+    n = 0;
   heat.levels.forEach((v, i) => {
-    if (v >= top) { sx += i % heat.width; sy += Math.floor(i / heat.width); n++; }
+    if (v >= top) {
+      sx += i % heat.width;
+      sy += Math.floor(i / heat.width);
+      n++;
+    }
   });
   assert.ok(inside(sx / n, sy / n, TEST_DEFECT, 6), `hottest area centred at (${sx / n}, ${sy / n})`);
   assert.ok(br.regions.length >= 1);
@@ -177,28 +203,50 @@ test('inspection: the defective part scores higher, is flagged, and its heatmap 
   assert.ok(inside(cx, cy, TEST_DEFECT, 8), `main region ${JSON.stringify(r0)} centred on the defect`);
 
   // Several images in one request, batched: same scores as one by one.
-  const both = await req('POST', `/v1/lines/${LINE}/inspect`, form([{ name: 'g.png', bytes: goodTest }, { name: 'b.png', bytes: badTest }]));
-  assert.deepEqual(both.body.results.map((r: { filename: string }) => r.filename), ['g.png', 'b.png']);
+  const both = await req(
+    'POST',
+    `/v1/lines/${LINE}/inspect`,
+    form([
+      { name: 'g.png', bytes: goodTest },
+      { name: 'b.png', bytes: badTest },
+    ]),
+  );
+  assert.deepEqual(
+    both.body.results.map((r: { filename: string }) => r.filename),
+    ['g.png', 'b.png'],
+  );
   assert.ok(Math.abs(both.body.results[0].score - goodScore) <= 1e-4 * goodScore);
   assert.ok(Math.abs(both.body.results[1].score - badScore) <= 1e-4 * badScore);
 });
 
 test('inspect.png: the overlay PNG at the original size with the figures in headers; raw image bodies', async () => {
-  const res = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png`, { method: 'POST', body: new Uint8Array(badTest), headers: { 'content-type': 'image/png' } });
+  const res = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png`, {
+    method: 'POST',
+    body: new Uint8Array(badTest),
+    headers: { 'content-type': 'image/png' },
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'image/png');
   assert.equal(res.headers.get('x-anomalous'), 'true');
   assert.equal(res.headers.get('x-bank-version'), '1');
   assert.ok(Math.abs(Number(res.headers.get('x-anomaly-score')) - badScore) <= 1e-4 * badScore);
-  assert.equal(Number(res.headers.get('x-anomaly-normalized-score')), Number(res.headers.get('x-anomaly-score')) / Number(res.headers.get('x-anomaly-threshold')));
+  assert.equal(
+    Number(res.headers.get('x-anomaly-normalized-score')),
+    Number(res.headers.get('x-anomaly-score')) / Number(res.headers.get('x-anomaly-threshold')),
+  );
   const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 128, 128]);
 
-  const heat = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?kind=heatmap`, { method: 'POST', body: form([{ name: 'g.png', bytes: goodTest }]) });
+  const heat = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?kind=heatmap`, {
+    method: 'POST',
+    body: form([{ name: 'g.png', bytes: goodTest }]),
+  });
   assert.equal(heat.status, 200);
   assert.equal(heat.headers.get('x-anomalous'), 'false');
 
-  const raw = await req('POST', `/v1/lines/${LINE}/inspect`, new Uint8Array(await sharp(goodTest).jpeg({ quality: 98 }).toBuffer()), { 'content-type': 'image/jpeg' });
+  const raw = await req('POST', `/v1/lines/${LINE}/inspect`, new Uint8Array(await sharp(goodTest).jpeg({ quality: 98 }).toBuffer()), {
+    'content-type': 'image/jpeg',
+  });
   assert.equal(raw.status, 200);
   assert.equal(raw.body.results[0].width, 128);
 });
@@ -210,12 +258,21 @@ test('inspection refuses bad images with their codes and stays healthy', async (
   assert.equal(gif.status, 415);
   assert.equal(gif.body.error.code, 'unsupported_media_type');
   // MAX_PIXELS is 100,000 on this server: a 400 × 400 frame is a decompression-bomb stand-in.
-  const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080' } }).png().toBuffer();
+  const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   const bomb = await inspect(large);
   assert.equal(bomb.status, 422);
   assert.equal(bomb.body.error.code, 'unprocessable');
   assert.match(bomb.body.error.message, /MAX_PIXELS/);
-  const cut = await req('POST', `/v1/lines/${LINE}/inspect`, form([{ name: 'ok.png', bytes: goodTest }, { name: 'cut.jpg', bytes: (await sharp(goodTest).jpeg().toBuffer()).subarray(0, 600), type: 'image/jpeg' }]));
+  const cut = await req(
+    'POST',
+    `/v1/lines/${LINE}/inspect`,
+    form([
+      { name: 'ok.png', bytes: goodTest },
+      { name: 'cut.jpg', bytes: (await sharp(goodTest).jpeg().toBuffer()).subarray(0, 600), type: 'image/jpeg' },
+    ]),
+  );
   assert.equal(cut.status, 422, JSON.stringify(cut.body));
   assert.equal(cut.body.error.details.filename, 'cut.jpg', 'the error names the file');
   assert.equal((await req('GET', '/readyz')).status, 200);
@@ -282,7 +339,10 @@ test('crash: a build killed mid-way leaves the old bank served and no half versi
     const crashed = await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}`);
     assert.equal(crashed.body.status, 'failed');
     assert.equal(crashed.body.error.code, 'interrupted');
-    assert.deepEqual((await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((x: { version: number }) => x.version), [1]);
+    assert.deepEqual(
+      (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((x: { version: number }) => x.version),
+      [1],
+    );
     assert.deepEqual(await readdir(path.join(dataDir, 'lines', LINE, 'banks')), ['1']);
     assert.deepEqual(await readdir(path.join(dataDir, 'lines', LINE, 'tmp')), []);
     assert.equal((await inspect(badTest)).body.results[0].score, badScore, 'the old bank still serves');
@@ -313,7 +373,10 @@ test('graceful shutdown: SIGTERM lets a running inspection finish and stops the 
   const builds = (await req('GET', `/v1/lines/${LINE}/builds`)).body.builds;
   assert.equal(builds[0].status, 'failed');
   assert.equal(builds[0].error.code, 'interrupted');
-  assert.deepEqual((await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((x: { version: number }) => x.version), [1]);
+  assert.deepEqual(
+    (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((x: { version: number }) => x.version),
+    [1],
+  );
 });
 
 test('concurrent inspections during a build; the new bank activates atomically; rollback', async () => {
@@ -345,7 +408,11 @@ test('concurrent inspections during a build; the new bank activates atomically; 
   assert.equal(back.body.bank.version, 1);
   assert.equal(back.body.results[0].score, goodScore);
   const listed = (await req('GET', `/v1/lines/${LINE}/builds`)).body.builds;
-  assert.deepEqual(listed.map((b: { status: string }) => b.status), ['succeeded', 'failed', 'failed', 'succeeded'], 'newest first');
+  assert.deepEqual(
+    listed.map((b: { status: string }) => b.status),
+    ['succeeded', 'failed', 'failed', 'succeeded'],
+    'newest first',
+  );
 });
 
 test('queue, cancel, capacity, too few images, busy, delete during a build', async () => {
@@ -365,7 +432,10 @@ test('queue, cancel, capacity, too few images, busy, delete during a build', asy
   assert.equal(end.status, 'cancelled');
   assert.equal((await req('POST', `/v1/lines/${LINE}/builds/${started.body.id}/cancel`)).body.error.code, 'conflict');
   assert.equal((await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}/noise-report`)).status, 409);
-  assert.deepEqual((await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version), [2, 1]);
+  assert.deepEqual(
+    (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version),
+    [2, 1],
+  );
 
   const huge = await req('POST', `/v1/lines/${LINE}/builds`, { config: { resize: 2048, crop: 2048 } });
   assert.equal(huge.status, 422);

@@ -15,8 +15,11 @@ test('API_KEYS entries carry a scope; a bare key is an admin key; API_KEYS_FILE 
     await writeFile(file, 'inspect:station-7\nadmin:ops-key\n\n');
     const c = loadConfig({ API_KEYS: 'admin:key1, inspect:key2,legacy', API_KEYS_FILE: file });
     assert.deepEqual(c.apiKeys, [
-      { key: 'key1', scope: 'admin' }, { key: 'key2', scope: 'inspect' }, { key: 'legacy', scope: 'admin' },
-      { key: 'station-7', scope: 'inspect' }, { key: 'ops-key', scope: 'admin' },
+      { key: 'key1', scope: 'admin' },
+      { key: 'key2', scope: 'inspect' },
+      { key: 'legacy', scope: 'admin' },
+      { key: 'station-7', scope: 'inspect' },
+      { key: 'ops-key', scope: 'admin' },
     ]);
     assert.throws(() => loadConfig({ API_KEYS_FILE: path.join(dir, 'missing') }), /API_KEYS_FILE/);
     assert.throws(() => loadConfig({ API_KEYS: 'inspect:' }), /has no key/);
@@ -25,7 +28,13 @@ test('API_KEYS entries carry a scope; a bare key is an admin key; API_KEYS_FILE 
     assert.equal(match('ops-key'), 'admin');
     assert.equal(match('key'), null);
     // The same key listed with both scopes is an admin key, whichever comes first.
-    assert.equal(keyMatcher([{ key: 'k', scope: 'admin' }, { key: 'k', scope: 'inspect' }])('k'), 'admin');
+    assert.equal(
+      keyMatcher([
+        { key: 'k', scope: 'admin' },
+        { key: 'k', scope: 'inspect' },
+      ])('k'),
+      'admin',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -54,7 +63,13 @@ test('an inspect key reads and inspects, and is refused (403 forbidden) everythi
       assert.equal(r.status, 403, `${method} ${url}: ${JSON.stringify(r.body)}`);
     }
     // Inspection is allowed: the answer is the line's own state (no bank yet), not an auth error.
-    const inspected = await call(srv.url, 'POST', '/v1/lines/scoped/inspect', form([{ name: 'a.png', bytes: await partImage(1, { size: 32 }) }]), as('station'));
+    const inspected = await call(
+      srv.url,
+      'POST',
+      '/v1/lines/scoped/inspect',
+      form([{ name: 'a.png', bytes: await partImage(1, { size: 32 }) }]),
+      as('station'),
+    );
     assert.ok(![401, 403].includes(inspected.status), JSON.stringify(inspected.body));
     assert.equal((await call(srv.url, 'DELETE', '/v1/lines/scoped', undefined, as('boss'))).status, 204);
   } finally {

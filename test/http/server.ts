@@ -24,7 +24,14 @@ export async function tempDataDir(): Promise<string> {
 /** Starts a server; `env` overrides the test defaults (one inspection worker, one ORT thread, quiet logs). */
 export async function startServer(env: Record<string, string> = {}, opts: { waitForBackbone?: boolean } = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? (await tempDataDir());
-  const config = loadConfig({ INSPECT_WORKERS: '1', ORT_THREADS: '1', LOG_LEVEL: 'silent', MIN_TRAIN_IMAGES: '10', ...env, DATA_DIR: dataDir });
+  const config = loadConfig({
+    INSPECT_WORKERS: '1',
+    ORT_THREADS: '1',
+    LOG_LEVEL: 'silent',
+    MIN_TRAIN_IMAGES: '10',
+    ...env,
+    DATA_DIR: dataDir,
+  });
   const logger = createLogger(config.logLevel);
   const service = await createService(config, logger);
   if (opts.waitForBackbone !== false) await service.backboneReady;

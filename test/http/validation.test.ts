@@ -13,7 +13,8 @@ const LINE_CONFIG = { resize: 128, crop: 112, coresetRatio: 0.25, removalQuantil
 const TRAIN_DEFECT: Defect = { x: 64, y: 24, size: 28 };
 
 let srv: TestServer;
-const req = (method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Json> => call(srv.url, method, url, body, headers);
+const req = (method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Json> =>
+  call(srv.url, method, url, body, headers);
 
 function assertError(res: Json, status: number, code: string): void {
   assert.equal(res.status, status, JSON.stringify(res.body));
@@ -46,7 +47,8 @@ before(async () => {
   srv = await startServer({ MAX_PIXELS: '100000' });
   const train = [];
   for (let i = 0; i < 20; i++) train.push({ name: `good-${i}.png`, bytes: await partImage(500 + i) });
-  for (let i = 0; i < 3; i++) train.push({ name: `defect-${i}.png`, bytes: await partImage(600 + i, { defect: { ...TRAIN_DEFECT, x: TRAIN_DEFECT.x - 8 * i } }) });
+  for (let i = 0; i < 3; i++)
+    train.push({ name: `defect-${i}.png`, bytes: await partImage(600 + i, { defect: { ...TRAIN_DEFECT, x: TRAIN_DEFECT.x - 8 * i } }) });
   for (let i = 0; i < 4; i++) goodVal.push(await partImage(700 + i));
   for (let i = 0; i < 4; i++) badVal.push(await partImage(800 + i, { defect: { x: 20 + 10 * i, y: 60, size: 18 } }));
   assert.equal((await req('POST', '/v1/lines', { id: LINE, config: LINE_CONFIG })).status, 201);
@@ -60,7 +62,11 @@ after(async () => {
 });
 
 test('validation uploads: a label is required and must be good or defective; listing counts each label', async () => {
-  assertError(await req('POST', `/v1/lines/${LINE}/validation?label=broken`, form([{ name: 'x.png', bytes: goodVal[0] }])), 400, 'validation_failed');
+  assertError(
+    await req('POST', `/v1/lines/${LINE}/validation?label=broken`, form([{ name: 'x.png', bytes: goodVal[0] }])),
+    400,
+    'validation_failed',
+  );
   assertError(await req('POST', `/v1/lines/${LINE}/validation`, form([{ name: 'x.png', bytes: goodVal[0] }])), 400, 'validation_failed');
   const fd = form([{ name: 'x.png', bytes: goodVal[0] }]);
   fd.append('label', 'scratched');
@@ -69,7 +75,11 @@ test('validation uploads: a label is required and must be good or defective; lis
   // Nothing was stored by the refused requests.
   assert.equal((await req('GET', `/v1/lines/${LINE}/validation`)).body.total, 0);
 
-  const good = await req('POST', `/v1/lines/${LINE}/validation?label=good`, form(goodVal.slice(0, 2).map((bytes, i) => ({ name: `vgood-${i}.png`, bytes }))));
+  const good = await req(
+    'POST',
+    `/v1/lines/${LINE}/validation?label=good`,
+    form(goodVal.slice(0, 2).map((bytes, i) => ({ name: `vgood-${i}.png`, bytes }))),
+  );
   assert.equal(good.status, 200, JSON.stringify(good.body));
   assert.equal(good.body.stored, 2);
   assert.equal(good.body.label, 'good');
@@ -86,7 +96,10 @@ test('validation uploads: a label is required and must be good or defective; lis
   assert.equal(list.body.total, 4);
   assert.equal(list.body.images.length, 3);
   const onlyBad = await req('GET', `/v1/lines/${LINE}/validation?label=defective`);
-  assert.deepEqual(onlyBad.body.images.map((i: { filename: string; label: string }) => `${i.filename}:${i.label}`).sort(), ['vbad-0.png:defective', 'vbad-1.png:defective']);
+  assert.deepEqual(onlyBad.body.images.map((i: { filename: string; label: string }) => `${i.filename}:${i.label}`).sort(), [
+    'vbad-0.png:defective',
+    'vbad-1.png:defective',
+  ]);
   // Validation photos are not training images.
   assert.equal((await req('GET', `/v1/lines/${LINE}/images`)).body.total, 23);
   const bytes = await fetch(`${srv.url}/v1/lines/${LINE}/validation/${list.body.images[0].id}`);
@@ -108,13 +121,25 @@ test('too few validation photos: evaluate and policy "validation" are refused an
   const afterPatch = await req('GET', `/v1/lines/${LINE}`);
   assert.deepEqual(afterPatch.body.config, before.body.config);
   assert.equal(afterPatch.body.name, before.body.name);
-  assertError(await req('POST', '/v1/lines', { id: 'fresh', config: { threshold: { policy: 'validation' } } }), 422, 'too_few_validation_images');
+  assertError(
+    await req('POST', '/v1/lines', { id: 'fresh', config: { threshold: { policy: 'validation' } } }),
+    422,
+    'too_few_validation_images',
+  );
   assertError(await req('GET', '/v1/lines/fresh'), 404, 'not_found');
 });
 
 test('evaluation: on demand, then after every build; figures agree with the scores', async () => {
-  await req('POST', `/v1/lines/${LINE}/validation?label=good`, form(goodVal.slice(2).map((bytes, i) => ({ name: `vgood-${i + 2}.png`, bytes }))));
-  await req('POST', `/v1/lines/${LINE}/validation?label=defective`, form(badVal.slice(2).map((bytes, i) => ({ name: `vbad-${i + 2}.png`, bytes }))));
+  await req(
+    'POST',
+    `/v1/lines/${LINE}/validation?label=good`,
+    form(goodVal.slice(2).map((bytes, i) => ({ name: `vgood-${i + 2}.png`, bytes }))),
+  );
+  await req(
+    'POST',
+    `/v1/lines/${LINE}/validation?label=defective`,
+    form(badVal.slice(2).map((bytes, i) => ({ name: `vbad-${i + 2}.png`, bytes }))),
+  );
   assertError(await req('POST', `/v1/lines/${LINE}/banks/9/evaluate`), 404, 'not_found');
   assertError(await req('GET', `/v1/lines/${LINE}/banks/9/evaluation`), 404, 'not_found');
 
@@ -127,8 +152,14 @@ test('evaluation: on demand, then after every build; figures agree with the scor
   assert.equal(e.current.policy, 'auto');
   assert.equal(e.current.threshold, line.body.threshold);
   // Confusion counts recomputed from the scores.
-  const flagged = (t: number, label: string) => e.scores.filter((s: { score: number; label: string }) => s.label === label && s.score > t).length;
-  assert.deepEqual(e.current.confusion, { tp: flagged(e.current.threshold, 'defective'), fn: 4 - flagged(e.current.threshold, 'defective'), fp: flagged(e.current.threshold, 'good'), tn: 4 - flagged(e.current.threshold, 'good') });
+  const flagged = (t: number, label: string) =>
+    e.scores.filter((s: { score: number; label: string }) => s.label === label && s.score > t).length;
+  assert.deepEqual(e.current.confusion, {
+    tp: flagged(e.current.threshold, 'defective'),
+    fn: 4 - flagged(e.current.threshold, 'defective'),
+    fp: flagged(e.current.threshold, 'good'),
+    tn: 4 - flagged(e.current.threshold, 'good'),
+  });
   assert.equal(e.wrong.length, e.current.confusion.fp + e.current.confusion.fn);
   assert.ok(e.best.f1 >= e.current.f1);
   // The painted defects are obvious: the bank separates the labels.
@@ -163,12 +194,20 @@ test('?bank= scores with a stored bank that is not active; the answer names it; 
   assert.notEqual(old.body.results[0].score, active.body.results[0].score);
   assert.equal((await req('GET', `/v1/lines/${LINE}`)).body.activeBank.version, 2, 'still bank 2');
 
-  const png = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?bank=1`, { method: 'POST', body: new Uint8Array(probe), headers: { 'content-type': 'image/png' } });
+  const png = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?bank=1`, {
+    method: 'POST',
+    body: new Uint8Array(probe),
+    headers: { 'content-type': 'image/png' },
+  });
   assert.equal(png.status, 200);
   assert.equal(png.headers.get('x-bank-version'), '1');
   assert.equal(png.headers.get('x-bank-active'), 'false');
   assertError(await req('POST', `/v1/lines/${LINE}/inspect?bank=7`, form([{ name: 'p.png', bytes: probe }])), 404, 'not_found');
-  const bad = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?bank=7`, { method: 'POST', body: new Uint8Array(probe), headers: { 'content-type': 'image/png' } });
+  const bad = await fetch(`${srv.url}/v1/lines/${LINE}/inspect.png?bank=7`, {
+    method: 'POST',
+    body: new Uint8Array(probe),
+    headers: { 'content-type': 'image/png' },
+  });
   assert.equal(bad.status, 404);
   assertError(await req('POST', `/v1/lines/${LINE}/inspect?bank=zero`, form([{ name: 'p.png', bytes: probe }])), 400, 'validation_failed');
 });
@@ -190,7 +229,11 @@ test('policy "validation": decisions use the threshold chosen on the validation 
   assert.ok(recall.body.threshold < minBad, 'every defective validation photo is flagged');
   const below = ev.scores.filter((s: { score: number }) => s.score < minBad).map((s: { score: number }) => s.score);
   assert.ok(recall.body.threshold > Math.max(...below), 'and no lower than needed');
-  assertError(await req('PATCH', `/v1/lines/${LINE}`, { config: { threshold: { policy: 'validation', target: 'precision' } } }), 400, 'validation_failed');
+  assertError(
+    await req('PATCH', `/v1/lines/${LINE}`, { config: { threshold: { policy: 'validation', target: 'precision' } } }),
+    400,
+    'validation_failed',
+  );
 
   // Rolling back to an old bank under the policy keeps working (bank 1 was evaluated).
   const back = await req('POST', `/v1/lines/${LINE}/banks/1/activate`);
@@ -231,11 +274,19 @@ test('deleting validation photos; the OpenAPI document lists the new routes', as
   assert.equal((await req('GET', `/v1/lines/${LINE}/validation`)).body.total, 7);
 
   const doc = await req('GET', '/openapi.json');
-  const ops = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
+  const ops = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) =>
+    Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`),
+  );
   for (const op of [
-    'POST /v1/lines/{line}/validation', 'GET /v1/lines/{line}/validation', 'GET /v1/lines/{line}/validation/{imageId}', 'DELETE /v1/lines/{line}/validation/{imageId}',
-    'POST /v1/lines/{line}/banks/{version}/evaluate', 'GET /v1/lines/{line}/banks/{version}/evaluation', 'GET /v1/lines/{line}/banks/{version}/removal/{imageId}',
-  ]) assert.ok(ops.includes(op), `${op} missing from the OpenAPI document`);
+    'POST /v1/lines/{line}/validation',
+    'GET /v1/lines/{line}/validation',
+    'GET /v1/lines/{line}/validation/{imageId}',
+    'DELETE /v1/lines/{line}/validation/{imageId}',
+    'POST /v1/lines/{line}/banks/{version}/evaluate',
+    'GET /v1/lines/{line}/banks/{version}/evaluation',
+    'GET /v1/lines/{line}/banks/{version}/removal/{imageId}',
+  ])
+    assert.ok(ops.includes(op), `${op} missing from the OpenAPI document`);
   const inspectParams = doc.body.paths['/v1/lines/{line}/inspect'].post.parameters.map((p: { name: string }) => p.name);
   assert.ok(inspectParams.includes('bank'));
   assert.ok(JSON.stringify(doc.body.paths['/v1/lines/{line}'].patch).includes('validation'), 'policy "validation" documented');

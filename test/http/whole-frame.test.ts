@@ -43,7 +43,10 @@ function spots(width: number, height: number, size: number, margin: number): { n
   return out;
 }
 
-for (const [aspect, width, height] of [['4:3', 299, 224], ['16:9', 398, 224]] as const) {
+for (const [aspect, width, height] of [
+  ['4:3', 299, 224],
+  ['16:9', 398, 224],
+] as const) {
   test(`whole frame, ${aspect} photos (${width}×${height}): a defect near every corner and edge is found where it was painted`, async () => {
     const line = `wide-${width}`;
     assert.equal((await call(srv.url, 'POST', '/v1/lines', { id: line })).status, 201);
@@ -57,28 +60,58 @@ for (const [aspect, width, height] of [['4:3', 299, 224], ['16:9', 398, 224]] as
     const done = await waitForBuild(line, started.body.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
 
-    const good = await call(srv.url, 'POST', `/v1/lines/${line}/inspect`, form([{ name: 'good.png', bytes: await partImage(700, { width, height }) }]));
+    const good = await call(
+      srv.url,
+      'POST',
+      `/v1/lines/${line}/inspect`,
+      form([{ name: 'good.png', bytes: await partImage(700, { width, height }) }]),
+    );
     assert.equal(good.status, 200, JSON.stringify(good.body));
     assert.equal(good.body.results[0].anomalous, false, `good photo ${good.body.results[0].score} vs ${good.body.results[0].threshold}`);
 
     const cases = spots(width, height, 24, 4);
     const photos = await Promise.all(cases.map((c, i) => partImage(800 + i, { width, height, defect: c.d })));
-    const res = await call(srv.url, 'POST', `/v1/lines/${line}/inspect?regions=true`, form(photos.map((bytes, i) => ({ name: `${cases[i].name}.png`, bytes }))));
+    const res = await call(
+      srv.url,
+      'POST',
+      `/v1/lines/${line}/inspect?regions=true`,
+      form(photos.map((bytes, i) => ({ name: `${cases[i].name}.png`, bytes }))),
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    res.body.results.forEach((r: { anomalous: boolean; score: number; threshold: number; width: number; height: number; regions: { x: number; y: number; width: number; height: number }[] }, i: number) => {
-      const { name, d } = cases[i];
-      assert.equal(r.width, width);
-      assert.equal(r.anomalous, true, `${name}: score ${r.score} vs threshold ${r.threshold}`);
-      assert.ok(r.regions.length >= 1, `${name}: no region`);
-      const top = r.regions[0];
-      const cx = top.x + top.width / 2;
-      const cy = top.y + top.height / 2;
-      const m = 10;
-      assert.ok(cx >= d.x - m && cx <= d.x + d.size + m && cy >= d.y - m && cy <= d.y + d.size + m, `${name}: main region ${JSON.stringify(top)} not on the defect ${JSON.stringify(d)}`);
-    });
+    res.body.results.forEach(
+      (
+        r: {
+          anomalous: boolean;
+          score: number;
+          threshold: number;
+          width: number;
+          height: number;
+          regions: { x: number; y: number; width: number; height: number }[];
+        },
+        i: number,
+      ) => {
+        const { name, d } = cases[i];
+        assert.equal(r.width, width);
+        assert.equal(r.anomalous, true, `${name}: score ${r.score} vs threshold ${r.threshold}`);
+        assert.ok(r.regions.length >= 1, `${name}: no region`);
+        const top = r.regions[0];
+        const cx = top.x + top.width / 2;
+        const cy = top.y + top.height / 2;
+        const m = 10;
+        assert.ok(
+          cx >= d.x - m && cx <= d.x + d.size + m && cy >= d.y - m && cy <= d.y + d.size + m,
+          `${name}: main region ${JSON.stringify(top)} not on the defect ${JSON.stringify(d)}`,
+        );
+      },
+    );
 
     // Another aspect ratio has no patch-to-patch map against this bank: refused, not guessed.
-    const square = await call(srv.url, 'POST', `/v1/lines/${line}/inspect`, form([{ name: 'square.png', bytes: await partImage(900, { size: 224 }) }]));
+    const square = await call(
+      srv.url,
+      'POST',
+      `/v1/lines/${line}/inspect`,
+      form([{ name: 'square.png', bytes: await partImage(900, { size: 224 }) }]),
+    );
     assert.equal(square.status, 422, JSON.stringify(square.body));
   });
 }

@@ -17,13 +17,58 @@ import { spawnServer } from '../helpers/child-server.js';
 const read = (p: string) => fs.readFile(path.join(PROJECT_ROOT, p), 'utf8');
 
 interface Compose {
-  services: Record<string, { build?: unknown; image?: string; ports?: string[]; volumes?: string[]; environment?: Record<string, string>; cpus?: number; mem_limit?: string }>;
+  services: Record<
+    string,
+    {
+      build?: unknown;
+      image?: string;
+      ports?: string[];
+      volumes?: string[];
+      environment?: Record<string, string>;
+      cpus?: number;
+      mem_limit?: string;
+    }
+  >;
   volumes: Record<string, unknown>;
 }
 
-interface Dashboard { panels: Array<{ title: string; targets: Array<{ expr: string }> }> }
+interface Dashboard {
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+}
 
-const PROMQL_WORDS = new Set(['sum', 'by', 'without', 'rate', 'irate', 'increase', 'histogram_quantile', 'avg', 'max', 'min', 'count', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'offset', 'bool', 'topk', 'bottomk', 'clamp_min', 'clamp_max', 'abs', 'delta', 'deriv', 'label_replace', 'vector', 'scalar', 'time']);
+const PROMQL_WORDS = new Set([
+  'sum',
+  'by',
+  'without',
+  'rate',
+  'irate',
+  'increase',
+  'histogram_quantile',
+  'avg',
+  'max',
+  'min',
+  'count',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'bool',
+  'topk',
+  'bottomk',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'delta',
+  'deriv',
+  'label_replace',
+  'vector',
+  'scalar',
+  'time',
+]);
 
 /** Metric names a PromQL expression reads: identifiers outside label matchers, groupings, ranges and strings. */
 function metricNames(expr: string): string[] {
@@ -49,8 +94,14 @@ function exportedSamples(scrape: string): Set<string> {
 }
 
 test('metricNames reads PromQL the way the dashboard writes it', () => {
-  assert.deepEqual(metricNames('histogram_quantile(0.95, sum by (le, stage) (rate(softpatch_inspect_duration_seconds_bucket{line="a"}[5m])))'), ['softpatch_inspect_duration_seconds_bucket']);
-  assert.deepEqual(metricNames('sum by (line) (rate(a_total{result="anomalous"}[15m])) / sum by (line) (rate(b_total[15m]))'), ['a_total', 'b_total']);
+  assert.deepEqual(
+    metricNames('histogram_quantile(0.95, sum by (le, stage) (rate(softpatch_inspect_duration_seconds_bucket{line="a"}[5m])))'),
+    ['softpatch_inspect_duration_seconds_bucket'],
+  );
+  assert.deepEqual(metricNames('sum by (line) (rate(a_total{result="anomalous"}[15m])) / sum by (line) (rate(b_total[15m]))'), [
+    'a_total',
+    'b_total',
+  ]);
 });
 
 test('every metric the Grafana dashboard queries is exported by a live server', async () => {
@@ -69,7 +120,8 @@ test('every metric the Grafana dashboard queries is exported by a live server', 
   }
   // The issue's panels: latency by stage, rate and anomaly rate by line, builds, bank sizes, memory.
   const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join(' | ');
-  for (const word of ['latency', 'per second', 'anomaly rate', 'build durations', 'build outcomes', 'bank rows', 'memory']) assert.ok(titles.includes(word), `no panel about ${word}`);
+  for (const word of ['latency', 'per second', 'anomaly rate', 'build durations', 'build outcomes', 'bank rows', 'memory'])
+    assert.ok(titles.includes(word), `no panel about ${word}`);
 });
 
 test('docker-compose runs the service on a named volume, Prometheus scraping it, Grafana provisioned', async () => {
@@ -84,7 +136,9 @@ test('docker-compose runs the service on a named volume, Prometheus scraping it,
   const prom = compose.services.prometheus;
   const promMount = prom.volumes?.find((v) => v.includes('/etc/prometheus/prometheus.yml'));
   assert.ok(promMount, 'prometheus.yml is mounted');
-  const promConfig = parse(await read(promMount.split(':')[0])) as { scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }> };
+  const promConfig = parse(await read(promMount.split(':')[0])) as {
+    scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
+  };
   const job = promConfig.scrape_configs[0];
   assert.equal(job.metrics_path ?? '/metrics', '/metrics');
   assert.deepEqual(job.static_configs[0].targets, ['inspect:3000'], 'Prometheus scrapes the compose service by name');
@@ -104,8 +158,12 @@ test('docker-compose runs the service on a named volume, Prometheus scraping it,
   const grafana = compose.services.grafana;
   const mounts = (grafana.volumes ?? []).map((v) => v.split(':')[0]);
   for (const m of mounts.filter((v) => v.startsWith('./'))) await fs.access(path.join(PROJECT_ROOT, m));
-  const provider = parse(await read('ops/grafana/provisioning/dashboards/softpatch.yml')) as { providers: Array<{ options: { path: string } }> };
-  assert.ok((grafana.volumes ?? []).some((v) => v.startsWith('./ops/grafana/dashboards:') && v.includes(provider.providers[0].options.path)));
+  const provider = parse(await read('ops/grafana/provisioning/dashboards/softpatch.yml')) as {
+    providers: Array<{ options: { path: string } }>;
+  };
+  assert.ok(
+    (grafana.volumes ?? []).some((v) => v.startsWith('./ops/grafana/dashboards:') && v.includes(provider.providers[0].options.path)),
+  );
 });
 
 test("the Dockerfile's commands are package.json's, it runs as non-root with a health check and a data volume", async () => {
@@ -113,7 +171,8 @@ test("the Dockerfile's commands are package.json's, it runs as non-root with a h
   const pkg = JSON.parse(await read('package.json')) as { scripts: Record<string, string> };
   const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
   assert.ok(froms.length >= 2 && froms.every((f) => f.startsWith('node:20')), `multi-stage on node:20, got ${froms.join(', ')}`);
-  for (const m of dockerfile.matchAll(/npm run (\S+)/g)) assert.ok(m[1] in pkg.scripts, `Dockerfile runs npm run ${m[1]}, not in package.json`);
+  for (const m of dockerfile.matchAll(/npm run (\S+)/g))
+    assert.ok(m[1] in pkg.scripts, `Dockerfile runs npm run ${m[1]}, not in package.json`);
   assert.match(dockerfile, /npm ci/);
   const cmd = /^CMD \[(.*)\]$/m.exec(dockerfile);
   assert.ok(cmd, 'CMD in exec form');
@@ -141,7 +200,11 @@ async function runHealthcheck(port: string): Promise<number | null> {
   assert.ok(m, 'HEALTHCHECK ... CMD [exec form]');
   const [bin, ...args] = JSON.parse(m[1]) as string[];
   assert.equal(bin, 'node');
-  return new Promise((resolve) => execFile(process.execPath, args, { env: { ...process.env, PORT: port }, timeout: 10_000 }, (err) => resolve(err ? (typeof err.code === 'number' ? err.code : 1) : 0)));
+  return new Promise((resolve) =>
+    execFile(process.execPath, args, { env: { ...process.env, PORT: port }, timeout: 10_000 }, (err) =>
+      resolve(err ? (typeof err.code === 'number' ? err.code : 1) : 0),
+    ),
+  );
 }
 
 test('the container health check fails while the backbone is missing and passes once the service is ready', async () => {
@@ -176,8 +239,18 @@ test('the alert rules pass promtool (syntax and unit tests) and read only metric
 
   const rules = parse(await read('ops/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
   const all = rules.groups.flatMap((g) => g.rules);
-  for (const name of ['SoftpatchDown', 'SoftpatchNotReady', 'SoftpatchDiskAlmostFull', 'SoftpatchErrorRate', 'SoftpatchInspectLatencyP95', 'SoftpatchBuildsFailing']) {
-    assert.ok(all.some((r) => r.alert === name), `alert ${name}`);
+  for (const name of [
+    'SoftpatchDown',
+    'SoftpatchNotReady',
+    'SoftpatchDiskAlmostFull',
+    'SoftpatchErrorRate',
+    'SoftpatchInspectLatencyP95',
+    'SoftpatchBuildsFailing',
+  ]) {
+    assert.ok(
+      all.some((r) => r.alert === name),
+      `alert ${name}`,
+    );
   }
   const server = await startServer();
   try {

@@ -8,13 +8,7 @@ function grid(rows: string[]): { width: number; height: number; on: (i: number) 
 }
 
 test('labelComponents: corner touch joins, gaps separate (8-connectivity)', () => {
-  const g = grid([
-    '#...#',
-    '.#..#',
-    '..#..',
-    '.....',
-    '##..#',
-  ]);
+  const g = grid(['#...#', '.#..#', '..#..', '.....', '##..#']);
   const { labels, count, sizes } = labelComponents(g.width, g.height, g.on);
   // Diagonal chain (0,0)-(1,1)-(2,2) is one region; (4,0)-(4,1) touches (2,2)? No: dx = 2.
   assert.equal(count, 4);

@@ -6,17 +6,29 @@ import { renderContactSheet, SHEET_BORDER, SHEET_LABEL_HEIGHT, type ContactTile 
 import { colorScale } from '../../src/render/heatmap.js';
 
 async function tile(width: number, height: number, anomalous: boolean, label: string): Promise<ContactTile> {
-  const imageBytes = await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 200, b: 200 } } }).png().toBuffer();
+  const imageBytes = await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 200, b: 200 } } })
+    .png()
+    .toBuffer();
   const geometry: ImageGeometry = {
-    originalWidth: width, originalHeight: height, resizedWidth: width, resizedHeight: height,
-    cropLeft: 0, cropTop: 0, cropWidth: width, cropHeight: height,
+    originalWidth: width,
+    originalHeight: height,
+    resizedWidth: width,
+    resizedHeight: height,
+    cropLeft: 0,
+    cropTop: 0,
+    cropWidth: width,
+    cropHeight: height,
   };
   const map = new Float32Array(width * height).fill(anomalous ? 2 : 0);
   return { imageBytes, map, mapW: width, mapH: height, geometry, label, anomalous, score: anomalous ? 2.4137 : 0.51 };
 }
 
 test('renderContactSheet: grid size, decision frames, label strip', async () => {
-  const tiles = [await tile(80, 60, true, 'broken_large/000.png <&>'), await tile(50, 90, false, 'good/001.png'), await tile(64, 64, false, 'good/002.png')];
+  const tiles = [
+    await tile(80, 60, true, 'broken_large/000.png <&>'),
+    await tile(50, 90, false, 'good/001.png'),
+    await tile(64, 64, false, 'good/002.png'),
+  ];
   const tileSize = 64;
   const png = await renderContactSheet(tiles, { columns: 2, tileSize, scale: colorScale(0, 1) });
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
@@ -24,7 +36,8 @@ test('renderContactSheet: grid size, decision frames, label strip', async () => 
   const cellH = tileSize + 2 * SHEET_BORDER + SHEET_LABEL_HEIGHT;
   assert.equal(info.width, 2 * cellW);
   assert.equal(info.height, 2 * cellH);
-  const at = (x: number, y: number): number[] => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+  const at = (x: number, y: number): number[] =>
+    Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
   assert.deepEqual(at(1, 1), [0xd6, 0x27, 0x28], 'anomalous tile framed red');
   assert.deepEqual(at(cellW + 1, 1), [0x2c, 0xa0, 0x2c], 'normal tile framed green');
   assert.deepEqual(at(1, cellH + 1), [0x2c, 0xa0, 0x2c], 'third tile on the second row');

@@ -133,7 +133,10 @@ test('renderOverlayPng: EXIF-oriented photo, transparent outside the crop, blend
   const base = lutColour(64);
   const under2 = pixel(plain, 180, 100);
   pixel(img, 180, 100).forEach((v, c) => assert.ok(Math.abs(v - (under2[c] * (1 - a) + base[c] * a)) <= 2, `channel ${c}: ${v}`));
-  await assert.rejects(renderOverlayPng(photo, hotSpotMap(), M, M, { ...GEOMETRY, originalWidth: 200, originalHeight: 300 }, SCALE), /photo is 300×200/);
+  await assert.rejects(
+    renderOverlayPng(photo, hotSpotMap(), M, M, { ...GEOMETRY, originalWidth: 200, originalHeight: 300 }, SCALE),
+    /photo is 300×200/,
+  );
 });
 
 test('anomalyRegions: bounding boxes in original pixels, most anomalous first', () => {

@@ -18,8 +18,13 @@ const MB = 1024 * 1024;
 test('MemoryBudget: resident plus needed must fit', () => {
   const budget = new MemoryBudget(100 * MB, 2, () => 60 * MB);
   budget.assertFits(40 * MB, 'x');
-  assert.throws(() => budget.assertFits(41 * MB, 'This build'), (err: Error & { code?: string; status?: number }) =>
-    err.code === 'memory_budget' && err.status === 503 && /This build needs about 41 MB with 60 MB in use, over the memory budget of 100 MB/.test(err.message));
+  assert.throws(
+    () => budget.assertFits(41 * MB, 'This build'),
+    (err: Error & { code?: string; status?: number }) =>
+      err.code === 'memory_budget' &&
+      err.status === 503 &&
+      /This build needs about 41 MB with 60 MB in use, over the memory budget of 100 MB/.test(err.message),
+  );
 });
 
 test('over the budget: builds, inspections and activations that would load a bank are refused', async () => {
@@ -29,7 +34,10 @@ test('over the budget: builds, inspections and activations that would load a ban
   const env = { BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4', DATA_DIR: dataDir };
   let srv = await startServer(env);
   try {
-    assert.equal((await call(srv.url, 'POST', '/v1/lines', { id: 'mem', config: { resize: 64, crop: 64, coresetRatio: 0.5 } })).status, 201);
+    assert.equal(
+      (await call(srv.url, 'POST', '/v1/lines', { id: 'mem', config: { resize: 64, crop: 64, coresetRatio: 0.5 } })).status,
+      201,
+    );
     await uploadPhotos(srv.url, 'mem', [1, 2, 3, 4, 5]);
     assert.equal(await buildBank(srv.url, 'mem'), 1);
     assert.equal(await buildBank(srv.url, 'mem'), 2);

@@ -51,16 +51,27 @@ test('a corrupted bank: clear error, refused activation, the other banks still a
     assert.equal(inspected.body.error.code, 'bank_corrupt');
     assert.match(inspected.body.error.message, /Bank damaged\/3 .*cls\.features\.bin does not match its sha256.*activate another version/);
 
-    for (const [v, file] of [[3, /cls\.features\.bin/], [1, /meta\.json/]] as const) {
+    for (const [v, file] of [
+      [3, /cls\.features\.bin/],
+      [1, /meta\.json/],
+    ] as const) {
       const refused = await call(srv.url, 'POST', `/v1/lines/${LINE}/banks/${v}/activate`);
       assert.equal(refused.status, 500, JSON.stringify(refused.body));
       assert.equal(refused.body.error.code, 'bank_corrupt');
       assert.match(refused.body.error.message, file);
     }
-    assert.equal((await call(srv.url, 'GET', `/v1/lines/${LINE}`)).body.activeBank.version, 3, 'a refused activation leaves the active bank');
+    assert.equal(
+      (await call(srv.url, 'GET', `/v1/lines/${LINE}`)).body.activeBank.version,
+      3,
+      'a refused activation leaves the active bank',
+    );
     const listing = await call(srv.url, 'GET', `/v1/lines/${LINE}/banks`);
     assert.equal(listing.status, 200);
-    assert.deepEqual(listing.body.banks.map((b: { version: number }) => b.version), [3, 2], 'an unreadable meta.json is left out of the listing');
+    assert.deepEqual(
+      listing.body.banks.map((b: { version: number }) => b.version),
+      [3, 2],
+      'an unreadable meta.json is left out of the listing',
+    );
 
     const activated = await call(srv.url, 'POST', `/v1/lines/${LINE}/banks/2/activate`);
     assert.equal(activated.status, 200, JSON.stringify(activated.body));

@@ -22,9 +22,11 @@ const KILLS = 21;
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
 }
@@ -41,14 +43,25 @@ test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing ackn
   const scores = new Map<number, number>();
   const probe = await partImage(999, { size: 64 });
   let seedNo = 1;
-  const batch = async (n: number) => Promise.all(Array.from({ length: n }, async () => {
-    const s = seedNo++;
-    return { name: `p${s}.png`, bytes: await partImage(s, { size: 64 }) };
-  }));
+  const batch = async (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
+        const s = seedNo++;
+        return { name: `p${s}.png`, bytes: await partImage(s, { size: 64 }) };
+      }),
+    );
   let srv: ChildServer | null = null;
   try {
     srv = await spawnServer(env);
-    assert.equal((await call(srv.base, 'POST', '/v1/lines', { id: LINE, config: { resize: 64, crop: 64, coresetRatio: 0.5, trainImages: 6, keepBanks: 4 } })).status, 201);
+    assert.equal(
+      (
+        await call(srv.base, 'POST', '/v1/lines', {
+          id: LINE,
+          config: { resize: 64, crop: 64, coresetRatio: 0.5, trainImages: 6, keepBanks: 4 },
+        })
+      ).status,
+      201,
+    );
     const first = await call(srv.base, 'POST', `/v1/lines/${LINE}/images`, form(await batch(5)));
     for (const f of first.body.files) acknowledged.add(f.id);
 
@@ -58,9 +71,14 @@ test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing ackn
       // Whatever is in flight when the kill comes; answers that arrive are acknowledgements.
       const ops: Promise<unknown>[] = [];
       const files = await batch(1 + Math.floor(rand() * 4));
-      ops.push(call(base, 'POST', `/v1/lines/${LINE}/images`, form(files)).then((r) => {
-        if (r.status === 200) for (const f of r.body.files) acknowledged.add(f.id);
-      }, () => undefined));
+      ops.push(
+        call(base, 'POST', `/v1/lines/${LINE}/images`, form(files)).then(
+          (r) => {
+            if (r.status === 200) for (const f of r.body.files) acknowledged.add(f.id);
+          },
+          () => undefined,
+        ),
+      );
       const started = await call(base, 'POST', `/v1/lines/${LINE}/builds`).catch(() => null);
       if (started?.status === 202) builds++;
       // Three kinds of moment, in turn: after the build finished (during an activation and an
@@ -94,10 +112,17 @@ test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing ackn
       for (const id of present) {
         const file = names.find((n) => n.startsWith(`${id}.`) && !n.endsWith('.json'));
         assert.ok(file, `round ${round}: ${id} listed without bytes`);
-        assert.equal(createHash('sha256').update(await readFile(path.join(dir, file))).digest('hex'), id, `round ${round}: ${id} torn`);
+        assert.equal(
+          createHash('sha256')
+            .update(await readFile(path.join(dir, file)))
+            .digest('hex'),
+          id,
+          `round ${round}: ${id} torn`,
+        );
       }
       const recs = await call(srv.base, 'GET', `/v1/lines/${LINE}/builds`);
-      for (const b of recs.body.builds) assert.ok(!['queued', 'running'].includes(b.status), `round ${round}: build ${b.id} left ${b.status}`);
+      for (const b of recs.body.builds)
+        assert.ok(!['queued', 'running'].includes(b.status), `round ${round}: build ${b.id} left ${b.status}`);
       const line = await call(srv.base, 'GET', `/v1/lines/${LINE}`);
       const active = line.body.activeBank?.version as number | undefined;
       if (active !== undefined) {
@@ -109,7 +134,9 @@ test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing ackn
         else assert.equal(r.body.results[0].score, known, `round ${round}: bank ${active} scores differently after the restart`);
       }
     }
-    t.diagnostic(`${KILLS} kills, ${acknowledged.size} acknowledged photos, ${builds} builds started, banks seen ${[...scores.keys()].join(',')}`);
+    t.diagnostic(
+      `${KILLS} kills, ${acknowledged.size} acknowledged photos, ${builds} builds started, banks seen ${[...scores.keys()].join(',')}`,
+    );
     assert.ok(scores.size >= 2, 'several banks were built and checked across restarts');
   } finally {
     if (srv && srv.child.exitCode === null) {

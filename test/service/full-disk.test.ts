@@ -76,55 +76,67 @@ async function assertNothingHalfWritten(): Promise<void> {
   assert.equal(names.length, 2 * list.body.images.length, `only whole photos (bytes + metadata): ${names.join(', ')}`);
   for (const img of list.body.images as { id: string }[]) {
     const file = names.find((n) => n.startsWith(img.id) && !n.endsWith('.json'))!;
-    assert.equal(createHash('sha256').update(await readFile(path.join(dir, file))).digest('hex'), img.id);
+    assert.equal(
+      createHash('sha256')
+        .update(await readFile(path.join(dir, file)))
+        .digest('hex'),
+      img.id,
+    );
   }
   const builds = await req('GET', `/v1/lines/${LINE}/builds`);
   assert.ok(builds.body.builds.every((b: { status: string }) => !['queued', 'running'].includes(b.status)));
 }
 
-test('a full DATA_DIR: 507 for uploads and builds, nothing half-written, inspections go on', { skip: mounted === true ? false : mounted }, async () => {
-  assert.equal((await req('POST', '/v1/lines', { id: LINE, config: { resize: 64, crop: 64, coresetRatio: 0.5 } })).status, 201);
-  assert.equal((await req('POST', `/v1/lines/${LINE}/images`, await images([1, 2, 3, 4, 5]))).status, 200);
-  const first = await req('POST', `/v1/lines/${LINE}/builds`);
-  assert.equal((await waitForBuild(first.body.id)).status, 'succeeded');
-  const probe = await images([50]);
-  const inspectOk = async () => {
-    const r = await req('POST', `/v1/lines/${LINE}/inspect`, probe);
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    return r.body.results[0].score as number;
-  };
-  const score = await inspectOk();
+test(
+  'a full DATA_DIR: 507 for uploads and builds, nothing half-written, inspections go on',
+  { skip: mounted === true ? false : mounted },
+  async () => {
+    assert.equal((await req('POST', '/v1/lines', { id: LINE, config: { resize: 64, crop: 64, coresetRatio: 0.5 } })).status, 201);
+    assert.equal((await req('POST', `/v1/lines/${LINE}/images`, await images([1, 2, 3, 4, 5]))).status, 200);
+    const first = await req('POST', `/v1/lines/${LINE}/builds`);
+    assert.equal((await waitForBuild(first.body.id)).status, 'succeeded');
+    const probe = await images([50]);
+    const inspectOk = async () => {
+      const r = await req('POST', `/v1/lines/${LINE}/inspect`, probe);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.results[0].score as number;
+    };
+    const score = await inspectOk();
 
-  // Space for the build record but not for the bank: the build fails with the code.
-  await fillDisk();
-  await freeAbout(24 * 1024);
-  const starved = await req('POST', `/v1/lines/${LINE}/builds`);
-  assert.equal(starved.status, 202, JSON.stringify(starved.body));
-  const failed = await waitForBuild(starved.body.id);
-  assert.equal(failed.status, 'failed');
-  assert.equal(failed.error.code, 'insufficient_storage', JSON.stringify(failed.error));
-  await assertNothingHalfWritten();
+    // Space for the build record but not for the bank: the build fails with the code.
+    await fillDisk();
+    await freeAbout(24 * 1024);
+    const starved = await req('POST', `/v1/lines/${LINE}/builds`);
+    assert.equal(starved.status, 202, JSON.stringify(starved.body));
+    const failed = await waitForBuild(starved.body.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error.code, 'insufficient_storage', JSON.stringify(failed.error));
+    await assertNothingHalfWritten();
 
-  await fillDisk();
-  const upload = await req('POST', `/v1/lines/${LINE}/images`, await images([20, 21, 22]));
-  assert.equal(upload.status, 507, JSON.stringify(upload.body));
-  assert.equal(upload.body.error.code, 'insufficient_storage');
-  const build = await req('POST', `/v1/lines/${LINE}/builds`);
-  assert.equal(build.status, 507, JSON.stringify(build.body));
-  assert.equal(build.body.error.code, 'insufficient_storage');
-  await assertNothingHalfWritten();
-  assert.equal((await req('GET', `/v1/lines/${LINE}/images`)).body.images.length, 5);
+    await fillDisk();
+    const upload = await req('POST', `/v1/lines/${LINE}/images`, await images([20, 21, 22]));
+    assert.equal(upload.status, 507, JSON.stringify(upload.body));
+    assert.equal(upload.body.error.code, 'insufficient_storage');
+    const build = await req('POST', `/v1/lines/${LINE}/builds`);
+    assert.equal(build.status, 507, JSON.stringify(build.body));
+    assert.equal(build.body.error.code, 'insufficient_storage');
+    await assertNothingHalfWritten();
+    assert.equal((await req('GET', `/v1/lines/${LINE}/images`)).body.images.length, 5);
 
-  // Reads and inspections need no space: same answer as before, and the instance stays ready.
-  assert.equal(await inspectOk(), score);
-  const ready = await req('GET', '/readyz');
-  assert.equal(ready.status, 200);
-  assert.match(ready.body.checks.dataDir.message, /full/);
-  assert.deepEqual((await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version), [1]);
+    // Reads and inspections need no space: same answer as before, and the instance stays ready.
+    assert.equal(await inspectOk(), score);
+    const ready = await req('GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.match(ready.body.checks.dataDir.message, /full/);
+    assert.deepEqual(
+      (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version),
+      [1],
+    );
 
-  // Space back: writes work again.
-  await rm(filler);
-  assert.equal((await req('POST', `/v1/lines/${LINE}/images`, await images([20, 21, 22]))).status, 200);
-  const again = await req('POST', `/v1/lines/${LINE}/builds`);
-  assert.equal((await waitForBuild(again.body.id)).status, 'succeeded');
-});
+    // Space back: writes work again.
+    await rm(filler);
+    assert.equal((await req('POST', `/v1/lines/${LINE}/images`, await images([20, 21, 22]))).status, 200);
+    const again = await req('POST', `/v1/lines/${LINE}/builds`);
+    assert.equal((await waitForBuild(again.body.id)).status, 'succeeded');
+  },
+);

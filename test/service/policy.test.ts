@@ -13,10 +13,20 @@ import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
 
 test('line config: documented defaults, partial merges, cross-field rules', () => {
   assert.deepEqual(DEFAULT_LINE_CONFIG, {
-    method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
-    resize: 224, crop: null, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
-    suspectShare: 0.3, suspectEvidence: 'calibrationScore',
-    trainImages: null, keepBanks: 10, pruneImages: false,
+    method: 'softpatch',
+    discriminator: 'lof',
+    lofK: 6,
+    discriminatorWindow: 0,
+    removalQuantile: 0.15,
+    coresetRatio: 0.1,
+    resize: 224,
+    crop: null,
+    threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
+    suspectShare: 0.3,
+    suspectEvidence: 'calibrationScore',
+    trainImages: null,
+    keepBanks: 10,
+    pruneImages: false,
   });
   const merged = mergeLineConfig(DEFAULT_LINE_CONFIG, { coresetRatio: 0.01, threshold: { policy: 'fixed', value: 2 } });
   assert.equal(merged.coresetRatio, 0.01);
@@ -27,8 +37,14 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
   assert.equal(DEFAULT_LINE_CONFIG.coresetRatio, 0.1, 'defaults are not mutated');
   const back = mergeLineConfig(merged, { threshold: { policy: 'auto' } });
   assert.equal(back.threshold.policy, 'auto');
-  assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { threshold: { policy: 'fixed' } }), (e) => isAppError(e) && e.code === 'validation_failed');
-  assert.throws(() => mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: 100, crop: 112 }), (e) => isAppError(e) && e.status === 400);
+  assert.throws(
+    () => mergeLineConfig(DEFAULT_LINE_CONFIG, { threshold: { policy: 'fixed' } }),
+    (e) => isAppError(e) && e.code === 'validation_failed',
+  );
+  assert.throws(
+    () => mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: 100, crop: 112 }),
+    (e) => isAppError(e) && e.status === 400,
+  );
   assert.deepEqual(mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: null, crop: 112 }).resize, null);
   assert.equal(engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { discriminatorWindow: 2 })).discriminatorWindow, 2);
   const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
@@ -50,7 +66,15 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   assert.ok(dragged.threshold > t.threshold, 'suspects would drag the threshold up');
   assert.ok(robustSpread([2, 2, 2, 2]) > 0, 'a uniform set still gets a positive spread');
 
-  const cal: CalibrationRecord = { imageScores: scores, excluded: [], median: 1, spread: 0.2, sensitivity: 3.5, threshold: 1.7, pixelMedian: 0.1 };
+  const cal: CalibrationRecord = {
+    imageScores: scores,
+    excluded: [],
+    median: 1,
+    spread: 0.2,
+    sensitivity: 3.5,
+    threshold: 1.7,
+    pixelMedian: 0.1,
+  };
   const fence = { ...DEFAULT_LINE_CONFIG.threshold, rule: 'fence' as const };
   const line = { ...DEFAULT_LINE_CONFIG, threshold: fence };
   assert.ok(Math.abs(effectiveThreshold(cal, line) - 1.7) < 1e-12);
@@ -60,10 +84,18 @@ test('threshold: m + k·s over non-suspects; request > fixed line value > auto w
   // Rule "tail": the recorded Gumbel at the line's current false-alarm rate; a bank without a tail falls back to the fence.
   const tail = { ...line, threshold: { ...fence, rule: 'tail' as const, falseAlarmRate: 0.01 } };
   assert.ok(Math.abs(effectiveThreshold(cal, tail) - 1.7) < 1e-12);
-  const withTail: CalibrationRecord = { ...cal, tail: { location: 1, scale: 0.1, falseAlarmRate: 0.05, threshold: 0, bootstrap: { resamples: 0, sd: 0, p05: 0, p95: 0 } } };
+  const withTail: CalibrationRecord = {
+    ...cal,
+    tail: { location: 1, scale: 0.1, falseAlarmRate: 0.05, threshold: 0, bootstrap: { resamples: 0, sd: 0, p05: 0, p95: 0 } },
+  };
   assert.ok(Math.abs(effectiveThreshold(withTail, tail) - (1 - 0.1 * Math.log(-Math.log(0.99)))) < 1e-12);
   // Policy validation: the threshold comes from the bank's scores of the labelled photos.
-  const scored = [1, 2, 3, 10, 11, 12].map((score, i) => ({ id: String(i), filename: `${i}.png`, label: (i < 3 ? 'good' : 'defective') as 'good' | 'defective', score }));
+  const scored = [1, 2, 3, 10, 11, 12].map((score, i) => ({
+    id: String(i),
+    filename: `${i}.png`,
+    label: (i < 3 ? 'good' : 'defective') as 'good' | 'defective',
+    score,
+  }));
   const validation = mergeLineConfig(line, { threshold: { policy: 'validation' } });
   assert.equal(validation.threshold.target, 'f1');
   assert.equal(effectiveThreshold(cal, validation, undefined, scored), 6.5);
@@ -88,8 +120,14 @@ test('noise report: suspects by removed share, most suspicious first', () => {
     new Set([1, 3]),
     'removedShare',
   );
-  assert.deepEqual(entries.map((e) => e.id), ['b', 'd', 'c', 'a']);
-  assert.deepEqual(entries.map((e) => e.suspect), [true, true, false, false]);
+  assert.deepEqual(
+    entries.map((e) => e.id),
+    ['b', 'd', 'c', 'a'],
+  );
+  assert.deepEqual(
+    entries.map((e) => e.suspect),
+    [true, true, false, false],
+  );
   assert.equal(entries[0].calibrationScore, 2);
   assert.equal(entries[0].filename, 'b.png');
 });
@@ -102,7 +140,10 @@ test('suspects: removed share above both suspectShare and the robust fence of th
   clean[5] = entry(5, 0.305);
   clean[9] = entry(9, 0.31);
   const noisy = [...clean, entry(20, 0.55), entry(21, 0.6), entry(22, 0.45)];
-  assert.deepEqual([...suspectImages(noisy, 0.3)].sort((a, b) => a - b), [20, 21, 22]);
+  assert.deepEqual(
+    [...suspectImages(noisy, 0.3)].sort((a, b) => a - b),
+    [20, 21, 22],
+  );
   // The absolute floor: an outlier that lost little is not a suspect.
   const tidy = [...Array.from({ length: 20 }, (_, i) => entry(i, 0.1)), entry(20, 0.25)];
   assert.equal(suspectImages(tidy, 0.3).size, 0);
@@ -123,5 +164,8 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
   const whole = estimateBuild([img(128, 96), img(64, 64)], { ...DEFAULT_LINE_CONFIG, resize: null, crop: null }, engine, manifest);
   assert.equal(whole.patchesPerImage, 16 * 12, 'the largest frame counts');
   assert.doesNotThrow(() => assertWithinCapacity(e, e.bytes));
-  assert.throws(() => assertWithinCapacity(e, e.bytes - 1), (err) => isAppError(err) && err.code === 'over_capacity' && err.status === 422 && err.details?.estimatedBytes === e.bytes);
+  assert.throws(
+    () => assertWithinCapacity(e, e.bytes - 1),
+    (err) => isAppError(err) && err.code === 'over_capacity' && err.status === 422 && err.details?.estimatedBytes === e.bytes,
+  );
 });

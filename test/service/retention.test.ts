@@ -32,11 +32,16 @@ const req = (method: string, url: string, body?: unknown): Promise<Json> => call
 const upload = (seeds: number[]): Promise<string[]> => uploadPhotos(srv.url, LINE, seeds);
 const build = (): Promise<number> => buildBank(srv.url, LINE);
 
-const versions = async (): Promise<number[]> => (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version);
-const imageIds = async (): Promise<string[]> => (await req('GET', `/v1/lines/${LINE}/images?limit=1000`)).body.images.map((i: { id: string }) => i.id).sort();
+const versions = async (): Promise<number[]> =>
+  (await req('GET', `/v1/lines/${LINE}/banks`)).body.banks.map((b: { version: number }) => b.version);
+const imageIds = async (): Promise<string[]> =>
+  (await req('GET', `/v1/lines/${LINE}/images?limit=1000`)).body.images.map((i: { id: string }) => i.id).sort();
 
 test('keepBanks and pruneImages: old banks and the photos only they used go; the active bank stays', async () => {
-  const created = await req('POST', '/v1/lines', { id: LINE, config: { resize: 64, crop: 64, coresetRatio: 0.5, trainImages: 5, keepBanks: 1, pruneImages: true } });
+  const created = await req('POST', '/v1/lines', {
+    id: LINE,
+    config: { resize: 64, crop: 64, coresetRatio: 0.5, trainImages: 5, keepBanks: 1, pruneImages: true },
+  });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.config.keepBanks, 1);
   const first = await upload([1, 2, 3, 4, 5]);
@@ -75,7 +80,11 @@ test('deleting a bank version by hand; versions are never given out again', asyn
   const above = await req('POST', `/v1/lines/${LINE}/inspect?regions=true&threshold=${score * 0.999}`, probe);
   assert.equal(above.body.results[0].anomalous, true);
   assert.ok(above.body.results[0].regions.length >= 1, 'an anomalous image has a region');
-  const at = await req('POST', `/v1/lines/${LINE}/inspect?regions=true&threshold=${score}`, form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]));
+  const at = await req(
+    'POST',
+    `/v1/lines/${LINE}/inspect?regions=true&threshold=${score}`,
+    form([{ name: 'q.png', bytes: await partImage(40, { size: 64 }) }]),
+  );
   assert.equal(at.body.results[0].anomalous, false);
   assert.deepEqual(at.body.results[0].regions, []);
 });

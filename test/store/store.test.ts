@@ -5,13 +5,33 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isAppError } from '../../src/common/errors.js';
-import { Store, newBuildId, type BankPayload, type BuildRecord, type ImageRecord, type LineConfig, type LineRecord } from '../../src/store/index.js';
+import {
+  Store,
+  newBuildId,
+  type BankPayload,
+  type BuildRecord,
+  type ImageRecord,
+  type LineConfig,
+  type LineRecord,
+} from '../../src/store/index.js';
 import { Layout } from '../../src/store/paths.js';
 import { BankCache } from '../../src/store/bank-cache.js';
 
 const CONFIG: LineConfig = {
-  method: 'softpatch', discriminator: 'lof', lofK: 6, discriminatorWindow: 0, removalQuantile: 0.15, coresetRatio: 0.1,
-  resize: 256, crop: 224, threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 }, suspectShare: 0.3, suspectEvidence: 'removedShare', trainImages: null, keepBanks: null, pruneImages: false,
+  method: 'softpatch',
+  discriminator: 'lof',
+  lofK: 6,
+  discriminatorWindow: 0,
+  removalQuantile: 0.15,
+  coresetRatio: 0.1,
+  resize: 256,
+  crop: 224,
+  threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
+  suspectShare: 0.3,
+  suspectEvidence: 'removedShare',
+  trainImages: null,
+  keepBanks: null,
+  pruneImages: false,
 };
 
 async function tempStore(cache = 2): Promise<{ store: Store; dir: string }> {
@@ -28,41 +48,84 @@ function lineRecord(id: string): LineRecord {
 
 function buildRecord(line: string, status: BuildRecord['status']): BuildRecord {
   return {
-    id: newBuildId(), line, status, stage: status === 'succeeded' ? 'done' : 'embedding', progress: null,
-    createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, config: CONFIG, images: 3,
-    timingsMs: {}, bankVersion: null, error: null,
+    id: newBuildId(),
+    line,
+    status,
+    stage: status === 'succeeded' ? 'done' : 'embedding',
+    progress: null,
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    config: CONFIG,
+    images: 3,
+    timingsMs: {},
+    bankVersion: null,
+    error: null,
   };
 }
 
 function payload(line: string, buildId: string, rows: number, seg: boolean): BankPayload {
   const dim = 4;
   const mk = (offset: number) => ({
-    rows, dim,
+    rows,
+    dim,
     features: Float32Array.from({ length: rows * dim }, (_, i) => i * 0.5 + offset),
     weights: Float32Array.from({ length: rows }, (_, i) => 1 + i / 10),
     sourceImage: Int32Array.from({ length: rows }, (_, i) => i % 3),
   });
   return {
     meta: {
-      format: 1, line, buildId, createdAt: new Date().toISOString(), method: seg ? 'softpatch+' : 'softpatch', config: CONFIG,
-      engineConfig: {}, backbone: { id: 'x', sha256: 'y' }, grid: { h: 2, w: 2 }, dim,
-      rows: { cls: rows, seg: seg ? rows : null }, trainingImages: ['a', 'b', 'c'],
+      format: 1,
+      line,
+      buildId,
+      createdAt: new Date().toISOString(),
+      method: seg ? 'softpatch+' : 'softpatch',
+      config: CONFIG,
+      engineConfig: {},
+      backbone: { id: 'x', sha256: 'y' },
+      grid: { h: 2, w: 2 },
+      dim,
+      rows: { cls: rows, seg: seg ? rows : null },
+      trainingImages: ['a', 'b', 'c'],
       calibration: { imageScores: [1, 2, 3], excluded: [], median: 2, spread: 1, sensitivity: 3.5, threshold: 5.5, pixelMedian: 0.5 },
-      threshold: 5.5, colorScale: { lo: 0.5, hi: 10.5, colormap: 'turbo' },
+      threshold: 5.5,
+      colorScale: { lo: 0.5, hi: 10.5, colormap: 'turbo' },
     },
     bankSet: { method: seg ? 'softpatch+' : 'softpatch', grid: { h: 2, w: 2 }, cls: mk(0), seg: seg ? mk(100) : null },
-    noiseReport: { line, buildId, method: 'softpatch', removalQuantile: 0.15, suspectShare: 0.3, evidence: 'removedShare', rule: 'r', suspects: 0, fence: 0.3, separation: { gap: null, borderline: 0 }, images: [] },
+    noiseReport: {
+      line,
+      buildId,
+      method: 'softpatch',
+      removalQuantile: 0.15,
+      suspectShare: 0.3,
+      evidence: 'removedShare',
+      rule: 'r',
+      suspects: 0,
+      fence: 0.3,
+      separation: { gap: null, borderline: 0 },
+      images: [],
+    },
   };
 }
 
 test('line ids are validated before any path is built', () => {
   const layout = new Layout('/nonexistent');
   for (const bad of ['../etc', 'Bottle', '', '-x', 'a/b', 'a'.repeat(65), 'a.b', '%2e%2e']) {
-    assert.throws(() => layout.line(bad), (err) => isAppError(err) && err.status === 400 && err.code === 'validation_failed', bad);
+    assert.throws(
+      () => layout.line(bad),
+      (err) => isAppError(err) && err.status === 400 && err.code === 'validation_failed',
+      bad,
+    );
   }
   assert.equal(layout.line('bottle_2-x').dir, path.join('/nonexistent', 'lines', 'bottle_2-x'));
-  assert.throws(() => layout.line('ok').imageMeta('../../x'), (err) => isAppError(err) && err.status === 400);
-  assert.throws(() => layout.line('ok').bank(0), (err) => isAppError(err) && err.status === 400);
+  assert.throws(
+    () => layout.line('ok').imageMeta('../../x'),
+    (err) => isAppError(err) && err.status === 400,
+  );
+  assert.throws(
+    () => layout.line('ok').bank(0),
+    (err) => isAppError(err) && err.status === 400,
+  );
 });
 
 test('build ids are unique and sort by creation, also within one millisecond', () => {
@@ -77,9 +140,15 @@ test('lines: create, conflict, update, list, delete', async () => {
   const { store, dir } = await tempStore();
   try {
     await store.lines.create(lineRecord('bottle'));
-    await assert.rejects(store.lines.create(lineRecord('bottle')), (err) => isAppError(err) && err.code === 'conflict' && err.status === 409);
+    await assert.rejects(
+      store.lines.create(lineRecord('bottle')),
+      (err) => isAppError(err) && err.code === 'conflict' && err.status === 409,
+    );
     await store.lines.create(lineRecord('cable'));
-    assert.deepEqual((await store.lines.list()).map((l) => l.id), ['bottle', 'cable']);
+    assert.deepEqual(
+      (await store.lines.list()).map((l) => l.id),
+      ['bottle', 'cable'],
+    );
     await Promise.all([1, 2, 3].map((v) => store.lines.update('bottle', (r) => ({ ...r, name: `${r.name}+${v}` }))));
     assert.equal((await store.lines.get('bottle')).name, 'bottle+1+2+3', 'updates are serialised, none lost');
     await store.deleteLine('bottle');
@@ -98,7 +167,17 @@ test('images: content-addressed, duplicates stored once, strays removed at start
     await store.lines.create(lineRecord('l1'));
     const bytes = Buffer.from('fake png bytes');
     const id = createHash('sha256').update(bytes).digest('hex');
-    const rec: ImageRecord = { id, filename: 'a.png', contentType: 'image/png', format: 'png', ext: 'png', width: 1, height: 1, bytes: bytes.length, uploadedAt: new Date().toISOString() };
+    const rec: ImageRecord = {
+      id,
+      filename: 'a.png',
+      contentType: 'image/png',
+      format: 'png',
+      ext: 'png',
+      width: 1,
+      height: 1,
+      bytes: bytes.length,
+      uploadedAt: new Date().toISOString(),
+    };
     for (const expected of ['stored', 'duplicate']) {
       const staged = await store.images.openStaging('l1');
       await new Promise<void>((resolve, reject) => staged.stream.end(bytes, () => resolve()).on('error', reject));
@@ -192,7 +271,11 @@ test('recovery: interrupted builds fail, banks of unfinished builds vanish, the 
     assert.deepEqual(await again.banks.versions('l1'), [1]);
     assert.equal((await again.lines.get('l1')).activeBank, 1);
     assert.deepEqual(await readdir(path.join(dir, 'lines', 'l1', 'tmp')), []);
-    assert.deepEqual((await again.builds.list('l1')).map((b) => b.id), [queued.id, running.id, done.id], 'newest first');
+    assert.deepEqual(
+      (await again.builds.list('l1')).map((b) => b.id),
+      [queued.id, running.id, done.id],
+      'newest first',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -201,8 +284,19 @@ test('recovery: interrupted builds fail, banks of unfinished builds vanish, the 
 test('bank cache: LRU bounded by bank bytes, one load per bank while cached', async () => {
   let loads = 0;
   // Banks of 10 rows × 2 dims: 80 + 40 + 40 = 160 bytes each (a/3 is three times larger).
-  const bankOf = (rows: number) => ({ rows, dim: 2, features: new Float32Array(rows * 2), weights: new Float32Array(rows), sourceImage: new Int32Array(rows) });
-  const fake = { load: async (line: string, version: number) => { loads++; return { line, version, bankSet: { cls: bankOf(version === 3 ? 30 : 10), seg: null } } as never; } };
+  const bankOf = (rows: number) => ({
+    rows,
+    dim: 2,
+    features: new Float32Array(rows * 2),
+    weights: new Float32Array(rows),
+    sourceImage: new Int32Array(rows),
+  });
+  const fake = {
+    load: async (line: string, version: number) => {
+      loads++;
+      return { line, version, bankSet: { cls: bankOf(version === 3 ? 30 : 10), seg: null } } as never;
+    },
+  };
   const cache = new BankCache(fake as never, 400);
   await cache.get('a', 1);
   await cache.get('a', 2);

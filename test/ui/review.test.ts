@@ -65,19 +65,40 @@ before(async () => {
   for (let i = 0; i < 3; i++) defects.push(await partImage(950 + i, { size: 160, defect: { x: 84 - 10 * i, y: 30, size: 34 } }));
   await writePhotos('train', defects, 'defect');
   await writePhotos('good', await Promise.all([0, 1, 2].map((i) => partImage(1000 + i, { size: 160 }))), 'val-good');
-  await writePhotos('defective', await Promise.all([0, 1, 2].map((i) => partImage(1010 + i, { size: 160, defect: { x: 30 + 20 * i, y: 80, size: 24 } }))), 'val-defect');
-  await writePhotos('probe', [await partImage(1100, { size: 160, defect: { x: 40, y: 76, size: 22 } }), await partImage(1101, { size: 160 })], 'probe');
+  await writePhotos(
+    'defective',
+    await Promise.all([0, 1, 2].map((i) => partImage(1010 + i, { size: 160, defect: { x: 30 + 20 * i, y: 80, size: 24 } }))),
+    'val-defect',
+  );
+  await writePhotos(
+    'probe',
+    [await partImage(1100, { size: 160, defect: { x: 40, y: 76, size: 22 } }), await partImage(1101, { size: 160 })],
+    'probe',
+  );
 
   srv = await startServer({ API_KEYS: KEY, MAX_PIXELS: '100000' });
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 860 },
   });
   page = ctx.pages()[0] ?? (await ctx.newPage());
   // Anything the page loads must come from the service itself.
-  await page.route('**/*', (route) => (route.request().url().startsWith(srv.url) || route.request().url().startsWith('data:') || route.request().url().startsWith('blob:') ? route.continue() : route.abort()));
+  await page.route('**/*', (route) =>
+    route.request().url().startsWith(srv.url) || route.request().url().startsWith('data:') || route.request().url().startsWith('blob:')
+      ? route.continue()
+      : route.abort(),
+  );
   page.on('requestfailed', (r) => {
     if (!r.url().startsWith(srv.url)) assert.fail(`the page tried to load ${r.url()}`);
   });
@@ -120,7 +141,14 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
 
   // Settings: small frames keep the build quick.
   await page.click('.tabs a:has-text("Settings")');
-  for (const [name, value] of Object.entries({ resize: '160', crop: '144', coresetRatio: '0.25', removalQuantile: '0.1', suspectShare: '0.38' })) await page.fill(`#settings-form input[name=${name}]`, value);
+  for (const [name, value] of Object.entries({
+    resize: '160',
+    crop: '144',
+    coresetRatio: '0.25',
+    removalQuantile: '0.1',
+    suspectShare: '0.38',
+  }))
+    await page.fill(`#settings-form input[name=${name}]`, value);
   await page.click('#settings-form button[type=submit]');
   await page.locator('.toast.ok', { hasText: 'Settings saved' }).waitFor();
   const line = await call(srv.url, 'GET', `/v1/lines/${LINE}`, undefined, { authorization: `Bearer ${KEY}` });
@@ -175,7 +203,11 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   await cards.first().waitFor();
   assert.equal(await cards.count(), 23);
   const names = await cards.evaluateAll((els) => els.map((e) => e.getAttribute('data-filename')));
-  assert.deepEqual(names.slice(0, 3).map((n) => n!.startsWith('defect-')), [true, true, true], names.join(','));
+  assert.deepEqual(
+    names.slice(0, 3).map((n) => n!.startsWith('defect-')),
+    [true, true, true],
+    names.join(','),
+  );
   // The three defective uploads are suspects; the default leave-one-out evidence may add one clean outlier.
   const suspects = await page.locator('#noise-gallery .noise-card.suspect').count();
   assert.ok(suspects >= 3 && suspects <= 4, `suspects ${suspects}`);
@@ -184,7 +216,10 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
     const first = [...document.querySelectorAll('#noise-gallery img')].slice(0, 10) as HTMLImageElement[];
     return first.length === 10 && first.every((i) => i.complete && i.naturalWidth > 0);
   });
-  const thumb = await cards.first().locator('img').evaluate((i) => ({ w: (i as HTMLImageElement).naturalWidth, src: (i as HTMLImageElement).src }));
+  const thumb = await cards
+    .first()
+    .locator('img')
+    .evaluate((i) => ({ w: (i as HTMLImageElement).naturalWidth, src: (i as HTMLImageElement).src }));
   assert.equal(thumb.w, 160, 'the removal overlay at the photo size');
   await shot('02-noise-report');
   await readmeShot('noise-report');
@@ -211,10 +246,17 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
     const frame = el.querySelector('.overlay-frame')!.getBoundingClientRect();
     const box = img.getBoundingClientRect();
     const region = el.querySelector('.region')?.getBoundingClientRect();
-    return { natural: [img.naturalWidth, img.naturalHeight], frame: [frame.x, frame.y, frame.width, frame.height], img: [box.x, box.y, box.width, box.height], region: region ? [region.x, region.y, region.width, region.height] : null };
+    return {
+      natural: [img.naturalWidth, img.naturalHeight],
+      frame: [frame.x, frame.y, frame.width, frame.height],
+      img: [box.x, box.y, box.width, box.height],
+      region: region ? [region.x, region.y, region.width, region.height] : null,
+    };
   });
   assert.deepEqual(geometry.natural, [160, 160]);
-  geometry.frame.forEach((v, i) => assert.ok(Math.abs(v - geometry.img[i]) < 1.5, `overlay sits on its frame: ${geometry.img} vs ${geometry.frame}`));
+  geometry.frame.forEach((v, i) =>
+    assert.ok(Math.abs(v - geometry.img[i]) < 1.5, `overlay sits on its frame: ${geometry.img} vs ${geometry.frame}`),
+  );
   assert.ok(geometry.region, 'a region box is drawn');
   const [rx, ry, rw, rh] = geometry.region!;
   const [ix, iy, iw, ih] = geometry.img;

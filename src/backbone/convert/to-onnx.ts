@@ -21,10 +21,19 @@ export interface ConvertOptions {
   inputName?: string;
 }
 
-interface Pad { top: number; bottom: number; left: number; right: number }
+interface Pad {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
 
 function asPairs(v: unknown): [[number, number], [number, number]] {
-  if (typeof v === 'number') return [[v, v], [v, v]];
+  if (typeof v === 'number')
+    return [
+      [v, v],
+      [v, v],
+    ];
   const a = v as Array<number | number[]>;
   const pair = (x: number | number[]): [number, number] => (Array.isArray(x) ? [x[0], x[1]] : [x, x]);
   return [pair(a[0]), pair(a[1])];
@@ -55,7 +64,12 @@ function ancestors(layers: KerasLayer[], targets: string[]): Set<string> {
  * Conv weights with an optional BatchNormalization folded in, in float64 then rounded once:
  * W'[o] = W[o]·γ/√(σ²+ε), b'[o] = (b[o] − μ)·γ/√(σ²+ε) + β.
  */
-function convWeights(model: KerasModel, conv: KerasLayer, bn: KerasLayer | null, permuteInputRgbToBgr: boolean): { w: Float32Array; b: Float32Array; dims: number[] } {
+function convWeights(
+  model: KerasModel,
+  conv: KerasLayer,
+  bn: KerasLayer | null,
+  permuteInputRgbToBgr: boolean,
+): { w: Float32Array; b: Float32Array; dims: number[] } {
   const kernel = layerWeight(model, conv.name, 'kernel'); // [kh, kw, in, out]
   const [kh, kw, cin, cout] = kernel.shape;
   const bias = conv.config.use_bias === false ? new Float32Array(cout) : layerWeight(model, conv.name, 'bias').data;
@@ -101,10 +115,18 @@ export function appendAggregation(g: GraphBuilder, layer2: string, layer3: strin
   if (c2 !== 512 || c3 !== 1024) throw conversionError(`closed-form aggregation needs 512/1024 channels, got ${c2}/${c3}`);
   const k2 = new Float32Array(c2 * 9);
   for (let c = 0; c < c2; c++) for (let t = 0; t < 9; t++) k2[c * 9 + t] = t === 4 ? 0.2 : 0.1;
-  const f2 = g.node('Conv', [layer2, g.constant('agg_l2_kernel', [c2, 1, 3, 3], k2)], { group: c2, pads: [1, 1, 1, 1], kernel_shape: [3, 3] });
+  const f2 = g.node('Conv', [layer2, g.constant('agg_l2_kernel', [c2, 1, 3, 3], k2)], {
+    group: c2,
+    pads: [1, 1, 1, 1],
+    kernel_shape: [3, 3],
+  });
   // Grouped conv with two input channels per group = pair sum followed by the 3×3 box.
   const k3 = new Float32Array((c3 / 2) * 2 * 9).fill(1 / 18);
-  const s3 = g.node('Conv', [layer3, g.constant('agg_l3_kernel', [c3 / 2, 2, 3, 3], k3)], { group: c3 / 2, pads: [1, 1, 1, 1], kernel_shape: [3, 3] });
+  const s3 = g.node('Conv', [layer3, g.constant('agg_l3_kernel', [c3 / 2, 2, 3, 3], k3)], {
+    group: c3 / 2,
+    pads: [1, 1, 1, 1],
+    kernel_shape: [3, 3],
+  });
   const sizes = g.node('Shape', [f2]);
   const f3 = g.node('Resize', [s3, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
   const cat = g.node('Concat', [f2, f3], { axis: 1 });
@@ -114,7 +136,8 @@ export function appendAggregation(g: GraphBuilder, layer2: string, layer3: strin
 export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uint8Array {
   const inputName = opts.inputName ?? 'image';
   const layers = model.layers;
-  const targets = opts.variant === 'features' ? (opts.featureLayers ?? ['activation_21', 'activation_39']) : [layers[layers.length - 1].name];
+  const targets =
+    opts.variant === 'features' ? (opts.featureLayers ?? ['activation_21', 'activation_39']) : [layers[layers.length - 1].name];
   const needed = ancestors(layers, targets);
   const consumers = new Map<string, KerasLayer[]>();
   for (const l of layers) for (const i of l.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);
@@ -157,19 +180,27 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         const { name, pad } = inputOf(l);
         const next = consumers.get(l.name) ?? [];
         const bn = next.length === 1 && next[0].className === 'BatchNormalization' && needed.has(next[0].name) ? next[0] : null;
-        if ((l.config.dilation_rate as number[] | undefined)?.some((d) => d !== 1)) throw conversionError(`${l.name}: dilation is not supported`);
-        if (l.config.activation !== 'linear') throw conversionError(`${l.name}: fused activation ${String(l.config.activation)} is not supported`);
+        if ((l.config.dilation_rate as number[] | undefined)?.some((d) => d !== 1))
+          throw conversionError(`${l.name}: dilation is not supported`);
+        if (l.config.activation !== 'linear')
+          throw conversionError(`${l.name}: fused activation ${String(l.config.activation)} is not supported`);
         const { w, b, dims } = convWeights(model, l, bn, first);
         first = false;
         const [kh, kw] = l.config.kernel_size as number[];
         const strides = l.config.strides as number[];
         const p = pad ?? { top: 0, bottom: 0, left: 0, right: 0 };
         if (l.config.padding === 'same') {
-          if (strides.some((s) => s !== 1) || kh % 2 === 0 || kw % 2 === 0) throw conversionError(`${l.name}: "same" padding only with stride 1 and odd kernels`);
-          p.top += (kh - 1) / 2; p.bottom += (kh - 1) / 2; p.left += (kw - 1) / 2; p.right += (kw - 1) / 2;
+          if (strides.some((s) => s !== 1) || kh % 2 === 0 || kw % 2 === 0)
+            throw conversionError(`${l.name}: "same" padding only with stride 1 and odd kernels`);
+          p.top += (kh - 1) / 2;
+          p.bottom += (kh - 1) / 2;
+          p.left += (kw - 1) / 2;
+          p.right += (kw - 1) / 2;
         }
         const out = g.node('Conv', [name, g.constant(`${l.name}_W`, dims, w), g.constant(`${l.name}_B`, [dims[0]], b)], {
-          kernel_shape: [kh, kw], strides, pads: [p.top, p.left, p.bottom, p.right],
+          kernel_shape: [kh, kw],
+          strides,
+          pads: [p.top, p.left, p.bottom, p.right],
         });
         const outLayer = bn ? bn.name : l.name;
         if (bn) folded.add(bn.name);
@@ -199,7 +230,14 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
         const { name, pad } = inputOf(l);
         if (l.config.padding !== 'valid') throw conversionError(`${l.name}: padding ${String(l.config.padding)} is not supported`);
         const p = pad ?? { top: 0, bottom: 0, left: 0, right: 0 };
-        tensor.set(l.name, g.node('MaxPool', [name], { kernel_shape: l.config.pool_size as number[], strides: l.config.strides as number[], pads: [p.top, p.left, p.bottom, p.right] }));
+        tensor.set(
+          l.name,
+          g.node('MaxPool', [name], {
+            kernel_shape: l.config.pool_size as number[],
+            strides: l.config.strides as number[],
+            pads: [p.top, p.left, p.bottom, p.right],
+          }),
+        );
         channels.set(l.name, channels.get(l.inputs[0]) as number);
         break;
       }
@@ -212,7 +250,11 @@ export function convertKerasToOnnx(model: KerasModel, opts: ConvertOptions): Uin
       case 'Dense': {
         const k = layerWeight(model, l.name, 'kernel'); // [in, out]
         const bias = layerWeight(model, l.name, 'bias');
-        const gemm = g.node('Gemm', [inputOf(l).name, g.constant(`${l.name}_W`, k.shape, k.data), g.constant(`${l.name}_B`, bias.shape, bias.data)]);
+        const gemm = g.node('Gemm', [
+          inputOf(l).name,
+          g.constant(`${l.name}_W`, k.shape, k.data),
+          g.constant(`${l.name}_B`, bias.shape, bias.data),
+        ]);
         if (l.config.activation === 'softmax') tensor.set(l.name, g.node('Softmax', [gemm], { axis: 1 }, ['probabilities']));
         else throw conversionError(`${l.name}: Dense activation ${String(l.config.activation)} is not supported`);
         channels.set(l.name, k.shape[1]);

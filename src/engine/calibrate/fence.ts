@@ -16,7 +16,11 @@ export function robustSpread(values: ArrayLike<number>, m = median(values)): num
   return Math.max(MAD_TO_SIGMA * median(dev), 0.01 * Math.abs(m));
 }
 
-export function thresholdFrom(scores: number[], suspects: ReadonlySet<number>, sensitivity: number): { median: number; spread: number; threshold: number } {
+export function thresholdFrom(
+  scores: number[],
+  suspects: ReadonlySet<number>,
+  sensitivity: number,
+): { median: number; spread: number; threshold: number } {
   const kept = scores.filter((_, i) => !suspects.has(i));
   const basis = kept.length > 0 ? kept : scores;
   const m = median(basis);

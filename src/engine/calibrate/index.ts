@@ -1,6 +1,29 @@
-/** Label-free decisions (guide §3, §2.4): the threshold from leave-one-image-out scores and the noise report's suspect rule; and the labelled thresholds of validation photos. */
-export { calibrate, decide, DEFAULT_FALSE_ALARM_RATE, scoreLeaveOneOut, SPEC_DECISION_RULES, THRESHOLD_RULES, type Calibration, type CalibrationInput, type Decision, type DecisionRules, type ThresholdRule } from './threshold.js';
+/**
+ * Label-free decisions (guide §3, §2.4): the threshold from leave-one-image-out scores and the noise
+ * report's suspect rule.
+ */
+export {
+  calibrate,
+  decide,
+  DEFAULT_FALSE_ALARM_RATE,
+  scoreLeaveOneOut,
+  SPEC_DECISION_RULES,
+  THRESHOLD_RULES,
+  type Calibration,
+  type CalibrationInput,
+  type Decision,
+  type DecisionRules,
+  type ThresholdRule,
+} from './threshold.js';
 export { DEFAULT_SENSITIVITY, robustSpread, thresholdFrom } from './fence.js';
 export { BOOTSTRAP_RESAMPLES, fitGumbel, gumbelQuantile, tailThreshold, type GumbelFit, type TailThreshold } from './tail.js';
-export { DEFAULT_SUSPECT_SHARE, SUSPECT_EVIDENCE, SUSPECT_FENCE_K, suspectImages, suspectReport, type SuspectEvidence, type SuspectReport } from './suspects.js';
+export {
+  DEFAULT_SUSPECT_SHARE,
+  SUSPECT_EVIDENCE,
+  SUSPECT_FENCE_K,
+  suspectImages,
+  suspectReport,
+  type SuspectEvidence,
+  type SuspectReport,
+} from './suspects.js';
 export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './labelled.js';

@@ -46,7 +46,13 @@ export interface SuspectReport {
 
 /** Training images (indices) judged defective: removedShare > max(suspectShare, robust fence). */
 export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number): Set<number> {
-  return new Set(suspectReport(noise.map((e) => e.removedShare), 'removedShare', suspectShare).suspects);
+  return new Set(
+    suspectReport(
+      noise.map((e) => e.removedShare),
+      'removedShare',
+      suspectShare,
+    ).suspects,
+  );
 }
 
 /** Suspects by one evidence value per photo: above max(floor, median + k · 1.4826 · MAD). */

@@ -62,10 +62,19 @@ export interface Decision {
  * Suspects, then the threshold from the other photos' leave-one-out scores; `alsoExcluded` are
  * photos whose score is not a leave-one-out score (see `LeaveOneOutScores.notLeftOut`).
  */
-export function decide(scores: number[], noise: readonly NoiseEntry[], rules: DecisionRules, alsoExcluded: ReadonlySet<number> = new Set()): Decision {
+export function decide(
+  scores: number[],
+  noise: readonly NoiseEntry[],
+  rules: DecisionRules,
+  alsoExcluded: ReadonlySet<number> = new Set(),
+): Decision {
   const suspects =
     rules.suspectEvidence === 'removedShare'
-      ? suspectReport(noise.map((e) => e.removedShare), 'removedShare', rules.suspectShare)
+      ? suspectReport(
+          noise.map((e) => e.removedShare),
+          'removedShare',
+          rules.suspectShare,
+        )
       : suspectReport(scores, 'calibrationScore');
   const out = new Set([...suspects.suspects, ...alsoExcluded]);
   const fence = thresholdFrom(scores, out, rules.sensitivity);

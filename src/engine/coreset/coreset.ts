@@ -169,7 +169,15 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     for (let id = 0; id < workers; id++) {
       const setup: WorkerSetup = {
-        y, keep, norms, control, results, selected, count, dim, picks,
+        y,
+        keep,
+        norms,
+        control,
+        results,
+        selected,
+        count,
+        dim,
+        picks,
         startPoints: input.startPoints,
         firstPickRespectsMask: input.firstPickRespectsMask,
         basis: shared.basis,

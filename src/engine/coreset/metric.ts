@@ -36,7 +36,8 @@ export function squaredNorms(y: Float32Array, count: number, dim: number): Float
 export function rowDot(y: Float32Array, a: number, b: number, dim: number): number {
   const ia = a * dim;
   const ib = b * dim;
-  let s0 = 0, s1 = 0;
+  let s0 = 0,
+    s1 = 0;
   let k = 0;
   for (; k + 1 < dim; k += 2) {
     s0 += y[ia + k] * y[ib + k];
@@ -72,9 +73,22 @@ export function coresetDistances4(
   out: Float32Array,
 ): void {
   const ib = bRow * dim;
-  const r0 = slots[start], r1 = slots[start + 1], r2 = slots[start + 2], r3 = slots[start + 3];
-  const i0 = r0 * dim, i1 = r1 * dim, i2 = r2 * dim, i3 = r3 * dim;
-  let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+  const r0 = slots[start],
+    r1 = slots[start + 1],
+    r2 = slots[start + 2],
+    r3 = slots[start + 3];
+  const i0 = r0 * dim,
+    i1 = r1 * dim,
+    i2 = r2 * dim,
+    i3 = r3 * dim;
+  let a0 = 0,
+    b0 = 0,
+    a1 = 0,
+    b1 = 0,
+    a2 = 0,
+    b2 = 0,
+    a3 = 0,
+    b3 = 0;
   let k = 0;
   for (; k + 1 < dim; k += 2) {
     const u = b[ib + k];

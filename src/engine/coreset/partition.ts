@@ -181,7 +181,11 @@ export class CoresetPartition {
     }
     this.sweep(input.picks, x, t, -1);
     const { incoming, incomingSize: size } = this;
-    this.setGroup(t, { rows: incoming.rows.slice(0, size), deltas: incoming.deltas.slice(0, size), coords: incoming.coords.slice(0, size * basisDim) }, size);
+    this.setGroup(
+      t,
+      { rows: incoming.rows.slice(0, size), deltas: incoming.deltas.slice(0, size), coords: incoming.coords.slice(0, size * basisDim) },
+      size,
+    );
   }
 
   /**

@@ -111,7 +111,11 @@ export function gaussianReference(points: Float64Array, count: number, dim: numb
 }
 
 /** Every position, every named discriminator: scores flattened image-major (`n = b·P + p`). */
-export function discriminateReference(set: PatchSet, names: readonly DiscriminatorName[], opts: DiscriminatorOptions): Map<DiscriminatorName, Float64Array> {
+export function discriminateReference(
+  set: PatchSet,
+  names: readonly DiscriminatorName[],
+  opts: DiscriminatorOptions,
+): Map<DiscriminatorName, Float64Array> {
   const count = set.images.length;
   const result = new Map<DiscriminatorName, Float64Array>(names.map((n) => [n, new Float64Array(count * set.patches)]));
   const points = new Float64Array(count * set.dim);

@@ -40,9 +40,15 @@ function distanceMatrix(points: Float64Array, count: number, dim: number, out: F
       const o1 = Math.min(o + 1, count - 1);
       const b0 = o * dim;
       const b1 = o1 * dim;
-      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s10 = 0,
+        s11 = 0;
       for (let k = 0; k < dim; k++) {
-        const x = points[a0 + k], y = points[a1 + k], u = points[b0 + k], v = points[b1 + k];
+        const x = points[a0 + k],
+          y = points[a1 + k],
+          u = points[b0 + k],
+          v = points[b1 + k];
         let t = x - u;
         s00 += t * t;
         t = x - v;
@@ -53,11 +59,18 @@ function distanceMatrix(points: Float64Array, count: number, dim: number, out: F
         s11 += t * t;
       }
       // Blocks past the last odd row/column repeat the last point; those writes are harmless.
-      const d00 = Math.sqrt(s00), d01 = Math.sqrt(s01), d10 = Math.sqrt(s10), d11 = Math.sqrt(s11);
-      out[q * count + o] = d00; out[o * count + q] = d00;
-      out[q * count + o1] = d01; out[o1 * count + q] = d01;
-      out[q1 * count + o] = d10; out[o * count + q1] = d10;
-      out[q1 * count + o1] = d11; out[o1 * count + q1] = d11;
+      const d00 = Math.sqrt(s00),
+        d01 = Math.sqrt(s01),
+        d10 = Math.sqrt(s10),
+        d11 = Math.sqrt(s11);
+      out[q * count + o] = d00;
+      out[o * count + q] = d00;
+      out[q * count + o1] = d01;
+      out[o1 * count + q] = d01;
+      out[q1 * count + o] = d10;
+      out[o * count + q1] = d10;
+      out[q1 * count + o1] = d11;
+      out[o1 * count + q1] = d11;
     }
   }
   for (let q = 0; q < count; q++) out[q * count + q] = 0;
@@ -208,19 +221,32 @@ export class PositionDiscriminator {
       const i1 = Math.min(i + 1, dim - 1);
       for (let j = 0; j <= i1; j += 2) {
         const j1 = Math.min(j + 1, dim - 1);
-        let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-        const a0 = i * count, a1 = i1 * count, b0 = j * count, b1 = j1 * count;
+        let s00 = 0,
+          s01 = 0,
+          s10 = 0,
+          s11 = 0;
+        const a0 = i * count,
+          a1 = i1 * count,
+          b0 = j * count,
+          b1 = j1 * count;
         for (let b = 0; b < count; b++) {
-          const x = xt[a0 + b], y = xt[a1 + b], u = xt[b0 + b], v = xt[b1 + b];
+          const x = xt[a0 + b],
+            y = xt[a1 + b],
+            u = xt[b0 + b],
+            v = xt[b1 + b];
           s00 += x * u;
           s01 += x * v;
           s10 += y * u;
           s11 += y * v;
         }
-        cov[i * dim + j] = s00 * inv; cov[j * dim + i] = s00 * inv;
-        cov[i * dim + j1] = s01 * inv; cov[j1 * dim + i] = s01 * inv;
-        cov[i1 * dim + j] = s10 * inv; cov[j * dim + i1] = s10 * inv;
-        cov[i1 * dim + j1] = s11 * inv; cov[j1 * dim + i1] = s11 * inv;
+        cov[i * dim + j] = s00 * inv;
+        cov[j * dim + i] = s00 * inv;
+        cov[i * dim + j1] = s01 * inv;
+        cov[j1 * dim + i] = s01 * inv;
+        cov[i1 * dim + j] = s10 * inv;
+        cov[j * dim + i1] = s10 * inv;
+        cov[i1 * dim + j1] = s11 * inv;
+        cov[j1 * dim + i1] = s11 * inv;
       }
     }
     for (let i = 0; i < dim; i++) cov[i * dim + i] += 0.01;
@@ -246,7 +272,11 @@ export class PositionDiscriminator {
 }
 
 /** Convenience: every position at once. */
-export function discriminate(set: PatchSet, names: readonly DiscriminatorName[], opts: DiscriminatorOptions): Map<DiscriminatorName, Float64Array> {
+export function discriminate(
+  set: PatchSet,
+  names: readonly DiscriminatorName[],
+  opts: DiscriminatorOptions,
+): Map<DiscriminatorName, Float64Array> {
   const d = new PositionDiscriminator(set, names, opts);
   d.run(0, set.patches);
   return d.scores;

@@ -45,7 +45,12 @@ function minMax(values: Float64Array): Float64Array {
 }
 
 /** Fused score `u` (length N) from each discriminator's raw scores, in the configured order. */
-export function fuseScores(scores: readonly Float64Array[], plus: Pick<PlusConfig, 'fusion' | 'rankScope'>, images: number, patches: number): Float64Array {
+export function fuseScores(
+  scores: readonly Float64Array[],
+  plus: Pick<PlusConfig, 'fusion' | 'rankScope'>,
+  images: number,
+  patches: number,
+): Float64Array {
   const parts = scores.map((s) => (plus.fusion === 'minmax' ? minMax(s) : ranks(s, plus.rankScope, images, patches)));
   const u = new Float64Array(parts[0].length);
   if (plus.fusion === 'maxRank') {

@@ -3,5 +3,12 @@ export { discriminate, gatherPosition, PositionDiscriminator, type Discriminator
 export { discriminateReference, gaussianReference, lofReference, nearestReference } from './discriminators-reference.js';
 export { fuseScores, ranks } from './fusion.js';
 export { quantileLinear, removeOutliers, softWeights, type Removal } from './removal.js';
-export { windowDiscriminate, windowNeighbours, windowPositions, windowScores, type WindowNeighbours, type WindowOptions } from './window.js';
+export {
+  windowDiscriminate,
+  windowNeighbours,
+  windowPositions,
+  windowScores,
+  type WindowNeighbours,
+  type WindowOptions,
+} from './window.js';
 export { windowNeighboursReference } from './window-reference.js';

@@ -20,7 +20,13 @@ export interface WindowOptions {
 
 const POSITIONS_PER_STEP = 16;
 
-export async function windowNeighbours(set: PatchSet, grid: { h: number; w: number }, r: number, k: number, opts: WindowOptions = {}): Promise<WindowNeighbours> {
+export async function windowNeighbours(
+  set: PatchSet,
+  grid: { h: number; w: number },
+  r: number,
+  k: number,
+  opts: WindowOptions = {},
+): Promise<WindowNeighbours> {
   const B = set.images.length;
   const P = set.patches;
   const { dim } = set;
@@ -76,6 +82,11 @@ export async function windowNeighbours(set: PatchSet, grid: { h: number; w: numb
 }
 
 /** LOF and nearest scores of every patch over its window (`discriminatorWindow` r). */
-export async function windowDiscriminate(set: PatchSet, grid: { h: number; w: number }, r: number, opts: DiscriminatorOptions & WindowOptions): Promise<{ lof: Float64Array; nearest: Float64Array }> {
+export async function windowDiscriminate(
+  set: PatchSet,
+  grid: { h: number; w: number },
+  r: number,
+  opts: DiscriminatorOptions & WindowOptions,
+): Promise<{ lof: Float64Array; nearest: Float64Array }> {
   return windowScores(await windowNeighbours(set, grid, r, opts.lofK, opts), opts);
 }

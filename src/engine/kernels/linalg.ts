@@ -78,7 +78,13 @@ export interface Subspace {
  * float64 after every step, then the directions sorted by their variance. `k ≥ dim` gives the
  * identity basis.
  */
-export async function principalSubspace(x: Float32Array, rows: number, dim: number, k: number, opts: SubspaceOptions = {}): Promise<Subspace> {
+export async function principalSubspace(
+  x: Float32Array,
+  rows: number,
+  dim: number,
+  k: number,
+  opts: SubspaceOptions = {},
+): Promise<Subspace> {
   const mean = new Float64Array(dim);
   for (let r = 0; r < rows; r++) for (let j = 0; j < dim; j++) mean[j] += x[r * dim + j];
   for (let j = 0; j < dim; j++) mean[j] /= Math.max(1, rows);

@@ -96,7 +96,14 @@ function kTensor(k: number): ort.Tensor {
 }
 
 /** The `k` smallest `‖b‖² − 2q·b` per query (rows with norm2 = Infinity never win). */
-export async function gemmTopK(bank: BankTensors, norm2: Float32Array, queries: Float32Array, nq: number, k: number, threads: number): Promise<TopKResult> {
+export async function gemmTopK(
+  bank: BankTensors,
+  norm2: Float32Array,
+  queries: Float32Array,
+  nq: number,
+  k: number,
+  threads: number,
+): Promise<TopKResult> {
   const dim = bank.dim;
   const session = await cachedSession(`gemm-topk/${dim}`, threads, () => {
     const g = new GraphBuilder('gemm_topk');
@@ -134,7 +141,12 @@ export function projectionTensors(mu: Float32Array, p: Float32Array, dim: number
 }
 
 /** Augmented projections of `n` rows: `aug` is n × (pdim + 1), `norm2` their squared norms. */
-export async function projectRows(proj: ProjectionTensors, x: Float32Array, n: number, threads: number): Promise<{ aug: Float32Array; norm2: Float32Array }> {
+export async function projectRows(
+  proj: ProjectionTensors,
+  x: Float32Array,
+  n: number,
+  threads: number,
+): Promise<{ aug: Float32Array; norm2: Float32Array }> {
   const { dim, pdim } = proj;
   const session = await cachedSession(`project/${dim}x${pdim}`, threads, () => {
     const g = new GraphBuilder('project');

@@ -76,7 +76,15 @@ export function gaussianKernel(sigma: number): Float64Array {
  * `start(line)` with elements `stride` apart; it is copied into a reflect-padded buffer first, so
  * the inner loop has no boundary tests.
  */
-function blurLines(src: Float64Array, dst: Float64Array, lines: number, n: number, lineStart: (line: number) => number, stride: number, kernel: Float64Array): void {
+function blurLines(
+  src: Float64Array,
+  dst: Float64Array,
+  lines: number,
+  n: number,
+  lineStart: (line: number) => number,
+  stride: number,
+  kernel: Float64Array,
+): void {
   const radius = (kernel.length - 1) >> 1;
   const padded = new Float64Array(n + 2 * radius);
   const map = Int32Array.from({ length: padded.length }, (_, i) => reflectIndex(i - radius, n));
@@ -106,7 +114,13 @@ export function gaussianBlur(img: ArrayLike<number>, h: number, w: number, sigma
 }
 
 /** Patch scores (row-major on `grid`) → `outH × outW` anomaly map: bilinear resize, then blur. */
-export function anomalyMap(patchScores: ArrayLike<number>, grid: { h: number; w: number }, outH: number, outW: number, sigma = 4): Float32Array {
+export function anomalyMap(
+  patchScores: ArrayLike<number>,
+  grid: { h: number; w: number },
+  outH: number,
+  outW: number,
+  sigma = 4,
+): Float32Array {
   return gaussianBlur(resizeBilinear(patchScores, grid.h, grid.w, outH, outW), outH, outW, sigma);
 }
 

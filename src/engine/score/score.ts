@@ -21,7 +21,11 @@ export interface BankSearchIndexes {
   seg: FastIndexData | null;
 }
 
-export async function createBankSearchers(bankSet: BankSet, opts: SearcherOptions = {}, prepared?: BankSearchIndexes): Promise<BankSearchers> {
+export async function createBankSearchers(
+  bankSet: BankSet,
+  opts: SearcherOptions = {},
+  prepared?: BankSearchIndexes,
+): Promise<BankSearchers> {
   const cls = await createSearcher(bankSet.cls, { ...opts, prepared: prepared?.cls });
   const seg = bankSet.seg === null ? null : await createSearcher(bankSet.seg, { ...opts, prepared: prepared?.seg ?? undefined });
   return { cls, seg };

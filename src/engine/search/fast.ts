@@ -14,7 +14,18 @@
  * per dot product of length n), orders of magnitude above the errors seen, so a float32 key never
  * prunes a row that the exact bound would keep.
  */
-import { gemmTopK, projectedTopK, projectRows, bankTensors, privateRows, projectionTensors, DEFAULT_THREADS, type BankTensors, type ProjectionTensors, type TopKResult } from '../kernels/ort.js';
+import {
+  gemmTopK,
+  projectedTopK,
+  projectRows,
+  bankTensors,
+  privateRows,
+  projectionTensors,
+  DEFAULT_THREADS,
+  type BankTensors,
+  type ProjectionTensors,
+  type TopKResult,
+} from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
@@ -100,8 +111,15 @@ export async function fastIndexData(bank: SearchBank, opts: FastIndexOptions = {
 export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastIndexOptions = {}): FastIndex {
   const { rows, dim } = bank;
   const { pdim } = data;
-  if (data.mu.length !== dim || data.basis.length !== pdim * dim || data.aug.length !== rows * (pdim + 1) || data.augNorm2.length !== rows) {
-    throw appError('ENGINE_INPUT', [`fast index data of ${data.augNorm2.length} rows × ${pdim} dims does not fit a bank of ${rows} × ${dim}`]);
+  if (
+    data.mu.length !== dim ||
+    data.basis.length !== pdim * dim ||
+    data.aug.length !== rows * (pdim + 1) ||
+    data.augNorm2.length !== rows
+  ) {
+    throw appError('ENGINE_INPUT', [
+      `fast index data of ${data.augNorm2.length} rows × ${pdim} dims does not fit a bank of ${rows} × ${dim}`,
+    ]);
   }
   const augNorm2 = privateRows(data.augNorm2);
   let maxAugNorm2 = 0;
@@ -181,7 +199,14 @@ function projectedBound(index: FastIndex, qn2: number): (key: number) => number 
 }
 
 /** Runs the projected stage with `k` candidates on the listed queries; returns those still open. */
-async function projectedStage(index: FastIndex, queries: Float32Array, list: readonly number[], k: number, augNorm2: Float32Array, out: NearestResult): Promise<number[]> {
+async function projectedStage(
+  index: FastIndex,
+  queries: Float32Array,
+  list: readonly number[],
+  k: number,
+  augNorm2: Float32Array,
+  out: NearestResult,
+): Promise<number[]> {
   const { bank } = index;
   const dim = bank.dim;
   const open: number[] = [];
@@ -214,7 +239,13 @@ function fullBound(dim: number, maxNorm2: number, qn: number): (key: number) => 
  * no lasting private copy), the best `FULL_CANDIDATES` per query merged over the blocks, then the
  * same walk; returns the queries still open.
  */
-async function fullStage(index: FastIndex, queries: Float32Array, list: readonly number[], opts: SearchOptions, out: NearestResult): Promise<number[]> {
+async function fullStage(
+  index: FastIndex,
+  queries: Float32Array,
+  list: readonly number[],
+  opts: SearchOptions,
+  out: NearestResult,
+): Promise<number[]> {
   const { bank } = index;
   const { rows, dim } = bank;
   const n = list.length;

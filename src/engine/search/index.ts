@@ -1,3 +1,13 @@
 /** Exact nearest memory row per query (spec §6 step 2): fast, exact-GEMM and plain reference searchers. */
 export { cachedSearcher, createSearcher, nearestRows, nearestRowsGemm, nearestRowsReference, type PlainSearchOptions } from './searcher.js';
-export type { FastIndexData, NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './types.js';
+export type {
+  FastIndexData,
+  NearestResult,
+  SearchBank,
+  SearchOptions,
+  Searcher,
+  SearcherKind,
+  SearcherOptions,
+  SearchStats,
+  SourceExclusion,
+} from './types.js';

@@ -7,7 +7,10 @@ import type { NearestResult, SearchBank, SearchOptions } from './types.js';
 
 /** ‖q − b‖² in float64, four running sums (a fixed order, so every caller gets the same bits). */
 export function exactDist2(queries: Float32Array, qOff: number, features: Float32Array, bOff: number, dim: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let j = 0;
   for (; j + 3 < dim; j += 4) {
     const t0 = queries[qOff + j] - features[bOff + j];
@@ -23,7 +26,7 @@ export function exactDist2(queries: Float32Array, qOff: number, features: Float3
     const t = queries[qOff + j] - features[bOff + j];
     s0 += t * t;
   }
-  return (s0 + s1) + (s2 + s3);
+  return s0 + s1 + (s2 + s3);
 }
 
 /** Scans every row for query `q`; writes slot `q` of `out`. */

@@ -14,7 +14,17 @@ import { nearestRowsReference } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
 
 export { nearestRowsReference } from './search-reference.js';
-export type { FastIndexData, NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats, SourceExclusion } from './types.js';
+export type {
+  FastIndexData,
+  NearestResult,
+  SearchBank,
+  SearchOptions,
+  Searcher,
+  SearcherKind,
+  SearcherOptions,
+  SearchStats,
+  SourceExclusion,
+} from './types.js';
 
 function checkBank(bank: SearchBank): void {
   if (!(bank.rows > 0 && bank.dim > 0 && bank.features.length === bank.rows * bank.dim)) {
@@ -121,12 +131,22 @@ export function cachedSearcher(bank: SearchBank, opts: SearcherOptions = {}): Pr
 
 export type PlainSearchOptions = SearchOptions & { threads?: number };
 
-export async function nearestRowsGemm(bank: SearchBank, queries: Float32Array, nq: number, opts: PlainSearchOptions = {}): Promise<NearestResult> {
+export async function nearestRowsGemm(
+  bank: SearchBank,
+  queries: Float32Array,
+  nq: number,
+  opts: PlainSearchOptions = {},
+): Promise<NearestResult> {
   const searcher = await cachedSearcher(bank, { kind: 'gemm', threads: opts.threads });
   return searcher.nearest(queries, nq, opts);
 }
 
-export async function nearestRows(bank: SearchBank, queries: Float32Array, nq: number, opts: PlainSearchOptions = {}): Promise<NearestResult> {
+export async function nearestRows(
+  bank: SearchBank,
+  queries: Float32Array,
+  nq: number,
+  opts: PlainSearchOptions = {},
+): Promise<NearestResult> {
   const searcher = await cachedSearcher(bank, { kind: 'fast', threads: opts.threads });
   return searcher.nearest(queries, nq, opts);
 }

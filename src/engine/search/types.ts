@@ -26,7 +26,6 @@ export interface NearestResult {
   dist2: Float32Array;
 }
 
-
 /**
  * `fast`: projected lower-bound candidates with exact re-ranking (search-fast.ts); `gemm`: one
  * float32 GEMM with the argmin in the graph (search-gemm.ts); `reference`: the plain loop.

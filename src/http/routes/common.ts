@@ -7,7 +7,13 @@ export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 export function multipartDoc(rawImage: boolean) {
   return {
     swaggerTransform: ({ schema, url }: { schema: object; url: string }) => ({
-      schema: { ...schema, consumes: rawImage ? ['multipart/form-data', 'image/png', 'image/jpeg', 'image/webp', 'image/tiff', 'image/bmp'] : ['multipart/form-data'], body: MultipartImages },
+      schema: {
+        ...schema,
+        consumes: rawImage
+          ? ['multipart/form-data', 'image/png', 'image/jpeg', 'image/webp', 'image/tiff', 'image/bmp']
+          : ['multipart/form-data'],
+        body: MultipartImages,
+      },
       url,
     }),
   };

@@ -33,22 +33,47 @@ export function imageRoutes(app: App, { service, config }: RouteDeps): void {
 
   app.get(
     '/v1/lines/:line/images',
-    { schema: { tags, summary: 'List training images, oldest first', params: LineParams, querystring: ImageListQuery, response: { 200: ImagePage, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List training images, oldest first',
+        params: LineParams,
+        querystring: ImageListQuery,
+        response: { 200: ImagePage, ...errorResponses },
+      },
+    },
     async (req) => service.images.list(req.params.line, req.query.offset ?? 0, req.query.limit ?? 100),
   );
 
   app.get(
     '/v1/lines/:line/images/:imageId',
-    { schema: { tags, summary: 'The stored bytes with their content type', params: ImageParams, response: { 200: Binary('the uploaded bytes, as sent'), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'The stored bytes with their content type',
+        params: ImageParams,
+        response: { 200: Binary('the uploaded bytes, as sent'), ...errorResponses },
+      },
+    },
     async (req, reply) => {
       const { record, bytes } = await service.images.read(req.params.line, req.params.imageId);
-      return reply.type(record.contentType).header('Content-Disposition', `inline; filename="${record.filename.replace(/["\\]/g, '_')}"`).send(bytes);
+      return reply
+        .type(record.contentType)
+        .header('Content-Disposition', `inline; filename="${record.filename.replace(/["\\]/g, '_')}"`)
+        .send(bytes);
     },
   );
 
   app.delete(
     '/v1/lines/:line/images/:imageId',
-    { schema: { tags, summary: 'Remove a training image (banks already built keep it in their record)', params: ImageParams, response: { 204: NoContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Remove a training image (banks already built keep it in their record)',
+        params: ImageParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
+    },
     async (req, reply) => {
       await service.images.delete(req.params.line, req.params.imageId);
       return reply.status(204).send(null);

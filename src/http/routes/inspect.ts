@@ -17,7 +17,8 @@ export function inspectRoutes(app: App, { service, config }: RouteDeps): void {
     {
       schema: {
         tags,
-        summary: 'Score images against the active bank, or a stored one with ?bank= (multipart field "images" with 1…N files, or one raw image/* body)',
+        summary:
+          'Score images against the active bank, or a stored one with ?bank= (multipart field "images" with 1…N files, or one raw image/* body)',
         description: `normalizedScore = score / threshold; anomalous = score > threshold. Up to ${config.maxInspectFiles} files per request.`,
         params: LineParams,
         querystring: InspectQuery,
@@ -30,7 +31,13 @@ export function inspectRoutes(app: App, { service, config }: RouteDeps): void {
       const files = await readInspectFiles(req, config.maxInspectFiles, config);
       const q = req.query;
       const heatmap = q.heatmap === 'png' ? 'heatmap' : (q.heatmap ?? 'none');
-      const out = await service.inspection.inspect(req.params.line, files, { heatmap, threshold: q.threshold, regions: q.regions ?? false, opacity: q.opacity ?? 0.5, bank: q.bank });
+      const out = await service.inspection.inspect(req.params.line, files, {
+        heatmap,
+        threshold: q.threshold,
+        regions: q.regions ?? false,
+        opacity: q.opacity ?? 0.5,
+        bank: q.bank,
+      });
       return { ...out, results: out.results.map(json) };
     },
   );
@@ -40,7 +47,8 @@ export function inspectRoutes(app: App, { service, config }: RouteDeps): void {
     {
       schema: {
         tags,
-        summary: 'Score one image and answer with the heatmap or overlay PNG; the figures are in X-Anomaly-* headers, the bank in X-Bank-Version / X-Bank-Active',
+        summary:
+          'Score one image and answer with the heatmap or overlay PNG; the figures are in X-Anomaly-* headers, the bank in X-Bank-Version / X-Bank-Active',
         params: LineParams,
         querystring: InspectPngQuery,
         response: { 200: Binary('image/png at the original image size'), ...errorResponses },
@@ -51,7 +59,13 @@ export function inspectRoutes(app: App, { service, config }: RouteDeps): void {
       checkDeclaredLength(req, config);
       const files = await readInspectFiles(req, 1, config);
       const q = req.query;
-      const out = await service.inspection.inspect(req.params.line, files, { heatmap: q.kind ?? 'overlay', threshold: q.threshold, regions: false, opacity: q.opacity ?? 0.5, bank: q.bank });
+      const out = await service.inspection.inspect(req.params.line, files, {
+        heatmap: q.kind ?? 'overlay',
+        threshold: q.threshold,
+        regions: false,
+        opacity: q.opacity ?? 0.5,
+        bank: q.bank,
+      });
       const r = out.results[0];
       return reply
         .type('image/png')

@@ -5,7 +5,17 @@
  */
 import { checkDeclaredLength, forEachImagePart } from '../multipart.js';
 import {
-  BankImageParams, BankParams, Binary, Evaluation, ImageParams, LineParams, NoContent, RemovalQuery, ValidationListQuery, ValidationPage, ValidationUploadQuery,
+  BankImageParams,
+  BankParams,
+  Binary,
+  Evaluation,
+  ImageParams,
+  LineParams,
+  NoContent,
+  RemovalQuery,
+  ValidationListQuery,
+  ValidationPage,
+  ValidationUploadQuery,
   ValidationUploadResult,
 } from '../schemas.js';
 import type { App, RouteDeps } from '../types.js';
@@ -22,7 +32,8 @@ export function validationRoutes(app: App, { service, config }: RouteDeps): void
       schema: {
         tags,
         summary: 'Upload labelled validation photos (multipart field "images"; label=good|defective as a multipart field or query)',
-        description: 'Stored like training images, never used for training. Every build evaluates its bank on them once the line has at least 3 of each label.',
+        description:
+          'Stored like training images, never used for training. Every build evaluates its bank on them once the line has at least 3 of each label.',
         params: LineParams,
         querystring: ValidationUploadQuery,
         response: { 200: ValidationUploadResult, ...errorResponses },
@@ -36,7 +47,16 @@ export function validationRoutes(app: App, { service, config }: RouteDeps): void
       if (raw !== undefined) parseLabel(raw);
       const session = await service.validation.beginUpload(req.params.line);
       try {
-        await forEachImagePart(req, config.maxUploadFiles, config, (f) => session.add(f), [LABEL_FIELD], (_name, value) => { raw = value; });
+        await forEachImagePart(
+          req,
+          config.maxUploadFiles,
+          config,
+          (f) => session.add(f),
+          [LABEL_FIELD],
+          (_name, value) => {
+            raw = value;
+          },
+        );
         const label = parseLabel(raw);
         return { ...(await session.finish({ label })), label };
       } catch (err) {
@@ -48,22 +68,47 @@ export function validationRoutes(app: App, { service, config }: RouteDeps): void
 
   app.get(
     '/v1/lines/:line/validation',
-    { schema: { tags, summary: 'List validation photos, oldest first, with the count of each label', params: LineParams, querystring: ValidationListQuery, response: { 200: ValidationPage, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List validation photos, oldest first, with the count of each label',
+        params: LineParams,
+        querystring: ValidationListQuery,
+        response: { 200: ValidationPage, ...errorResponses },
+      },
+    },
     async (req) => service.validation.list(req.params.line, req.query.offset ?? 0, req.query.limit ?? 100, req.query.label),
   );
 
   app.get(
     '/v1/lines/:line/validation/:imageId',
-    { schema: { tags, summary: 'The stored bytes of a validation photo', params: ImageParams, response: { 200: Binary('the uploaded bytes, as sent'), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'The stored bytes of a validation photo',
+        params: ImageParams,
+        response: { 200: Binary('the uploaded bytes, as sent'), ...errorResponses },
+      },
+    },
     async (req, reply) => {
       const { contentType, filename, bytes } = await service.validation.read(req.params.line, req.params.imageId);
-      return reply.type(contentType).header('Content-Disposition', `inline; filename="${filename.replace(/["\\]/g, '_')}"`).send(bytes);
+      return reply
+        .type(contentType)
+        .header('Content-Disposition', `inline; filename="${filename.replace(/["\\]/g, '_')}"`)
+        .send(bytes);
     },
   );
 
   app.delete(
     '/v1/lines/:line/validation/:imageId',
-    { schema: { tags, summary: 'Remove a validation photo (stored evaluations keep their record of it)', params: ImageParams, response: { 204: NoContent, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Remove a validation photo (stored evaluations keep their record of it)',
+        params: ImageParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
+    },
     async (req, reply) => {
       await service.validation.delete(req.params.line, req.params.imageId);
       return reply.status(204).send(null);
@@ -86,7 +131,14 @@ export function validationRoutes(app: App, { service, config }: RouteDeps): void
 
   app.get(
     '/v1/lines/:line/banks/:version/evaluation',
-    { schema: { tags: ['banks', ...tags], summary: 'The stored evaluation of a bank, with the figures at the line\'s threshold of now', params: BankParams, response: { 200: Evaluation, ...errorResponses } } },
+    {
+      schema: {
+        tags: ['banks', ...tags],
+        summary: "The stored evaluation of a bank, with the figures at the line's threshold of now",
+        params: BankParams,
+        response: { 200: Evaluation, ...errorResponses },
+      },
+    },
     async (req) => service.validation.evaluation(req.params.line, req.params.version),
   );
 
@@ -95,12 +147,15 @@ export function validationRoutes(app: App, { service, config }: RouteDeps): void
     {
       schema: {
         tags: ['builds'],
-        summary: 'A training photo with the patches the bank\'s denoising removed drawn on it (PNG; ?size= for a thumbnail)',
+        summary: "A training photo with the patches the bank's denoising removed drawn on it (PNG; ?size= for a thumbnail)",
         params: BankImageParams,
         querystring: RemovalQuery,
         response: { 200: Binary('image/png'), ...errorResponses },
       },
     },
-    async (req, reply) => reply.type('image/png').send(await service.lines.removalOverlay(req.params.line, req.params.version, req.params.imageId, req.query.size)),
+    async (req, reply) =>
+      reply
+        .type('image/png')
+        .send(await service.lines.removalOverlay(req.params.line, req.params.version, req.params.imageId, req.query.size)),
   );
 }
