@@ -13,19 +13,6 @@ import { gemmNearest, prepareGemmIndex } from './gemm.js';
 import { nearestRowsReference } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
 
-export { nearestRowsReference } from './search-reference.js';
-export type {
-  FastIndexData,
-  NearestResult,
-  SearchBank,
-  SearchOptions,
-  Searcher,
-  SearcherKind,
-  SearcherOptions,
-  SearchStats,
-  SourceExclusion,
-} from './types.js';
-
 function checkBank(bank: SearchBank): void {
   if (!(bank.rows > 0 && bank.dim > 0 && bank.features.length === bank.rows * bank.dim)) {
     throw appError('ENGINE_INPUT', [`bank of ${bank.features.length} floats is not ${bank.rows} rows × ${bank.dim} dims`]);
