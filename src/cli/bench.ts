@@ -1,7 +1,7 @@
 /** `softpatch bench backbone|engine|service|soak`: measurements printed as one JSON object. */
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../common/config.js';
-import { loadBackbone } from '../backbone/index.js';
+import { computeGeometry, loadBackbone } from '../backbone/index.js';
 import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
 import { median } from '../common/stats.js';
@@ -14,16 +14,7 @@ function syntheticImage(size: number, seed: number): PreparedImage {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     data[i] = s >>> 24;
   }
-  const g = {
-    originalWidth: size,
-    originalHeight: size,
-    resizedWidth: size,
-    resizedHeight: size,
-    cropLeft: 0,
-    cropTop: 0,
-    cropWidth: size,
-    cropHeight: size,
-  };
+  const g = computeGeometry(size, size, { resize: null, crop: null });
   return { data, width: size, height: size, geometry: g };
 }
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { loadBackbone } from '../../src/backbone/index.js';
+import { computeGeometry, loadBackbone } from '../../src/backbone/index.js';
 import type { PreparedImage } from '../../src/backbone/types.js';
 import { isAppError } from '../../src/common/errors.js';
 import { referenceAggregation } from '../helpers/reference-aggregation.js';
@@ -21,16 +21,7 @@ function image(size: number): PreparedImage {
     data,
     width: size,
     height: size,
-    geometry: {
-      originalWidth: size,
-      originalHeight: size,
-      resizedWidth: size,
-      resizedHeight: size,
-      cropLeft: 0,
-      cropTop: 0,
-      cropWidth: size,
-      cropHeight: size,
-    },
+    geometry: computeGeometry(size, size, { resize: null, crop: null }),
   };
 }
 

@@ -15,7 +15,8 @@ import {
 } from '../../src/engine/calibrate/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
-import type { Bank, BankSet } from '../../src/engine/index.js';
+import type { BankSet } from '../../src/engine/index.js';
+import { bankOf } from '../helpers/banks.js';
 import { anomalyRegions } from '../../src/render/heatmap.js';
 
 function gumbelSample(n: number, location: number, scale: number, seed: number): number[] {
@@ -71,23 +72,13 @@ test('decide: evidence picks the suspects, the rule picks the threshold, suspect
   assert.ok(byScore.threshold < 500 && byScore.threshold > Math.max(...scores.slice(0, 60)) - 20);
 });
 
-function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
-  return {
-    rows: rows.length,
-    dim: rows[0].length,
-    features: Float32Array.from(rows.flat()),
-    weights: Float32Array.from(weights),
-    sourceImage: Int32Array.from(sourceImage),
-  };
-}
-
 const grid = { h: 2, w: 2 };
 /** Four patches of dim 1 per image. */
 const img = (...v: number[]): Float32Array => Float32Array.from(v);
 
 test('calibration of a tiny bank whose rows all come from one image', async () => {
   // Every row belongs to image 0: leaving image 0 out of the bank would leave nothing to search.
-  const cls = bank([[0], [1]], [1, 1], [0, 0]);
+  const cls = bankOf([[0], [1]], [1, 1], [0, 0]);
   const bankSet: BankSet = { method: 'softpatch', grid, cls, seg: null };
   const features = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
   const noise = features.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
@@ -103,8 +94,8 @@ test('calibration of a tiny bank whose rows all come from one image', async () =
 test('softpatch+: regions of the decision map are non-empty exactly when the image is anomalous', async () => {
   // The classification bank sees a strong outlier in patch 3; the segmentation bank, with other
   // rows and weights, scores it lower, and the blur lowers the peak further.
-  const cls = bank([[0], [10]], [1, 1], [0, 1]);
-  const seg = bank([[0], [3]], [0.2, 0.2], [0, 1]);
+  const cls = bankOf([[0], [10]], [1, 1], [0, 1]);
+  const seg = bankOf([[0], [3]], [0.2, 0.2], [0, 1]);
   const bankSet: BankSet = { method: 'softpatch+', grid, cls, seg };
   const ps = await scorePatches(bankSet, img(0, 0, 0, 2));
   assert.equal(ps.imageScore, 4);

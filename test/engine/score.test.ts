@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../../src/engine/score/index.js';
 import { cachedSearcher, nearestRowsReference } from '../../src/engine/search/index.js';
 import type { Bank, BankSet } from '../../src/engine/index.js';
+import { bankOf } from '../helpers/banks.js';
 import { clusteredData } from '../helpers/clustered-data.js';
-
-function bank(rows: number[][], weights: number[], sourceImage: number[]): Bank {
-  return {
-    rows: rows.length,
-    dim: rows[0].length,
-    features: Float32Array.from(rows.flat()),
-    weights: Float32Array.from(weights),
-    sourceImage: Int32Array.from(sourceImage),
-  };
-}
 
 // One patch at the origin. Row 0 is nearer (distance 2, squared 4) but heavy (w = 3 → a = 12);
 // row 1 is farther (distance 2.5, squared 6.25) and light (w = 1 → 6.25). Weighting before the
 // argmin would pick row 1; the spec picks row 0 and scores 12. Unsquared distances would give 6.
-const weighted = bank(
+const weighted = bankOf(
   [
     [2, 0],
     [0, 2.5],
@@ -43,7 +34,7 @@ test('excludeImage skips the rows of that training image', async () => {
   const s = await scorePatches(set, Float32Array.of(0, 0), { excludeImage: 0 });
   assert.equal(s.scores[0], 6.25);
   await assert.rejects(
-    scorePatches({ method: 'softpatch', grid: grid1, cls: bank([[1, 1]], [1], [4]), seg: null }, Float32Array.of(0, 0), {
+    scorePatches({ method: 'softpatch', grid: grid1, cls: bankOf([[1, 1]], [1], [4]), seg: null }, Float32Array.of(0, 0), {
       excludeImage: 4,
     }),
     (e: Error & { code?: string }) => e.code === 'engine_input',
@@ -51,7 +42,7 @@ test('excludeImage skips the rows of that training image', async () => {
 });
 
 test('softpatch+: image score from the classification bank, map scores from the segmentation bank', async () => {
-  const cls = bank(
+  const cls = bankOf(
     [
       [0, 0],
       [10, 10],
@@ -59,7 +50,7 @@ test('softpatch+: image score from the classification bank, map scores from the 
     [2, 1],
     [0, 1],
   );
-  const seg = bank(
+  const seg = bankOf(
     [
       [1, 0],
       [10, 9],

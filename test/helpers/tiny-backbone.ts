@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { BackboneManifest } from '../../src/backbone/types.js';
 import { GraphBuilder } from '../../src/common/onnx-graph.js';
@@ -40,4 +41,11 @@ export async function writeTinyBackbone(dir: string): Promise<BackboneManifest> 
   };
   await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
   return manifest;
+}
+
+/** A fresh temporary folder holding the tiny backbone; returns its path. */
+export async function tinyBackboneDir(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
+  await writeTinyBackbone(dir);
+  return dir;
 }

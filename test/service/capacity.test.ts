@@ -5,12 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { MemoryBudget } from '../../src/service/capacity.js';
 import { buildBank, photoForm, uploadPhotos } from '../helpers/line-ops.js';
-import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, startServer, tempDataDir } from '../http/server.js';
 
 const MB = 1024 * 1024;
@@ -28,8 +26,7 @@ test('MemoryBudget: resident plus needed must fit', () => {
 });
 
 test('over the budget: builds, inspections and activations that would load a bank are refused', async () => {
-  const backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
-  await writeTinyBackbone(backboneDir);
+  const backboneDir = await tinyBackboneDir();
   const dataDir = await tempDataDir();
   const env = { BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4', DATA_DIR: dataDir };
   let srv = await startServer(env);

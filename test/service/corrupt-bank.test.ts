@@ -5,11 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildBank, photoForm, uploadPhotos } from '../helpers/line-ops.js';
-import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, startServer, tempDataDir } from '../http/server.js';
 
 const LINE = 'damaged';
@@ -29,8 +28,7 @@ async function flipByte(file: string): Promise<void> {
 }
 
 test('a corrupted bank: clear error, refused activation, the other banks still activatable', async () => {
-  const backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
-  await writeTinyBackbone(backboneDir);
+  const backboneDir = await tinyBackboneDir();
   const dataDir = await tempDataDir();
   const env = { BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4', DATA_DIR: dataDir };
   let srv = await startServer(env);

@@ -12,7 +12,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnServer, type ChildServer } from '../helpers/child-server.js';
-import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, form, partImage } from '../http/server.js';
 
 const LINE = 'crash';
@@ -36,8 +36,7 @@ test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing ackn
   t.diagnostic(`CRASH_SEED=${seed}`);
   const rand = rng(seed);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sp-crash-'));
-  const backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
-  await writeTinyBackbone(backboneDir);
+  const backboneDir = await tinyBackboneDir();
   const env = { DATA_DIR: dataDir, BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4' };
   const acknowledged = new Set<string>();
   const scores = new Map<number, number>();

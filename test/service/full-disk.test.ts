@@ -8,11 +8,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { photoForm, waitForBuild as waitFor } from '../helpers/line-ops.js';
-import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, startServer, type Json, type TestServer } from '../http/server.js';
 
 const LINE = 'full';
@@ -29,8 +29,7 @@ const filler = path.join(mountPoint, 'filler');
 
 before(async () => {
   if (mounted !== true) return;
-  backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
-  await writeTinyBackbone(backboneDir);
+  backboneDir = await tinyBackboneDir();
   srv = await startServer({ BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4', DATA_DIR: mountPoint });
 });
 

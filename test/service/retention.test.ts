@@ -5,11 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { buildBank, uploadPhotos } from '../helpers/line-ops.js';
-import { writeTinyBackbone } from '../helpers/tiny-backbone.js';
+import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, form, partImage, startServer, type Json, type TestServer } from '../http/server.js';
 
 const LINE = 'keep';
@@ -17,8 +15,7 @@ let backboneDir: string;
 let srv: TestServer;
 
 before(async () => {
-  backboneDir = await mkdtemp(path.join(os.tmpdir(), 'sp-tiny-'));
-  await writeTinyBackbone(backboneDir);
+  backboneDir = await tinyBackboneDir();
   srv = await startServer({ BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4' });
 });
 
