@@ -37,6 +37,7 @@ const variantOf = (r: EvalRun): string => {
     r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
     r.thresholdRule,
     r.suspectEvidence === 'removedShare' ? 'share' : 'score',
+    r.excludeSuspects ? 'exclude' : '',
   ].filter(Boolean);
   return `${r.method} (${parts.join(', ')})`;
 };
@@ -141,6 +142,11 @@ const spec = {
       arg: 'list',
       description: `noise-report evidence decided on each build: ${SUSPECT_EVIDENCE.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectEvidence})`,
     },
+    'exclude-suspects': {
+      type: 'string',
+      arg: 'list',
+      description: `excludeSuspects decided on each build: off, on or off,on (line default ${DEFAULT_LINE_CONFIG.excludeSuspects ? 'on' : 'off'})`,
+    },
     sensitivity: { type: 'string', arg: 'k', description: 'k of the fence rule (line default 3.5)' },
     'false-alarm-rate': { type: 'string', arg: 'α', description: 'α of the tail rule (line default 0.01)' },
     'suspect-share': { type: 'string', arg: 'share', description: 'floor of the removedShare evidence (line default 0.3)' },
@@ -196,16 +202,21 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
   const evidences = (values['suspect-evidence'] ?? lineRules.suspectEvidence)
     .split(',')
     .map((v) => oneOf('suspect-evidence', v.trim(), SUSPECT_EVIDENCE));
-  const rules = thresholdRules.flatMap((thresholdRule) =>
-    evidences.map((suspectEvidence) => ({
-      ...lineRules,
+  const excludes = (values['exclude-suspects'] ?? (lineRules.excludeSuspects ? 'on' : 'off'))
+    .split(',')
+    .map((v) => oneOf('exclude-suspects', v.trim(), ['off', 'on'] as const) === 'on');
+  const combos = thresholdRules.flatMap((thresholdRule) =>
+    evidences.flatMap((suspectEvidence) => excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, excludeSuspects }))),
+  );
+  const rules = combos.map(({ thresholdRule, suspectEvidence, excludeSuspects }) => ({
+    ...lineRules,
       thresholdRule,
       suspectEvidence,
+      excludeSuspects,
       ...(values.sensitivity !== undefined && { sensitivity: num('sensitivity', values.sensitivity) as number }),
       ...(values['false-alarm-rate'] !== undefined && { falseAlarmRate: num('false-alarm-rate', values['false-alarm-rate']) as number }),
       ...(values['suspect-share'] !== undefined && { suspectShare: num('suspect-share', values['suspect-share']) as number }),
-    })),
-  );
+  }));
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });
   const results: EvalResult[] = [];

@@ -20,6 +20,7 @@ export {
 } from './score/index.js';
 export {
   calibrate,
+  calibrateFrom,
   decide,
   DEFAULT_FALSE_ALARM_RATE,
   DEFAULT_SENSITIVITY,
@@ -34,8 +35,10 @@ export {
   suspectReport,
   THRESHOLD_RULES,
   thresholdFrom,
+  withoutImages,
   type Calibration,
   type CalibrationInput,
+  type LeaveOneOutScores,
   type Decision,
   type DecisionRules,
   type SuspectEvidence,

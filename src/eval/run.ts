@@ -17,7 +17,8 @@ import {
   type DiscriminatorName,
   type EngineConfig,
   type Method,
-  decide,
+  type BankSet,
+  calibrateFrom,
   scoreLeaveOneOut,
   type SuspectEvidence,
   type ThresholdRule,
@@ -61,6 +62,9 @@ export interface EvalRun {
   preprocess: { resize: number | null; crop: number | null };
   thresholdRule: ThresholdRule;
   suspectEvidence: SuspectEvidence;
+  /** `excludeSuspects`, and the classification-bank rows it dropped. */
+  excludeSuspects: boolean;
+  droppedRows: number;
   noise: number;
   noiseMode: NoiseMode;
   overlap: boolean;
@@ -93,7 +97,9 @@ export interface EvalRun {
   suspectBorderline: number;
   /** Raw per-image figures, so other decision rules can be recomputed from the JSON. */
   raw: {
+    /** Leave-one-out scores against the built bank (the suspect evidence) and the bank kept. */
     trainScores: number[];
+    finalTrainScores: number[];
     injected: number[];
     noise: { removedShare: number; maxScore: number; topScore: number }[];
     testScores: number[];
@@ -217,86 +223,72 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
         const tCal = performance.now();
         const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
         const calibrationMs = performance.now() - tCal;
-        const decisions = opts.rules.map((rules) => ({ rules, d: decide(loo.scores, built.noise, rules) }));
-        const firstThreshold = decisions[0].d.threshold;
-
-        const scores: number[] = [];
-        const labels: number[] = [];
-        const maps: Float32Array[] = [];
-        const gts: Uint8Array[] = [];
-        const scored: ScoredTestImage[] = [];
-        const tInfer = performance.now();
-        for (const item of split.test) {
-          const e = embedded.get(item.path) as Embedded;
-          const r = await scorePatches(built.bankSet, e.features);
-          const map = anomalyMap(r.mapScores, grid, mapSize.h, mapSize.w, config.blurSigma);
-          scores.push(r.imageScore);
-          labels.push(item.anomalous ? 1 : 0);
-          if (category.pixelLevel) {
-            maps.push(map);
-            gts.push(masks.get(item.path) as Uint8Array);
-          }
-          if (runs.length === 0)
-            scored.push({ item, geometry: e.geometry, map, score: r.imageScore, anomalous: r.imageScore > firstThreshold });
-        }
-        const inferMs = (performance.now() - tInfer) / split.test.length + embedMsPerImage;
-        if (runs.length === 0) {
-          firstRunImages = scored;
-          firstRunCalibration = { pixelMedian: loo.pixelMedian, threshold: firstThreshold };
-        }
-
-        const pixelScores = category.pixelLevel ? concat(maps) : null;
-        const pixelLabels = category.pixelLevel ? concatU8(gts) : null;
+        const input = { bankSet: built.bankSet, features: trainFeatures, noise: built.noise, mapSize, blurSigma: config.blurSigma };
         const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
-        const shared = {
-          category: category.category,
-          method,
-          discriminator: method === 'softpatch' ? opts.discriminator : null,
-          discriminatorWindow: config.discriminatorWindow,
-          preprocess: pre,
-          noise,
-          noiseMode: opts.noiseMode,
-          overlap: opts.overlap,
-          seed,
-          coresetRatio: config.coresetRatio,
-          trainImages: split.train.length,
-          testImages: split.test.length,
-          movedImages: split.injected,
-          imageAuroc: auroc(scores, labels),
-          pixelAuroc: pixelScores && pixelLabels ? auroc(pixelScores, pixelLabels) : null,
-          aupro: category.pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
-          f1Max: f1Max(scores, labels).f1,
-        };
-        for (const { rules, d } of decisions) {
-          const suspects = new Set(d.suspects.suspects);
+        // The test photos scored once per bank: rules that keep the built bank share it.
+        const tested = new Map<BankSet, TestScores>();
+        for (const rules of opts.rules) {
+          const tRecal = performance.now();
+          const cal = await calibrateFrom(loo, { ...input, rules });
+          const recalibrationMs = performance.now() - tRecal;
+          let t = tested.get(cal.bankSet);
+          if (!t) {
+            t = await scoreTest(cal.bankSet, split.test, embedded, masks, grid, mapSize, config.blurSigma, category.pixelLevel);
+            tested.set(cal.bankSet, t);
+          }
+          const { scores, labels } = t;
+          if (runs.length === 0) {
+            firstRunImages = t.items.map((s) => ({ ...s, anomalous: s.score > cal.threshold }));
+            firstRunCalibration = { pixelMedian: cal.pixelMedian, threshold: cal.threshold };
+          }
+          const suspects = new Set(cal.suspects.suspects);
           const hits = injectedIdx.filter((i) => suspects.has(i)).length;
           runs.push({
-            ...shared,
+            category: category.category,
+            method,
+            discriminator: method === 'softpatch' ? opts.discriminator : null,
+            discriminatorWindow: config.discriminatorWindow,
+            preprocess: pre,
             thresholdRule: rules.thresholdRule,
             suspectEvidence: rules.suspectEvidence,
-            threshold: d.threshold,
-            thresholdBasis: d.basis,
-            thresholdBootstrap: d.tail.bootstrap,
-            f1AtThreshold: f1At(scores, labels, d.threshold),
-            accuracyAtThreshold: accuracyAt(scores, labels, d.threshold),
-            atThreshold: confusionAt(scores, labels, d.threshold),
+            excludeSuspects: rules.excludeSuspects,
+            droppedRows: cal.droppedRows.cls,
+            noise,
+            noiseMode: opts.noiseMode,
+            overlap: opts.overlap,
+            seed,
+            coresetRatio: config.coresetRatio,
+            trainImages: split.train.length,
+            testImages: split.test.length,
+            movedImages: split.injected,
+            imageAuroc: t.imageAuroc,
+            pixelAuroc: t.pixelAuroc,
+            aupro: t.aupro,
+            f1Max: f1Max(scores, labels).f1,
+            threshold: cal.threshold,
+            thresholdBasis: cal.basis,
+            thresholdBootstrap: cal.tail.bootstrap,
+            f1AtThreshold: f1At(scores, labels, cal.threshold),
+            accuracyAtThreshold: accuracyAt(scores, labels, cal.threshold),
+            atThreshold: confusionAt(scores, labels, cal.threshold),
             injectedFlagged: injectedIdx.length ? hits / injectedIdx.length : null,
             injectedCount: injectedIdx.length,
             injectedHits: hits,
             cleanFlagged: suspects.size - hits,
             cleanCount: split.train.length - injectedIdx.length,
-            suspectGap: d.suspects.gap,
-            suspectBorderline: d.suspects.borderline,
+            suspectGap: cal.suspects.gap,
+            suspectBorderline: cal.suspects.borderline,
             raw: {
-              trainScores: loo.scores,
+              trainScores: cal.suspectScores,
+              finalTrainScores: cal.scores,
               injected: injectedIdx,
               noise: built.noise.map((e) => ({ removedShare: e.removedShare, maxScore: e.maxScore, topScore: e.topScore })),
               testScores: scores,
               testLabels: labels,
             },
             buildMs: Math.round(buildMs),
-            calibrationMs: Math.round(calibrationMs),
-            inferMsPerImage: +inferMs.toFixed(1),
+            calibrationMs: Math.round(calibrationMs + recalibrationMs),
+            inferMsPerImage: +(t.inferMs + embedMsPerImage).toFixed(1),
             peakRssMb: samplePeak(),
           });
         }
@@ -307,6 +299,56 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
     }
   }
   return { runs, firstRunImages, firstRunCalibration, mapSize, embedMsPerImage };
+}
+
+interface TestScores {
+  scores: number[];
+  labels: number[];
+  items: Omit<ScoredTestImage, 'anomalous'>[];
+  imageAuroc: number;
+  pixelAuroc: number | null;
+  aupro: number | null;
+  inferMs: number;
+}
+
+async function scoreTest(
+  bankSet: BankSet,
+  test: MvtecTestItem[],
+  embedded: Map<string, Embedded>,
+  masks: Map<string, Uint8Array>,
+  grid: { h: number; w: number },
+  mapSize: { w: number; h: number },
+  blurSigma: number,
+  pixelLevel: boolean,
+): Promise<TestScores> {
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const maps: Float32Array[] = [];
+  const gts: Uint8Array[] = [];
+  const items: TestScores['items'] = [];
+  const t0 = performance.now();
+  for (const item of test) {
+    const e = embedded.get(item.path) as Embedded;
+    const r = await scorePatches(bankSet, e.features);
+    const map = anomalyMap(r.mapScores, grid, mapSize.h, mapSize.w, blurSigma);
+    scores.push(r.imageScore);
+    labels.push(item.anomalous ? 1 : 0);
+    if (pixelLevel) {
+      maps.push(map);
+      gts.push(masks.get(item.path) as Uint8Array);
+    }
+    items.push({ item, geometry: e.geometry, map, score: r.imageScore });
+  }
+  const inferMs = (performance.now() - t0) / test.length;
+  return {
+    scores,
+    labels,
+    items,
+    imageAuroc: auroc(scores, labels),
+    pixelAuroc: pixelLevel ? auroc(concat(maps), concatU8(gts)) : null,
+    aupro: pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
+    inferMs,
+  };
 }
 
 /** Cached features: a JSON header line (geometry, length) then the raw float32 values. */

@@ -157,11 +157,13 @@ async function run(): Promise<StagedBank> {
     threads: job.threads,
   });
   const suspects = new Set(cal.excluded);
-  const entries = noiseReportEntries(built.noise, used, cal.scores, suspects, job.config.suspectEvidence);
+  // The report shows the evidence the suspects were chosen by (scores against the built bank).
+  const entries = noiseReportEntries(built.noise, used, cal.suspectScores, suspects, job.config.suspectEvidence);
   const scale = colorScale(cal.pixelMedian, cal.threshold);
 
   progress('writing', 0, 1);
-  const bankSet = built.bankSet;
+  // Without the suspects' rows under `excludeSuspects`.
+  const bankSet = cal.bankSet;
   const store = new BankStore(new Layout(job.dataDir));
   const dir = await store.stage(job.line, {
     meta: {
@@ -192,6 +194,7 @@ async function run(): Promise<StagedBank> {
         },
         rule: cal.rule,
         basis: cal.basis,
+        droppedRows: cal.droppedRows,
         threshold: cal.threshold,
         pixelMedian: cal.pixelMedian,
       },

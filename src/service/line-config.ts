@@ -44,6 +44,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   pruneImages: false,
   // The leave-one-out score sees the small defects that the removed share misses (docs/BENCHMARKS.md).
   suspectEvidence: 'calibrationScore',
+  excludeSuspects: false,
 });
 
 /** A stored line's settings with the defaults of fields added since it was written. */
@@ -97,6 +98,7 @@ export function decisionRulesFor(config: LineConfig): DecisionRules {
     falseAlarmRate: config.threshold.falseAlarmRate,
     suspectEvidence: config.suspectEvidence,
     suspectShare: config.suspectShare,
+    excludeSuspects: config.excludeSuspects,
   };
 }
 

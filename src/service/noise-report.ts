@@ -32,9 +32,11 @@ export function noiseReportEntries(
 
 function ruleText(config: LineConfig): string {
   const fence = `median + ${SUSPECT_FENCE_K}·1.4826·MAD`;
-  return config.suspectEvidence === 'removedShare'
-    ? `suspect = removedShare > max(suspectShare (${config.suspectShare}), ${fence} of the removed shares); sorted by removedShare, then maxScore, descending`
-    : `suspect = calibrationScore (leave-one-image-out image score) > ${fence} of the calibration scores; sorted by calibrationScore, descending`;
+  const rule =
+    config.suspectEvidence === 'removedShare'
+      ? `suspect = removedShare > max(suspectShare (${config.suspectShare}), ${fence} of the removed shares); sorted by removedShare, then maxScore, descending`
+      : `suspect = calibrationScore (leave-one-image-out image score) > ${fence} of the calibration scores; sorted by calibrationScore, descending`;
+  return config.excludeSuspects ? `${rule}; every memory row of a suspect is dropped from the bank (excludeSuspects)` : rule;
 }
 
 export function noiseReport(

@@ -42,6 +42,9 @@ export const buildSettingFields = {
     description: 'noise report, evidence "removedShare": floor of the removed share of a suspect',
   }),
   suspectEvidence: Type.Enum(SUSPECT_EVIDENCE, { description: 'noise report: what ranks and flags the training photos' }),
+  excludeSuspects: Type.Boolean({
+    description: "drop every memory row of the noise report's suspects and calibrate the threshold on the reduced bank",
+  }),
 };
 
 export const thresholdFields = {

@@ -87,6 +87,11 @@ export interface CalibrationRecord {
   rule?: ThresholdRule;
   /** Training photos the threshold rests on (all minus the excluded suspects). */
   basis?: number;
+  /**
+   * `excludeSuspects`: memory rows dropped with the suspects (their source photos are `excluded`);
+   * `imageScores` are then against the reduced bank (absent in older banks).
+   */
+  droppedRows?: { cls: number; seg: number | null };
   /** The threshold at build time, by the line's rule then. */
   threshold: number;
   /** Median of the calibration pixel scores (colour scale `lo`). */

@@ -1,5 +1,5 @@
 /**
- * The label-free decision: the Gumbel tail, the suspect evidence, `decide`; calibration edge cases
+ * The label-free decision: the Gumbel tail, the suspect evidence, `decide`, `excludeSuspects`; calibration edge cases
  * and the rule that ties regions and colours to the image decision.
  */
 import { test } from 'node:test';
@@ -9,10 +9,13 @@ import {
   decide,
   fitGumbel,
   gumbelQuantile,
+  robustSpread,
   SPEC_DECISION_RULES,
   suspectReport,
   tailThreshold,
+  withoutImages,
 } from '../../src/engine/calibrate/index.js';
+import { median } from '../../src/common/stats.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
 import type { BankSet } from '../../src/engine/index.js';
@@ -122,4 +125,45 @@ test('softpatch+: regions of the decision map are non-empty exactly when the ima
   assert.deepEqual(anomalyRegions(map, 16, 16, geometry, ps.imageScore), []);
   // A flat map carries no location: the whole frame takes the image score.
   assert.deepEqual([...decisionMap(new Float32Array(4), 2)], [2, 2, 2, 2]);
+});
+
+test('excludeSuspects: a defective photo found by the calibration loses every bank row; a test photo with its defect scores high', async () => {
+  // Twelve normal photos of four 1-d patches and one (image 12) with a defect patch of value 10.
+  const normal = Array.from({ length: 12 }, (_, i) => [0.01 * i, 1 + 0.01 * i, 0.02 * i, 1 - 0.01 * i]);
+  const photos = [...normal, [0, 1, 0, 10]];
+  const features = photos.map((p) => Float32Array.from(p));
+  // The bank keeps every patch (as if no patch had been denoised away), the defect's row included.
+  const rows = photos.flatMap((p) => p.map((v) => [v]));
+  const sources = photos.flatMap((p, b) => p.map(() => b));
+  const bank = bankOf(rows, rows.map(() => 1), sources);
+  const bankSet: BankSet = { method: 'softpatch+', grid, cls: bank, seg: bankOf(rows, rows.map(() => 1), sources) };
+  const noise = features.map((_, i) => entry(i, 0.1));
+  const base = { bankSet, features, noise, mapSize: { h: 4, w: 4 }, blurSigma: 1 };
+  const rules = { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore' as const };
+  const kept = await calibrate({ ...base, rules });
+  const cal = await calibrate({ ...base, rules: { ...rules, excludeSuspects: true } });
+  for (const c of [kept, cal]) assert.deepEqual(c.suspects.suspects, [12]);
+  assert.equal(kept.bankSet, bankSet, 'switch off: the built bank is kept');
+  assert.deepEqual(kept.droppedRows, { cls: 0, seg: 0 });
+  assert.deepEqual(cal.droppedRows, { cls: 4, seg: 4 });
+  for (const b of [cal.bankSet.cls, cal.bankSet.seg!]) {
+    assert.equal(b.rows, 48);
+    assert.ok(!b.sourceImage.includes(12), 'no row of the suspect');
+  }
+  // The evidence is the built bank's score; the threshold rests on the reduced bank's scores.
+  assert.deepEqual(cal.suspectScores, kept.scores);
+  // Its defect patch's nearest normal row is image 11's 1.11.
+  const far = (10 - 1.11) ** 2;
+  assert.ok(Math.abs(cal.scores[12] - far) < 1e-3, `the suspect against the reduced bank: ${cal.scores[12]}`);
+  const m = median(cal.scores.slice(0, 12));
+  assert.equal(cal.median, m);
+  assert.equal(cal.threshold, m + 3.5 * robustSpread(cal.scores.slice(0, 12), m));
+  // A test photo with the same defect finds the defect's row in the built bank, not in the reduced one.
+  const probe = img(0, 1, 0, 10);
+  assert.equal((await scorePatches(bankSet, probe)).imageScore, 0);
+  const excluded = (await scorePatches(cal.bankSet, probe)).imageScore;
+  assert.ok(Math.abs(excluded - far) < 1e-3 && excluded > cal.threshold, `score ${excluded}, threshold ${cal.threshold}`);
+  // A bank made only of a suspect's rows is kept whole (an empty bank scores nothing).
+  const tiny: BankSet = { method: 'softpatch', grid, cls: bankOf([[0], [1]], [1, 1], [3, 3]), seg: null };
+  assert.equal(withoutImages(tiny, new Set([3])), tiny);
 });

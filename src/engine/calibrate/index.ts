@@ -4,6 +4,7 @@
  */
 export {
   calibrate,
+  calibrateFrom,
   decide,
   DEFAULT_FALSE_ALARM_RATE,
   scoreLeaveOneOut,
@@ -11,10 +12,12 @@ export {
   THRESHOLD_RULES,
   type Calibration,
   type CalibrationInput,
+  type LeaveOneOutScores,
   type Decision,
   type DecisionRules,
   type ThresholdRule,
 } from './threshold.js';
+export { withoutImages } from './exclude.js';
 export { DEFAULT_SENSITIVITY, robustSpread, thresholdFrom } from './fence.js';
 export { BOOTSTRAP_RESAMPLES, fitGumbel, gumbelQuantile, tailThreshold, type GumbelFit, type TailThreshold } from './tail.js';
 export {

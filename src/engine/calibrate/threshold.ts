@@ -2,11 +2,14 @@
  * The label-free decision (guide §3). Every training image is scored against the new bank with
  * its own memory rows excluded (leave-one-image-out), so it cannot find itself; the noise report's
  * suspects are chosen (`decide`), and the threshold is fitted to the scores of the others so that
- * defective uploads do not drag it up. `calibrate` = `scoreLeaveOneOut` then `decide`.
+ * defective uploads do not drag it up. `calibrate` = `scoreLeaveOneOut` then `decide`; with
+ * `excludeSuspects` the suspects' memory rows are then dropped and the photos scored again against
+ * the reduced bank, which the threshold is fitted to.
  */
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
 import type { Bank, BankSet, NoiseEntry } from '../types.js';
+import { withoutImages } from './exclude.js';
 import { median } from '../../common/stats.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
 import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectReport, suspectReport } from './suspects.js';
@@ -28,6 +31,8 @@ export interface DecisionRules {
   suspectEvidence: SuspectEvidence;
   /** Floor of the `removedShare` evidence. */
   suspectShare: number;
+  /** Drop every memory row of the suspects and calibrate on the reduced bank (`exclude.ts`). */
+  excludeSuspects: boolean;
 }
 
 /**
@@ -42,6 +47,7 @@ export const SPEC_DECISION_RULES: Readonly<DecisionRules> = Object.freeze({
   falseAlarmRate: DEFAULT_FALSE_ALARM_RATE,
   suspectEvidence: 'removedShare',
   suspectShare: DEFAULT_SUSPECT_SHARE,
+  excludeSuspects: false,
 });
 
 export interface Decision {
@@ -76,13 +82,16 @@ export function decide(
           rules.suspectShare,
         )
       : suspectReport(scores, 'calibrationScore');
-  const out = new Set([...suspects.suspects, ...alsoExcluded]);
+  return { suspects, ...thresholdOf(scores, new Set([...suspects.suspects, ...alsoExcluded]), rules) };
+}
+
+/** The threshold by `rules` from the scores of the photos not in `out`. */
+function thresholdOf(scores: number[], out: ReadonlySet<number>, rules: DecisionRules): Omit<Decision, 'suspects'> {
   const fence = thresholdFrom(scores, out, rules.sensitivity);
   const kept = scores.filter((_, i) => !out.has(i));
   const basis = kept.length > 0 ? kept : scores;
   const tail = tailThreshold(basis, rules.falseAlarmRate);
   return {
-    suspects,
     median: fence.median,
     spread: fence.spread,
     sensitivity: rules.sensitivity,
@@ -94,8 +103,14 @@ export function decide(
 }
 
 export interface Calibration extends Decision {
-  /** Leave-one-image-out image score per training image (build order). */
+  /** Leave-one-image-out image score per training image (build order) against `bankSet`. */
   scores: number[];
+  /** The same against the built bank: the `calibrationScore` evidence of the suspects. */
+  suspectScores: number[];
+  /** The bank set to keep: the built one, without the suspects' rows under `excludeSuspects`. */
+  bankSet: BankSet;
+  /** Memory rows dropped with the suspects (0 without `excludeSuspects`). */
+  droppedRows: { cls: number; seg: number | null };
   /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
   pixelMedian: number;
   /** Training images left out of the threshold (the suspects), ascending. */
@@ -162,8 +177,41 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
 }
 
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
-  const { scores, pixelMedian, notLeftOut } = await scoreLeaveOneOut(input);
-  const d = decide(scores, input.noise, input.rules, new Set(notLeftOut));
-  const excluded = new Set([...d.suspects.suspects, ...notLeftOut]);
-  return { ...d, scores, pixelMedian, excluded: [...excluded].sort((x, y) => x - y) };
+  const B = input.features.length;
+  const passes = input.rules.excludeSuspects ? 2 : 1;
+  const progress = (offset: number) => (done: number) => input.onProgress?.(offset + done, passes * B);
+  const first = await scoreLeaveOneOut({ ...input, onProgress: progress(0) });
+  const cal = await calibrateFrom(first, { ...input, onProgress: progress(B) });
+  input.onProgress?.(passes * B, passes * B);
+  return cal;
+}
+
+/**
+ * `calibrate` after its first leave-one-out pass, `first` (the eval decides several rules on one
+ * pass); `input.onProgress` counts the second pass only.
+ */
+export async function calibrateFrom(first: LeaveOneOutScores, input: CalibrationInput): Promise<Calibration> {
+  const d = decide(first.scores, input.noise, input.rules, new Set(first.notLeftOut));
+  const reduced = input.rules.excludeSuspects ? withoutImages(input.bankSet, new Set(d.suspects.suspects)) : input.bankSet;
+  const droppedRows = {
+    cls: input.bankSet.cls.rows - reduced.cls.rows,
+    seg: input.bankSet.seg === null ? null : input.bankSet.seg.rows - reduced.seg!.rows,
+  };
+  let final = first;
+  let decision = d;
+  if (reduced !== input.bankSet) {
+    final = await scoreLeaveOneOut({ ...input, bankSet: reduced });
+    const out = new Set([...d.suspects.suspects, ...first.notLeftOut, ...final.notLeftOut]);
+    decision = { suspects: d.suspects, ...thresholdOf(final.scores, out, input.rules) };
+  }
+  const excluded = new Set([...d.suspects.suspects, ...first.notLeftOut, ...final.notLeftOut]);
+  return {
+    ...decision,
+    scores: final.scores,
+    suspectScores: first.scores,
+    pixelMedian: final.pixelMedian,
+    excluded: [...excluded].sort((x, y) => x - y),
+    bankSet: reduced,
+    droppedRows,
+  };
 }

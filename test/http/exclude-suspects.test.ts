@@ -1,0 +1,60 @@
+/**
+ * `excludeSuspects` over HTTP with the real backbone: the stored bank holds no memory row of a
+ * noise-report suspect, and its metadata records the switch and the rows dropped.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { call, form, partImage, startServer, tempDataDir, type TestServer } from './server.js';
+
+const LINE = 'parts';
+/** As test/http/flow.test.ts: 128 × 128 photos, crop 112 → a 14 × 14 patch grid. */
+const LINE_CONFIG = { resize: 128, crop: 112, coresetRatio: 0.25, removalQuantile: 0.1, excludeSuspects: true };
+
+let srv: TestServer | undefined;
+after(async () => {
+  await srv?.close(true);
+});
+
+test('excludeSuspects: no bank row comes from a suspect; meta.json records the switch and the dropped rows', async () => {
+  const dataDir = await tempDataDir();
+  srv = await startServer({ DATA_DIR: dataDir, MAX_PIXELS: '100000' });
+  const req = (method: string, url: string, body?: unknown) => call(srv!.url, method, url, body);
+  assert.equal((await req('POST', '/v1/lines', { id: LINE, config: LINE_CONFIG })).status, 201);
+  const files = [];
+  for (let i = 0; i < 24; i++) files.push({ name: `good-${i}.png`, bytes: await partImage(100 + i) });
+  for (let i = 0; i < 3; i++) files.push({ name: `defect-${i}.png`, bytes: await partImage(200 + i, { defect: { x: 56 - 8 * i, y: 24, size: 28 } }) });
+  assert.equal((await req('POST', `/v1/lines/${LINE}/images`, form(files))).status, 200);
+  const started = await req('POST', `/v1/lines/${LINE}/builds`);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const t0 = Date.now();
+  let build = started.body;
+  while (['queued', 'running'].includes(build.status)) {
+    assert.ok(Date.now() - t0 < 120_000, 'build timed out');
+    await new Promise((r) => setTimeout(r, 50));
+    build = (await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}`)).body;
+  }
+  assert.equal(build.status, 'succeeded', JSON.stringify(build.error));
+
+  const report = (await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}/noise-report`)).body;
+  const suspects = new Set((report.images as { id: string; filename: string; suspect: boolean }[]).filter((e) => e.suspect).map((e) => e.id));
+  const defects = (report.images as { id: string; filename: string }[]).filter((e) => e.filename.startsWith('defect-'));
+  for (const d of defects) assert.ok(suspects.has(d.id), `${d.filename} is a suspect`);
+  assert.match(report.rule, /excludeSuspects/);
+
+  const dir = path.join(dataDir, 'lines', LINE, 'banks', '1');
+  const meta = JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8'));
+  assert.equal(meta.config.excludeSuspects, true);
+  const bytes = await readFile(path.join(dir, 'cls.sourceImage.bin'));
+  const sources = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  assert.equal(sources.length, meta.rows.cls);
+  const suspectIdx = new Set((meta.trainingImages as string[]).flatMap((id, b) => (suspects.has(id) ? [b] : [])));
+  assert.equal(suspectIdx.size, suspects.size);
+  assert.ok(!sources.some((b) => suspectIdx.has(b)), 'a bank row from a suspect');
+  // The rows the suspects had in the built bank: a quarter of their 3 × 196 patches at most, and some.
+  assert.ok(meta.calibration.droppedRows.cls > 0, JSON.stringify(meta.calibration.droppedRows));
+  assert.deepEqual([...meta.calibration.excluded].sort(), [...suspects].sort());
+  // The threshold rests on the reduced bank's scores of the others.
+  assert.equal(meta.calibration.basis, meta.trainingImages.length - suspects.size);
+});
