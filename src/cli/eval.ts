@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone } from '../backbone/index.js';
-import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, THRESHOLD_RULES } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
 import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
 import { NOISE_MODES } from '../eval/noise.js';
@@ -37,6 +37,7 @@ const variantOf = (r: EvalRun): string => {
     r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
     r.thresholdRule,
     r.suspectEvidence === 'removedShare' ? 'share' : 'score',
+    r.suspectFence === 'gumbel' ? 'gumbel' : '',
     r.excludeSuspects ? 'exclude' : '',
   ].filter(Boolean);
   return `${r.method} (${parts.join(', ')})`;
@@ -141,6 +142,11 @@ const spec = {
       type: 'string',
       arg: 'list',
       description: `noise-report evidence decided on each build: ${SUSPECT_EVIDENCE.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectEvidence})`,
+    },
+    'suspect-fence': {
+      type: 'string',
+      arg: 'list',
+      description: `fence of the calibrationScore evidence decided on each build: ${SUSPECT_FENCES.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectFence})`,
     },
     'exclude-suspects': {
       type: 'string',

@@ -16,7 +16,7 @@ import { windowDiscriminate } from './denoise/window.js';
 import { Projector, drawProjection } from './kernels/projection.js';
 import { createRng } from './kernels/random.js';
 import { removeOutliers, softWeights } from './denoise/removal.js';
-import type { Bank, BuildProgress, BuildResult, DiscriminatorName, EngineConfig, NoiseEntry, TrainingFeatures } from './types.js';
+import type { Bank, BankSet, BuildProgress, BuildResult, DiscriminatorName, EngineConfig, NoiseEntry, TrainingFeatures } from './types.js';
 
 export interface BuildHooks {
   onProgress?(p: BuildProgress): void;
@@ -309,35 +309,46 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
 
   const ratioCls = plus ? (cfg.plus.coresetRatioCls ?? cfg.coresetRatio) : cfg.coresetRatio;
   const ratioSeg = cfg.plus.coresetRatioSeg ?? cfg.coresetRatio;
-  const runs = [{ name: 'coresetCls', keep: removal.keepCls, picks: picksFor(ratioCls, N), core: 0 }];
-  if (plus) runs.push({ name: 'coresetSeg', keep: removal.keepSeg!, picks: picksFor(ratioSeg, N), core: separate ? 1 : 0 });
-  const totalPicks = runs.reduce((s, r) => s + r.picks, 0);
-  let picksBefore = 0;
-  const banks: Bank[] = [];
-  for (const run of runs) {
-    const { selected } = await greedyCoreset(
-      {
-        y: projections.core[run.core],
-        count: N,
-        dim: projections.coreDim,
-        keep: run.keep,
-        picks: run.picks,
-        startPoints: starts[run.core],
-        firstPickRespectsMask: cfg.firstPickRespectsMask,
-      },
-      {
-        threads: hooks.threads,
-        signal,
-        onProgress: (done) => onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }),
-      },
-    );
-    picksBefore += run.picks;
-    banks.push(assembleBank(features, selected, removal.weights));
-    lap(run.name);
-  }
+  const runs = [{ name: 'coresetCls', keep: removal.keepCls, ratio: ratioCls, core: 0 }];
+  if (plus) runs.push({ name: 'coresetSeg', keep: removal.keepSeg!, ratio: ratioSeg, core: separate ? 1 : 0 });
+  /** The coreset(s) over the kept patches of the photos not in `without` (of as many photos). */
+  const chooseBanks = async (without: ReadonlySet<number>, coresetHooks: Pick<BuildHooks, 'onProgress' | 'signal'>): Promise<Bank[]> => {
+    const photos = B - without.size;
+    const totalPicks = runs.reduce((s, r) => s + picksFor(r.ratio, photos * P), 0);
+    let picksBefore = 0;
+    const banks: Bank[] = [];
+    for (const run of runs) {
+      const keep = without.size === 0 ? run.keep : Uint8Array.from(run.keep, (k, n) => (without.has(Math.floor(n / P)) ? 0 : k));
+      const picks = picksFor(run.ratio, photos * P);
+      const { selected } = await greedyCoreset(
+        {
+          y: projections.core[run.core],
+          count: N,
+          dim: projections.coreDim,
+          keep,
+          picks,
+          startPoints: starts[run.core],
+          // Without photos, none of their patches may be picked first either.
+          firstPickRespectsMask: cfg.firstPickRespectsMask || without.size > 0,
+        },
+        {
+          threads: hooks.threads,
+          signal: coresetHooks.signal,
+          onProgress: (done) => coresetHooks.onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }),
+        },
+      );
+      picksBefore += picks;
+      banks.push(assembleBank(features, selected, removal.weights));
+      if (without.size === 0) lap(run.name);
+    }
+    return banks;
+  };
+  const banks = await chooseBanks(new Set(), { onProgress, signal });
+  const bankSetOf = (b: Bank[]): BankSet => ({ method: cfg.method, grid: { h: grid.h, w: grid.w }, cls: b[0], seg: b[1] ?? null });
   timingsMs.total = Math.round(performance.now() - started);
   return {
-    bankSet: { method: cfg.method, grid: { h: grid.h, w: grid.w }, cls: banks[0], seg: banks[1] ?? null },
+    bankSet: bankSetOf(banks),
+    rebuildWithout: async (without, again = {}) => bankSetOf(await chooseBanks(without, again)),
     noise: noiseEntries(B, P, cfg.method === 'patchcore' ? null : removal.keepCls, removal.reportScores),
     removed: removal.keepCls.map((k) => (k === 0 ? 1 : 0)),
     stats: { removedShare: removal.removedCount / N, timingsMs },

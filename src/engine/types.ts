@@ -85,6 +85,15 @@ export interface BuildResult {
   /** 1 per training patch removed as noise (classification bank; image-major, grid row-major); all 0 for patchcore. */
   removed: Uint8Array;
   stats: { removedShare: number; timingsMs: Record<string, number> };
+  /**
+   * The bank set chosen again by the coreset as if the photos `without` had not been uploaded (none
+   * of their patches; as many rows per remaining patch), on this build's projections, denoising
+   * and start points (`excludeSuspects`).
+   */
+  rebuildWithout(
+    without: ReadonlySet<number>,
+    hooks?: { onProgress?(p: BuildProgress): void; signal?: AbortSignal },
+  ): Promise<BankSet>;
 }
 
 export interface PatchScores {

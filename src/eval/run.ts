@@ -21,6 +21,7 @@ import {
   calibrateFrom,
   scoreLeaveOneOut,
   type SuspectEvidence,
+  type SuspectFence,
   type ThresholdRule,
 } from '../engine/index.js';
 import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from './metrics.js';
@@ -62,9 +63,10 @@ export interface EvalRun {
   preprocess: { resize: number | null; crop: number | null };
   thresholdRule: ThresholdRule;
   suspectEvidence: SuspectEvidence;
-  /** `excludeSuspects`, and the classification-bank rows it dropped. */
+  suspectFence: SuspectFence;
+  /** `excludeSuspects`, and the rows of the classification bank kept. */
   excludeSuspects: boolean;
-  droppedRows: number;
+  bankRows: number;
   noise: number;
   noiseMode: NoiseMode;
   overlap: boolean;
@@ -223,7 +225,14 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
         const tCal = performance.now();
         const loo = await scoreLeaveOneOut({ bankSet: built.bankSet, features: trainFeatures, mapSize, blurSigma: config.blurSigma });
         const calibrationMs = performance.now() - tCal;
-        const input = { bankSet: built.bankSet, features: trainFeatures, noise: built.noise, mapSize, blurSigma: config.blurSigma };
+        const input = {
+          bankSet: built.bankSet,
+          features: trainFeatures,
+          noise: built.noise,
+          mapSize,
+          blurSigma: config.blurSigma,
+          rebuild: (without: ReadonlySet<number>) => built.rebuildWithout(without),
+        };
         const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
         // The test photos scored once per bank: rules that keep the built bank share it.
         const tested = new Map<BankSet, TestScores>();
@@ -251,8 +260,9 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             preprocess: pre,
             thresholdRule: rules.thresholdRule,
             suspectEvidence: rules.suspectEvidence,
+            suspectFence: rules.suspectFence,
             excludeSuspects: rules.excludeSuspects,
-            droppedRows: cal.droppedRows.cls,
+            bankRows: cal.bankSet.cls.rows,
             noise,
             noiseMode: opts.noiseMode,
             overlap: opts.overlap,

@@ -155,6 +155,8 @@ async function run(): Promise<StagedBank> {
     onProgress: (done, total) => progress('calibrating', done, total),
     signal: abort.signal,
     threads: job.threads,
+    // `excludeSuspects`: the coreset again, counted in the calibrating stage (no progress of its own).
+    rebuild: (without) => built.rebuildWithout(without, { signal: abort.signal }),
   });
   const suspects = new Set(cal.excluded);
   // The report shows the evidence the suspects were chosen by (scores against the built bank).
@@ -162,7 +164,7 @@ async function run(): Promise<StagedBank> {
   const scale = colorScale(cal.pixelMedian, cal.threshold);
 
   progress('writing', 0, 1);
-  // Without the suspects' rows under `excludeSuspects`.
+  // Under `excludeSuspects` chosen again without the suspects' patches.
   const bankSet = cal.bankSet;
   const store = new BankStore(new Layout(job.dataDir));
   const dir = await store.stage(job.line, {
@@ -194,7 +196,6 @@ async function run(): Promise<StagedBank> {
         },
         rule: cal.rule,
         basis: cal.basis,
-        droppedRows: cal.droppedRows,
         threshold: cal.threshold,
         pixelMedian: cal.pixelMedian,
       },

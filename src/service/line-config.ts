@@ -44,6 +44,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   pruneImages: false,
   // The leave-one-out score sees the small defects that the removed share misses (docs/BENCHMARKS.md).
   suspectEvidence: 'calibrationScore',
+  suspectFence: 'mad',
   excludeSuspects: false,
 });
 
@@ -97,6 +98,7 @@ export function decisionRulesFor(config: LineConfig): DecisionRules {
     sensitivity: config.threshold.sensitivity,
     falseAlarmRate: config.threshold.falseAlarmRate,
     suspectEvidence: config.suspectEvidence,
+    suspectFence: config.suspectFence,
     suspectShare: config.suspectShare,
     excludeSuspects: config.excludeSuspects,
   };

@@ -35,8 +35,8 @@ function ruleText(config: LineConfig): string {
   const rule =
     config.suspectEvidence === 'removedShare'
       ? `suspect = removedShare > max(suspectShare (${config.suspectShare}), ${fence} of the removed shares); sorted by removedShare, then maxScore, descending`
-      : `suspect = calibrationScore (leave-one-image-out image score) > ${fence} of the calibration scores; sorted by calibrationScore, descending`;
-  return config.excludeSuspects ? `${rule}; every memory row of a suspect is dropped from the bank (excludeSuspects)` : rule;
+      : `suspect = calibrationScore (leave-one-image-out image score) > ${config.suspectFence === 'gumbel' ? 'the 1 − 1/B quantile of a Gumbel fitted to the median and MAD' : fence} of the calibration scores; sorted by calibrationScore, descending`;
+  return config.excludeSuspects ? `${rule}; the bank holds no patch of a suspect (excludeSuspects)` : rule;
 }
 
 export function noiseReport(

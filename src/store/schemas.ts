@@ -5,7 +5,7 @@
  * the stored shape, the service's type and the OpenAPI document cannot drift apart.
  */
 import { Type, type TSchema } from 'typebox';
-import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, THRESHOLD_RULES } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
 
 export const strict = { additionalProperties: false } as const;
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -42,6 +42,9 @@ export const buildSettingFields = {
     description: 'noise report, evidence "removedShare": floor of the removed share of a suspect',
   }),
   suspectEvidence: Type.Enum(SUSPECT_EVIDENCE, { description: 'noise report: what ranks and flags the training photos' }),
+  suspectFence: Type.Enum(SUSPECT_FENCES, {
+    description: 'noise report, evidence "calibrationScore": "mad" median + 3.5·1.4826·MAD, or "gumbel" the 1 − 1/B quantile of a robust Gumbel',
+  }),
   excludeSuspects: Type.Boolean({
     description: "drop every memory row of the noise report's suspects and calibrate the threshold on the reduced bank",
   }),

@@ -68,7 +68,10 @@ export interface ColorScaleRecord {
 }
 
 export interface CalibrationRecord {
-  /** Leave-one-image-out image score of every training image, aligned with `trainingImages`. */
+  /**
+   * Leave-one-image-out image score of every training image, aligned with `trainingImages`, against
+   * the stored bank (under `excludeSuspects` the one chosen without the suspects).
+   */
   imageScores: number[];
   /** Training images left out of m and s because the noise report marks them suspect. */
   excluded: string[];
@@ -87,11 +90,7 @@ export interface CalibrationRecord {
   rule?: ThresholdRule;
   /** Training photos the threshold rests on (all minus the excluded suspects). */
   basis?: number;
-  /**
-   * `excludeSuspects`: memory rows dropped with the suspects (their source photos are `excluded`);
-   * `imageScores` are then against the reduced bank (absent in older banks).
-   */
-  droppedRows?: { cls: number; seg: number | null };
+
   /** The threshold at build time, by the line's rule then. */
   threshold: number;
   /** Median of the calibration pixel scores (colour scale `lo`). */

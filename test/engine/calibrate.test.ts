@@ -13,8 +13,8 @@ import {
   SPEC_DECISION_RULES,
   suspectReport,
   tailThreshold,
-  withoutImages,
 } from '../../src/engine/calibrate/index.js';
+import { buildBankSet, resolveEngineConfig } from '../../src/engine/index.js';
 import { median } from '../../src/common/stats.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
@@ -127,43 +127,49 @@ test('softpatch+: regions of the decision map are non-empty exactly when the ima
   assert.deepEqual([...decisionMap(new Float32Array(4), 2)], [2, 2, 2, 2]);
 });
 
-test('excludeSuspects: a defective photo found by the calibration loses every bank row; a test photo with its defect scores high', async () => {
-  // Twelve normal photos of four 1-d patches and one (image 12) with a defect patch of value 10.
-  const normal = Array.from({ length: 12 }, (_, i) => [0.01 * i, 1 + 0.01 * i, 0.02 * i, 1 - 0.01 * i]);
-  const photos = [...normal, [0, 1, 0, 10]];
-  const features = photos.map((p) => Float32Array.from(p));
-  // The bank keeps every patch (as if no patch had been denoised away), the defect's row included.
-  const rows = photos.flatMap((p) => p.map((v) => [v]));
-  const sources = photos.flatMap((p, b) => p.map(() => b));
-  const bank = bankOf(rows, rows.map(() => 1), sources);
-  const bankSet: BankSet = { method: 'softpatch+', grid, cls: bank, seg: bankOf(rows, rows.map(() => 1), sources) };
-  const noise = features.map((_, i) => entry(i, 0.1));
-  const base = { bankSet, features, noise, mapSize: { h: 4, w: 4 }, blurSigma: 1 };
+test('excludeSuspects: the bank is chosen again without any patch of a suspect; a test photo with its defect scores high', async () => {
+  // Twelve normal photos of four 2-d patches and one (image 12) with a defect patch (10, 10).
+  const normal = Array.from({ length: 12 }, (_, i) => [0.01 * i, 0, 1 + 0.01 * i, 0, 0.02 * i, 1, 1 - 0.01 * i, 1]);
+  const features = [...normal, [0, 0, 1, 0, 0, 1, 10, 10]].map((p) => Float32Array.from(p));
+  // PatchCore keeps every patch as a candidate, and the coreset keeps nearly all of them.
+  const config = resolveEngineConfig({ method: 'patchcore', projectionDim: 2, coresetRatio: 0.99 });
+  const built = await buildBankSet({ images: features, grid, dim: 2 }, config);
+  assert.ok(built.bankSet.cls.sourceImage.includes(12), 'the built bank holds a row of the defective photo');
+  const base = { bankSet: built.bankSet, features, noise: built.noise, mapSize: { h: 4, w: 4 }, blurSigma: 1 };
   const rules = { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore' as const };
   const kept = await calibrate({ ...base, rules });
-  const cal = await calibrate({ ...base, rules: { ...rules, excludeSuspects: true } });
+  const on = { ...rules, excludeSuspects: true };
+  await assert.rejects(calibrate({ ...base, rules: on }), /rebuild/);
+  const cal = await calibrate({ ...base, rules: on, rebuild: (without) => built.rebuildWithout(without) });
   for (const c of [kept, cal]) assert.deepEqual(c.suspects.suspects, [12]);
-  assert.equal(kept.bankSet, bankSet, 'switch off: the built bank is kept');
-  assert.deepEqual(kept.droppedRows, { cls: 0, seg: 0 });
-  assert.deepEqual(cal.droppedRows, { cls: 4, seg: 4 });
-  for (const b of [cal.bankSet.cls, cal.bankSet.seg!]) {
-    assert.equal(b.rows, 48);
-    assert.ok(!b.sourceImage.includes(12), 'no row of the suspect');
-  }
-  // The evidence is the built bank's score; the threshold rests on the reduced bank's scores.
+  assert.equal(kept.bankSet, built.bankSet, 'switch off: the built bank is kept');
+  // As many rows per patch of the remaining photos, none from the suspect.
+  assert.equal(cal.bankSet.cls.rows, Math.floor(0.99 * 12 * 4));
+  assert.ok(!cal.bankSet.cls.sourceImage.includes(12), 'no row of the suspect');
+  // The evidence is the built bank's score; the threshold rests on the new bank's scores of the others.
   assert.deepEqual(cal.suspectScores, kept.scores);
-  // Its defect patch's nearest normal row is image 11's 1.11.
-  const far = (10 - 1.11) ** 2;
-  assert.ok(Math.abs(cal.scores[12] - far) < 1e-3, `the suspect against the reduced bank: ${cal.scores[12]}`);
   const m = median(cal.scores.slice(0, 12));
   assert.equal(cal.median, m);
   assert.equal(cal.threshold, m + 3.5 * robustSpread(cal.scores.slice(0, 12), m));
-  // A test photo with the same defect finds the defect's row in the built bank, not in the reduced one.
-  const probe = img(0, 1, 0, 10);
-  assert.equal((await scorePatches(bankSet, probe)).imageScore, 0);
+  assert.deepEqual(cal.excluded, [12]);
+  // A test photo with the same defect finds the defect's row in the built bank, not in the new one.
+  const probe = features[12];
+  assert.ok((await scorePatches(built.bankSet, probe)).imageScore < 1e-6);
   const excluded = (await scorePatches(cal.bankSet, probe)).imageScore;
-  assert.ok(Math.abs(excluded - far) < 1e-3 && excluded > cal.threshold, `score ${excluded}, threshold ${cal.threshold}`);
-  // A bank made only of a suspect's rows is kept whole (an empty bank scores nothing).
-  const tiny: BankSet = { method: 'softpatch', grid, cls: bankOf([[0], [1]], [1, 1], [3, 3]), seg: null };
-  assert.equal(withoutImages(tiny, new Set([3])), tiny);
+  assert.ok(excluded > 100 && excluded > cal.threshold, `score ${excluded}, threshold ${cal.threshold}`);
+});
+
+test('suspect fence gumbel: the 1 − 1/B quantile of the robust Gumbel; a long clean tail is flagged less', () => {
+  // Exact Gumbel quantiles: location 100, scale 10; the fence at 1 − 1/B.
+  const B = 200;
+  const scores = Array.from({ length: B }, (_, i) => 100 - 10 * Math.log(-Math.log((i + 0.5) / B)));
+  const g = suspectReport(scores, 'calibrationScore', -Infinity, 'gumbel');
+  const expected = 100 - 10 * Math.log(-Math.log(1 - 1 / B));
+  assert.ok(Math.abs(g.fence - expected) < 1.5, `fence ${g.fence} vs ${expected}`);
+  assert.ok(g.suspects.length <= 1, `${g.suspects.length} clean photos flagged`);
+  const mad = suspectReport(scores, 'calibrationScore');
+  assert.ok(mad.suspects.length > g.suspects.length, `mad ${mad.suspects.length}, gumbel ${g.suspects.length}`);
+  // A clear outlier stays a suspect (with at most the expected one clean photo).
+  const outlier = suspectReport([...scores, 400], 'calibrationScore', -Infinity, 'gumbel').suspects;
+  assert.ok(outlier.includes(B) && outlier.length <= 2, JSON.stringify(outlier));
 });

@@ -29,6 +29,7 @@ const CONFIG: LineConfig = {
   threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
   suspectShare: 0.3,
   suspectEvidence: 'removedShare',
+  suspectFence: 'mad',
   excludeSuspects: false,
   trainImages: null,
   keepBanks: null,

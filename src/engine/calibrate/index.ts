@@ -17,16 +17,17 @@ export {
   type DecisionRules,
   type ThresholdRule,
 } from './threshold.js';
-export { withoutImages } from './exclude.js';
 export { DEFAULT_SENSITIVITY, robustSpread, thresholdFrom } from './fence.js';
 export { BOOTSTRAP_RESAMPLES, fitGumbel, gumbelQuantile, tailThreshold, type GumbelFit, type TailThreshold } from './tail.js';
 export {
   DEFAULT_SUSPECT_SHARE,
   SUSPECT_EVIDENCE,
   SUSPECT_FENCE_K,
+  SUSPECT_FENCES,
   suspectImages,
   suspectReport,
   type SuspectEvidence,
+  type SuspectFence,
   type SuspectReport,
 } from './suspects.js';
 export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './labelled.js';

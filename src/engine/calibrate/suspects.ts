@@ -29,6 +29,28 @@ export const SUSPECT_FENCE_K = 3.5;
 export const SUSPECT_EVIDENCE = ['removedShare', 'calibrationScore'] as const;
 export type SuspectEvidence = (typeof SUSPECT_EVIDENCE)[number];
 
+/**
+ * Where the `calibrationScore` evidence puts its fence. `mad` (as `removedShare`): median + k ·
+ * 1.4826 · MAD. `gumbel`: an image score is the maximum of its patch scores, so the scores of clean
+ * photos follow an extreme-value (Gumbel) law with a long right tail that a normal-theory fence
+ * cuts too low on lines with rare poses; the Gumbel is fitted robustly (from the median and MAD, so
+ * that the defective photos cannot stretch it) and the fence is its 1 − 1/B quantile: among B
+ * clean photos one is expected above it by chance, whatever B is.
+ */
+export const SUSPECT_FENCES = ['mad', 'gumbel'] as const;
+export type SuspectFence = (typeof SUSPECT_FENCES)[number];
+
+/** Median and MAD of a Gumbel with scale 1: median = μ + 0.3665 β, MAD = 0.7670 β. */
+const GUMBEL_MEDIAN = -Math.log(Math.LN2);
+const GUMBEL_MAD = 0.7670492513257081;
+
+/** The 1 − 1/n quantile of the Gumbel with this median and robust spread (1.4826 · MAD). */
+export function gumbelFence(m: number, spread: number, n: number): number {
+  const beta = spread / 1.4826 / GUMBEL_MAD;
+  const location = m - GUMBEL_MEDIAN * beta;
+  return location - beta * Math.log(-Math.log(1 - 1 / Math.max(2, n)));
+}
+
 export interface SuspectReport {
   evidence: SuspectEvidence;
   /** The evidence value above which a photo is a suspect. */
@@ -55,11 +77,11 @@ export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number
   );
 }
 
-/** Suspects by one evidence value per photo: above max(floor, median + k · 1.4826 · MAD). */
-export function suspectReport(evidence: readonly number[], kind: SuspectEvidence, floor = -Infinity): SuspectReport {
+/** Suspects by one evidence value per photo: above max(floor, the fence by `rule`). */
+export function suspectReport(evidence: readonly number[], kind: SuspectEvidence, floor = -Infinity, rule: SuspectFence = 'mad'): SuspectReport {
   const m = median(evidence);
   const spread = robustSpread(evidence, m);
-  const fence = Math.max(floor, m + SUSPECT_FENCE_K * spread);
+  const fence = Math.max(floor, rule === 'gumbel' ? gumbelFence(m, spread, evidence.length) : m + SUSPECT_FENCE_K * spread);
   const suspects: number[] = [];
   let lowestSuspect = Infinity;
   let highestOther = -Infinity;

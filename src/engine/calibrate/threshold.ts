@@ -3,16 +3,16 @@
  * its own memory rows excluded (leave-one-image-out), so it cannot find itself; the noise report's
  * suspects are chosen (`decide`), and the threshold is fitted to the scores of the others so that
  * defective uploads do not drag it up. `calibrate` = `scoreLeaveOneOut` then `decide`; with
- * `excludeSuspects` the suspects' memory rows are then dropped and the photos scored again against
- * the reduced bank, which the threshold is fitted to.
+ * `excludeSuspects` the bank is then chosen again without the suspects' patches and the photos are
+ * scored again against it, and the threshold is fitted to those scores.
  */
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
+import { appError } from '../../common/errors.js';
 import type { Bank, BankSet, NoiseEntry } from '../types.js';
-import { withoutImages } from './exclude.js';
 import { median } from '../../common/stats.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
-import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectReport, suspectReport } from './suspects.js';
+import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectFence, type SuspectReport, suspectReport } from './suspects.js';
 import { type TailThreshold, tailThreshold } from './tail.js';
 
 /**
@@ -29,9 +29,16 @@ export interface DecisionRules {
   /** α of the tail rule: the share of good photos it is meant to reject. */
   falseAlarmRate: number;
   suspectEvidence: SuspectEvidence;
+  /** Fence of the `calibrationScore` evidence (`removedShare` always uses `mad`). */
+  suspectFence: SuspectFence;
   /** Floor of the `removedShare` evidence. */
   suspectShare: number;
-  /** Drop every memory row of the suspects and calibrate on the reduced bank (`exclude.ts`). */
+  /**
+   * Choose the bank again without any patch of the suspects and calibrate on it: the noise report
+   * says those photos are defective, so none of their patches may define "normal" (a small defect
+   * that survives the per-patch denoising, or one repeated in several photos, would otherwise stay
+   * in the bank and match the same defect in a test photo).
+   */
   excludeSuspects: boolean;
 }
 
@@ -46,6 +53,7 @@ export const SPEC_DECISION_RULES: Readonly<DecisionRules> = Object.freeze({
   sensitivity: DEFAULT_SENSITIVITY,
   falseAlarmRate: DEFAULT_FALSE_ALARM_RATE,
   suspectEvidence: 'removedShare',
+  suspectFence: 'mad',
   suspectShare: DEFAULT_SUSPECT_SHARE,
   excludeSuspects: false,
 });
@@ -81,7 +89,7 @@ export function decide(
           'removedShare',
           rules.suspectShare,
         )
-      : suspectReport(scores, 'calibrationScore');
+      : suspectReport(scores, 'calibrationScore', -Infinity, rules.suspectFence);
   return { suspects, ...thresholdOf(scores, new Set([...suspects.suspects, ...alsoExcluded]), rules) };
 }
 
@@ -107,10 +115,8 @@ export interface Calibration extends Decision {
   scores: number[];
   /** The same against the built bank: the `calibrationScore` evidence of the suspects. */
   suspectScores: number[];
-  /** The bank set to keep: the built one, without the suspects' rows under `excludeSuspects`. */
+  /** The bank set to keep: the built one, or under `excludeSuspects` the one chosen without the suspects. */
   bankSet: BankSet;
-  /** Memory rows dropped with the suspects (0 without `excludeSuspects`). */
-  droppedRows: { cls: number; seg: number | null };
   /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
   pixelMedian: number;
   /** Training images left out of the threshold (the suspects), ascending. */
@@ -131,6 +137,8 @@ export interface CalibrationInput {
   signal?: AbortSignal;
   /** onnxruntime threads of the search (engine default when absent). */
   threads?: number;
+  /** The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for `excludeSuspects`. */
+  rebuild?: (without: ReadonlySet<number>) => Promise<BankSet>;
 }
 
 /** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
@@ -192,26 +200,25 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
  */
 export async function calibrateFrom(first: LeaveOneOutScores, input: CalibrationInput): Promise<Calibration> {
   const d = decide(first.scores, input.noise, input.rules, new Set(first.notLeftOut));
-  const reduced = input.rules.excludeSuspects ? withoutImages(input.bankSet, new Set(d.suspects.suspects)) : input.bankSet;
-  const droppedRows = {
-    cls: input.bankSet.cls.rows - reduced.cls.rows,
-    seg: input.bankSet.seg === null ? null : input.bankSet.seg.rows - reduced.seg!.rows,
-  };
+  const suspects = new Set(d.suspects.suspects);
   let final = first;
   let decision = d;
-  if (reduced !== input.bankSet) {
-    final = await scoreLeaveOneOut({ ...input, bankSet: reduced });
-    const out = new Set([...d.suspects.suspects, ...first.notLeftOut, ...final.notLeftOut]);
-    decision = { suspects: d.suspects, ...thresholdOf(final.scores, out, input.rules) };
+  let bankSet = input.bankSet;
+  // A build whose photos are all suspects keeps its bank: there is nothing else to choose from.
+  if (input.rules.excludeSuspects && suspects.size > 0 && suspects.size < input.features.length) {
+    if (!input.rebuild) throw appError('ENGINE_INPUT', ['excludeSuspects needs the build (rebuild) to choose the bank again']);
+    bankSet = await input.rebuild(suspects);
+    input.signal?.throwIfAborted();
+    final = await scoreLeaveOneOut({ ...input, bankSet });
+    decision = { suspects: d.suspects, ...thresholdOf(final.scores, new Set([...suspects, ...first.notLeftOut, ...final.notLeftOut]), input.rules) };
   }
-  const excluded = new Set([...d.suspects.suspects, ...first.notLeftOut, ...final.notLeftOut]);
+  const excluded = new Set([...suspects, ...first.notLeftOut, ...final.notLeftOut]);
   return {
     ...decision,
     scores: final.scores,
     suspectScores: first.scores,
     pixelMedian: final.pixelMedian,
     excluded: [...excluded].sort((x, y) => x - y),
-    bankSet: reduced,
-    droppedRows,
+    bankSet,
   };
 }
