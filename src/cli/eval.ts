@@ -211,17 +211,18 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
   const excludes = (values['exclude-suspects'] ?? (lineRules.excludeSuspects ? 'on' : 'off'))
     .split(',')
     .map((v) => oneOf('exclude-suspects', v.trim(), ['off', 'on'] as const) === 'on');
+  const fences = (values['suspect-fence'] ?? lineRules.suspectFence).split(',').map((v) => oneOf('suspect-fence', v.trim(), SUSPECT_FENCES));
   const combos = thresholdRules.flatMap((thresholdRule) =>
-    evidences.flatMap((suspectEvidence) => excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, excludeSuspects }))),
+    evidences.flatMap((suspectEvidence) =>
+      fences.flatMap((suspectFence) => excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, suspectFence, excludeSuspects }))),
+    ),
   );
-  const rules = combos.map(({ thresholdRule, suspectEvidence, excludeSuspects }) => ({
+  const rules = combos.map((combo) => ({
     ...lineRules,
-      thresholdRule,
-      suspectEvidence,
-      excludeSuspects,
-      ...(values.sensitivity !== undefined && { sensitivity: num('sensitivity', values.sensitivity) as number }),
-      ...(values['false-alarm-rate'] !== undefined && { falseAlarmRate: num('false-alarm-rate', values['false-alarm-rate']) as number }),
-      ...(values['suspect-share'] !== undefined && { suspectShare: num('suspect-share', values['suspect-share']) as number }),
+    ...combo,
+    ...(values.sensitivity !== undefined && { sensitivity: num('sensitivity', values.sensitivity) as number }),
+    ...(values['false-alarm-rate'] !== undefined && { falseAlarmRate: num('false-alarm-rate', values['false-alarm-rate']) as number }),
+    ...(values['suspect-share'] !== undefined && { suspectShare: num('suspect-share', values['suspect-share']) as number }),
   }));
   const config = loadConfig();
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads });

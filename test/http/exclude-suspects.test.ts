@@ -1,6 +1,6 @@
 /**
  * `excludeSuspects` over HTTP with the real backbone: the stored bank holds no memory row of a
- * noise-report suspect, and its metadata records the switch and the rows dropped.
+ * noise-report suspect, and its metadata records the switch.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ after(async () => {
   await srv?.close(true);
 });
 
-test('excludeSuspects: no bank row comes from a suspect; meta.json records the switch and the dropped rows', async () => {
+test('excludeSuspects: no bank row comes from a suspect; meta.json records the switch', async () => {
   const dataDir = await tempDataDir();
   srv = await startServer({ DATA_DIR: dataDir, MAX_PIXELS: '100000' });
   const req = (method: string, url: string, body?: unknown) => call(srv!.url, method, url, body);
@@ -52,8 +52,8 @@ test('excludeSuspects: no bank row comes from a suspect; meta.json records the s
   const suspectIdx = new Set((meta.trainingImages as string[]).flatMap((id, b) => (suspects.has(id) ? [b] : [])));
   assert.equal(suspectIdx.size, suspects.size);
   assert.ok(!sources.some((b) => suspectIdx.has(b)), 'a bank row from a suspect');
-  // The rows the suspects had in the built bank: a quarter of their 3 × 196 patches at most, and some.
-  assert.ok(meta.calibration.droppedRows.cls > 0, JSON.stringify(meta.calibration.droppedRows));
+  // ρ rows per patch of the other photos (14 × 14 patches each).
+  assert.equal(meta.rows.cls, Math.floor(0.25 * (meta.trainingImages.length - suspects.size) * 196));
   assert.deepEqual([...meta.calibration.excluded].sort(), [...suspects].sort());
   // The threshold rests on the reduced bank's scores of the others.
   assert.equal(meta.calibration.basis, meta.trainingImages.length - suspects.size);
