@@ -67,6 +67,8 @@ export interface EvalRun {
   /** `excludeSuspects`, and the rows of the classification bank kept. */
   excludeSuspects: boolean;
   bankRows: number;
+  /** Photos left out of the threshold (and under `excludeSuspects` the bank). */
+  leftOut: number;
   noise: number;
   noiseMode: NoiseMode;
   overlap: boolean;
@@ -263,6 +265,7 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             suspectFence: rules.suspectFence,
             excludeSuspects: rules.excludeSuspects,
             bankRows: cal.bankSet.cls.rows,
+            leftOut: cal.excluded.length,
             noise,
             noiseMode: opts.noiseMode,
             overlap: opts.overlap,

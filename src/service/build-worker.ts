@@ -158,9 +158,9 @@ async function run(): Promise<StagedBank> {
     // `excludeSuspects`: the coreset again, counted in the calibrating stage (no progress of its own).
     rebuild: (without) => built.rebuildWithout(without, { signal: abort.signal }),
   });
-  const suspects = new Set(cal.excluded);
+  const suspects = new Set(cal.suspects.suspects);
   // The report shows the evidence the suspects were chosen by (scores against the built bank).
-  const entries = noiseReportEntries(built.noise, used, cal.suspectScores, suspects, job.config.suspectEvidence);
+  const entries = noiseReportEntries(built.noise, used, cal.suspectScores, suspects, new Set(cal.excluded), job.config.suspectEvidence);
   const scale = colorScale(cal.pixelMedian, cal.threshold);
 
   progress('writing', 0, 1);

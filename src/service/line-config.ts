@@ -44,8 +44,10 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   pruneImages: false,
   // The leave-one-out score sees the small defects that the removed share misses (docs/BENCHMARKS.md).
   suspectEvidence: 'calibrationScore',
-  suspectFence: 'mad',
-  excludeSuspects: false,
+  // One clean photo expected among the suspects of a build, and the suspects' patches out of the
+  // bank (docs/BENCHMARKS.md, issue 15).
+  suspectFence: 'gumbel',
+  excludeSuspects: true,
 });
 
 /** A stored line's settings with the defaults of fields added since it was written. */

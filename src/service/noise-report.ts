@@ -7,12 +7,16 @@ export interface TrainingImageRef {
   filename: string;
 }
 
-/** Per-image figures with the build's suspects, most suspicious first by the line's evidence. */
+/**
+ * Per-image figures with the build's suspects and the photos left out of the threshold (and under
+ * `excludeSuspects` the bank), most suspicious first by the line's evidence.
+ */
 export function noiseReportEntries(
   noise: readonly NoiseEntry[],
   images: readonly TrainingImageRef[],
   calibrationScores: readonly number[],
   suspects: ReadonlySet<number>,
+  leftOut: ReadonlySet<number>,
   evidence: SuspectEvidence,
 ): NoiseReportEntry[] {
   const key = (e: NoiseReportEntry): number => (evidence === 'removedShare' ? e.removedShare : e.calibrationScore);
@@ -26,6 +30,7 @@ export function noiseReportEntries(
       topScore: e.topScore,
       calibrationScore: calibrationScores[e.image],
       suspect: suspects.has(e.image),
+      leftOut: leftOut.has(e.image),
     }))
     .sort((a, b) => key(b) - key(a) || b.maxScore - a.maxScore || (a.id < b.id ? -1 : 1));
 }

@@ -151,6 +151,8 @@ export const NoiseReportEntrySchema = Type.Object({
   /** Leave-one-image-out image score against the new bank. */
   calibrationScore: Type.Number(),
   suspect: Type.Boolean(),
+  /** Left out of the threshold and, under `excludeSuspects`, of the bank (the suspects and the spec fence's outliers). */
+  leftOut: Type.Boolean(),
 });
 
 export const NoiseReportSchema = Type.Object({

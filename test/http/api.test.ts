@@ -96,6 +96,8 @@ test('lines: create with defaults, conflicts, validation, patch, list, delete', 
   assert.deepEqual(created.body.config.threshold, { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 });
   assert.equal(created.body.config.suspectShare, 0.3);
   assert.equal(created.body.config.suspectEvidence, 'calibrationScore');
+  assert.equal(created.body.config.suspectFence, 'gumbel');
+  assert.equal(created.body.config.excludeSuspects, true);
   assert.equal(created.body.activeBank, null);
   assert.equal(created.body.images, 0);
 

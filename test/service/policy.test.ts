@@ -24,6 +24,8 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     threshold: { policy: 'auto', sensitivity: 3.5, rule: 'fence', falseAlarmRate: 0.01 },
     suspectShare: 0.3,
     suspectEvidence: 'calibrationScore',
+    suspectFence: 'gumbel',
+    excludeSuspects: true,
     trainImages: null,
     keepBanks: 10,
     pruneImages: false,
@@ -118,6 +120,7 @@ test('noise report: suspects by removed share, most suspicious first', () => {
     images,
     [1, 2, 3, 4],
     new Set([1, 3]),
+    new Set([1, 2, 3]),
     'removedShare',
   );
   assert.deepEqual(
@@ -127,6 +130,10 @@ test('noise report: suspects by removed share, most suspicious first', () => {
   assert.deepEqual(
     entries.map((e) => e.suspect),
     [true, true, false, false],
+  );
+  assert.deepEqual(
+    entries.map((e) => e.leftOut),
+    [true, true, true, false],
   );
   assert.equal(entries[0].calibrationScore, 2);
   assert.equal(entries[0].filename, 'b.png');

@@ -34,8 +34,8 @@ export interface DecisionRules {
   /** Floor of the `removedShare` evidence. */
   suspectShare: number;
   /**
-   * Choose the bank again without any patch of the suspects and calibrate on it: the noise report
-   * says those photos are defective, so none of their patches may define "normal" (a small defect
+   * Choose the bank again without any patch of the `leftOut` photos and calibrate on it: the noise
+   * report says they are defective, so none of their patches may define "normal" (a small defect
    * that survives the per-patch denoising, or one repeated in several photos, would otherwise stay
    * in the bank and match the same defect in a test photo).
    */
@@ -59,7 +59,16 @@ export const SPEC_DECISION_RULES: Readonly<DecisionRules> = Object.freeze({
 });
 
 export interface Decision {
+  /** The noise report's suspects, by the evidence and its fence. */
   suspects: SuspectReport;
+  /**
+   * Photos left out of the threshold and, under `excludeSuspects`, of the bank: the suspects and,
+   * with the `calibrationScore` evidence, every photo above its `mad` fence as well. The report
+   * names photos for a person to act on, so its `gumbel` fence expects one false flag per build;
+   * the bank and the threshold must not learn from a defect, and a good photo left out of them
+   * costs little among many, so they use the lower of the two fences.
+   */
+  leftOut: number[];
   /** Fence figures, always computed (the line's sensitivity applies to them without a rebuild). */
   median: number;
   spread: number;
@@ -68,7 +77,7 @@ export interface Decision {
   tail: TailThreshold;
   rule: ThresholdRule;
   threshold: number;
-  /** Photos the threshold rests on (training photos minus suspects). */
+  /** Photos the threshold rests on (training photos minus `leftOut`). */
   basis: number;
 }
 
@@ -90,11 +99,13 @@ export function decide(
           rules.suspectShare,
         )
       : suspectReport(scores, 'calibrationScore', -Infinity, rules.suspectFence);
-  return { suspects, ...thresholdOf(scores, new Set([...suspects.suspects, ...alsoExcluded]), rules) };
+  const outliers = rules.suspectEvidence === 'calibrationScore' ? suspectReport(scores, 'calibrationScore').suspects : [];
+  const leftOut = [...new Set([...suspects.suspects, ...outliers])].sort((x, y) => x - y);
+  return { suspects, leftOut, ...thresholdOf(scores, new Set([...leftOut, ...alsoExcluded]), rules) };
 }
 
 /** The threshold by `rules` from the scores of the photos not in `out`. */
-function thresholdOf(scores: number[], out: ReadonlySet<number>, rules: DecisionRules): Omit<Decision, 'suspects'> {
+function thresholdOf(scores: number[], out: ReadonlySet<number>, rules: DecisionRules): Omit<Decision, 'suspects' | 'leftOut'> {
   const fence = thresholdFrom(scores, out, rules.sensitivity);
   const kept = scores.filter((_, i) => !out.has(i));
   const basis = kept.length > 0 ? kept : scores;
@@ -119,7 +130,7 @@ export interface Calibration extends Decision {
   bankSet: BankSet;
   /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
   pixelMedian: number;
-  /** Training images left out of the threshold (the suspects), ascending. */
+  /** Training images left out of the threshold (`leftOut` and tiny banks' owners), ascending. */
   excluded: number[];
 }
 
@@ -200,19 +211,20 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
  */
 export async function calibrateFrom(first: LeaveOneOutScores, input: CalibrationInput): Promise<Calibration> {
   const d = decide(first.scores, input.noise, input.rules, new Set(first.notLeftOut));
-  const suspects = new Set(d.suspects.suspects);
+  const leftOut = new Set(d.leftOut);
   let final = first;
   let decision = d;
   let bankSet = input.bankSet;
-  // A build whose photos are all suspects keeps its bank: there is nothing else to choose from.
-  if (input.rules.excludeSuspects && suspects.size > 0 && suspects.size < input.features.length) {
+  // A build whose photos are all left out keeps its bank: there is nothing else to choose from.
+  if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < input.features.length) {
     if (!input.rebuild) throw appError('ENGINE_INPUT', ['excludeSuspects needs the build (rebuild) to choose the bank again']);
-    bankSet = await input.rebuild(suspects);
+    bankSet = await input.rebuild(leftOut);
     input.signal?.throwIfAborted();
     final = await scoreLeaveOneOut({ ...input, bankSet });
-    decision = { suspects: d.suspects, ...thresholdOf(final.scores, new Set([...suspects, ...first.notLeftOut, ...final.notLeftOut]), input.rules) };
+    const out = new Set([...leftOut, ...first.notLeftOut, ...final.notLeftOut]);
+    decision = { ...d, ...thresholdOf(final.scores, out, input.rules) };
   }
-  const excluded = new Set([...suspects, ...first.notLeftOut, ...final.notLeftOut]);
+  const excluded = new Set([...leftOut, ...first.notLeftOut, ...final.notLeftOut]);
   return {
     ...decision,
     scores: final.scores,
