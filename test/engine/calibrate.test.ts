@@ -169,6 +169,11 @@ test('suspect fence gumbel: the 1 − 1/B quantile of the robust Gumbel; a long 
   assert.ok(g.suspects.length <= 1, `${g.suspects.length} clean photos flagged`);
   const mad = suspectReport(scores, 'calibrationScore');
   assert.ok(mad.suspects.length > g.suspects.length, `mad ${mad.suspects.length}, gumbel ${g.suspects.length}`);
+  // The threshold (and the bank) still leave out the mad fence's outliers: the lower fence.
+  const d = decide(scores, scores.map((_, i) => entry(i, 0.1)), { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore', suspectFence: 'gumbel' });
+  assert.deepEqual(d.suspects.suspects, g.suspects);
+  assert.deepEqual(d.leftOut, mad.suspects);
+  assert.equal(d.basis, B - mad.suspects.length);
   // A clear outlier stays a suspect (with at most the expected one clean photo).
   const outlier = suspectReport([...scores, 400], 'calibrationScore', -Infinity, 'gumbel').suspects;
   assert.ok(outlier.includes(B) && outlier.length <= 2, JSON.stringify(outlier));

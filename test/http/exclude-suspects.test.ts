@@ -38,9 +38,13 @@ test('excludeSuspects: no bank row comes from a suspect; meta.json records the s
   assert.equal(build.status, 'succeeded', JSON.stringify(build.error));
 
   const report = (await req('GET', `/v1/lines/${LINE}/builds/${started.body.id}/noise-report`)).body;
-  const suspects = new Set((report.images as { id: string; filename: string; suspect: boolean }[]).filter((e) => e.suspect).map((e) => e.id));
-  const defects = (report.images as { id: string; filename: string }[]).filter((e) => e.filename.startsWith('defect-'));
-  for (const d of defects) assert.ok(suspects.has(d.id), `${d.filename} is a suspect`);
+  type Entry = { id: string; filename: string; suspect: boolean; leftOut: boolean };
+  const images = report.images as Entry[];
+  const leftOut = new Set(images.filter((e) => e.leftOut).map((e) => e.id));
+  for (const e of images) {
+    if (e.filename.startsWith('defect-')) assert.ok(e.suspect, `${e.filename} is a suspect`);
+    if (e.suspect) assert.ok(e.leftOut, `suspect ${e.filename} is left out`);
+  }
   assert.match(report.rule, /excludeSuspects/);
 
   const dir = path.join(dataDir, 'lines', LINE, 'banks', '1');
@@ -49,12 +53,12 @@ test('excludeSuspects: no bank row comes from a suspect; meta.json records the s
   const bytes = await readFile(path.join(dir, 'cls.sourceImage.bin'));
   const sources = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   assert.equal(sources.length, meta.rows.cls);
-  const suspectIdx = new Set((meta.trainingImages as string[]).flatMap((id, b) => (suspects.has(id) ? [b] : [])));
-  assert.equal(suspectIdx.size, suspects.size);
-  assert.ok(!sources.some((b) => suspectIdx.has(b)), 'a bank row from a suspect');
+  const leftIdx = new Set((meta.trainingImages as string[]).flatMap((id, b) => (leftOut.has(id) ? [b] : [])));
+  assert.equal(leftIdx.size, leftOut.size);
+  assert.ok(!sources.some((b) => leftIdx.has(b)), 'a bank row from a photo left out');
   // ρ rows per patch of the other photos (14 × 14 patches each).
-  assert.equal(meta.rows.cls, Math.floor(0.25 * (meta.trainingImages.length - suspects.size) * 196));
-  assert.deepEqual([...meta.calibration.excluded].sort(), [...suspects].sort());
-  // The threshold rests on the reduced bank's scores of the others.
-  assert.equal(meta.calibration.basis, meta.trainingImages.length - suspects.size);
+  assert.equal(meta.rows.cls, Math.floor(0.25 * (meta.trainingImages.length - leftOut.size) * 196));
+  assert.deepEqual([...meta.calibration.excluded].sort(), [...leftOut].sort());
+  // The threshold rests on the new bank's scores of the others.
+  assert.equal(meta.calibration.basis, meta.trainingImages.length - leftOut.size);
 });
