@@ -3,8 +3,9 @@
  * its own memory rows excluded (leave-one-image-out), so it cannot find itself; the noise report's
  * suspects are chosen (`decide`), and the threshold is fitted to the scores of the others so that
  * defective uploads do not drag it up. `calibrate` = `scoreLeaveOneOut` then `decide`; with
- * `excludeSuspects` the bank is then chosen again without the suspects' patches and the photos are
- * scored again against it, and the threshold is fitted to those scores.
+ * `excludeSuspects` the bank is then chosen again without the patches of the photos left out
+ * (`Decision.leftOut`), the photos are scored again against it, and the threshold is fitted to
+ * those scores.
  */
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
@@ -126,7 +127,7 @@ export interface Calibration extends Decision {
   scores: number[];
   /** The same against the built bank: the `calibrationScore` evidence of the suspects. */
   suspectScores: number[];
-  /** The bank set to keep: the built one, or under `excludeSuspects` the one chosen without the suspects. */
+  /** The bank set to keep: the built one, or under `excludeSuspects` the one chosen without `leftOut`. */
   bankSet: BankSet;
   /** Median of the calibration pixel scores: the bottom of the heatmap colour scale. */
   pixelMedian: number;
