@@ -1,11 +1,10 @@
 /**
- * Build worker thread: embeds the line's training images with the backbone (streaming them in
+ * Build process (forked by the build manager, builds.ts): embeds the line's training images with the backbone (streaming them in
  * batches), builds the bank set, calibrates the threshold without labels (guide §3), assembles the
  * noise report and writes the complete bank folder into the line's tmp/. The manager renames it
  * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
  * the next batch or engine checkpoint.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
@@ -27,15 +26,18 @@ const BUILD_NICE = 10;
 // Before onnxruntime and the coreset start their threads, which inherit it (elsewhere than Linux
 // the build runs at normal priority).
 lowerThreadPriority(BUILD_NICE);
-const job = workerData as BuildJob;
-const port = parentPort!;
+// The channel closes when the service stops or dies: nobody would commit this build any more.
+process.on('disconnect', () => process.exit(1));
 const abort = new AbortController();
-port.on('message', (msg: ManagerMessage) => {
-  if (msg.type === 'cancel') abort.abort();
+const job = await new Promise<BuildJob>((resolve) => {
+  process.on('message', (msg: ManagerMessage) => {
+    if (msg.type === 'start') resolve(msg.job);
+    else abort.abort();
+  });
 });
 
 function post(msg: WorkerMessage): void {
-  port.postMessage(msg);
+  if (process.connected) process.send!(msg);
 }
 
 function checkCancelled(): void {
