@@ -115,15 +115,27 @@ async function processRss(pid: number): Promise<{ rss: number; hwm: number }> {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-/** The process's descendants (the service forks its builds), from /proc's children lists. */
+/** The process's descendants (the service forks its builds), from every process's parent in /proc. */
 async function descendants(pid: number): Promise<number[]> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  const children: number[] = [];
-  for (const t of tasks) {
-    const list = await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '');
-    for (const c of list.split(/\s+/).filter(Boolean)) children.push(Number(c), ...(await descendants(Number(c))));
+  const parentOf = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name, which may hold spaces: state, ppid, …
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number.isInteger(ppid)) parentOf.set(Number(entry), ppid);
   }
-  return children;
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        out.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return out;
 }
 
 /**

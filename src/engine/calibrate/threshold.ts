@@ -136,12 +136,16 @@ export interface LeaveOneOutScores {
   notLeftOut: number[];
 }
 
+/** Training images whose maps estimate the median pixel score (the colour scale's low end). */
+const PIXEL_MEDIAN_IMAGES = 32;
+
 /** Leave-one-image-out image score of every training image and the median pixel score. */
 export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | 'rules'>): Promise<LeaveOneOutScores> {
   const { bankSet, features, mapSize } = input;
   const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
   const scores: number[] = [];
   const pixelMedians: number[] = [];
+  const pixelStride = Math.max(1, Math.ceil(features.length / PIXEL_MEDIAN_IMAGES));
   // One search structure for all B images (building one per call would dominate the cost).
   const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
   try {
@@ -150,9 +154,11 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
       const r = await scorePatches(bankSet, features[b], owners.has(b) ? { searchers } : { excludeImage: b, searchers });
       scores.push(r.imageScore);
       // The median of all pixel scores (of the decision map, the scale inspections draw) is
-      // estimated as the median of per-image medians: exact enough for a colour scale and O(B)
-      // memory instead of B·H·W.
-      pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
+      // estimated as the median of per-image medians, over evenly spaced images: it only sets the
+      // colour scale, and the full-size map of every image cost a third of the calibration.
+      if (b % pixelStride === 0) {
+        pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
+      }
       input.onProgress?.(b + 1, features.length);
     }
   } finally {
