@@ -301,7 +301,12 @@ async function sequential(url: string, photo: Photo, n: number, png: boolean): P
       for (const [stage, ms] of Object.entries(body.results?.[0]?.timingsMs ?? {})) (stages[stage] ??= []).push(ms);
     }
   }
-  if (!png) progress(`inspect stages, median ms: ${Object.entries(stages).map(([s, v]) => `${s} ${median(v).toFixed(1)}`).join(', ')}`);
+  if (!png)
+    progress(
+      `inspect stages, median ms: ${Object.entries(stages)
+        .map(([s, v]) => `${s} ${median(v).toFixed(1)}`)
+        .join(', ')}`,
+    );
   return median(times);
 }
 

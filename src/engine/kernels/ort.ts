@@ -153,15 +153,20 @@ export async function projectRows(
   threads: number,
 ): Promise<{ aug: Float32Array; norm2: Float32Array }> {
   const { dim, pdim } = proj;
-  const session = await cachedSession(`project/${dim}x${pdim}`, threads, () => {
-    const g = new GraphBuilder('project');
-    const { aug, n2 } = addProjection(g, dim, pdim, g.input('x', ['n', dim]));
-    g.node('Identity', [aug], {}, ['aug']);
-    g.node('Identity', [n2], {}, ['norm2']);
-    g.output('aug', ['n', pdim + 1]);
-    g.output('norm2', ['n', 1]);
-    return g;
-  }, false);
+  const session = await cachedSession(
+    `project/${dim}x${pdim}`,
+    threads,
+    () => {
+      const g = new GraphBuilder('project');
+      const { aug, n2 } = addProjection(g, dim, pdim, g.input('x', ['n', dim]));
+      g.node('Identity', [aug], {}, ['aug']);
+      g.node('Identity', [n2], {}, ['norm2']);
+      g.output('aug', ['n', pdim + 1]);
+      g.output('norm2', ['n', 1]);
+      return g;
+    },
+    false,
+  );
   const out = await session.run({ x: new ort.Tensor('float32', x.subarray(0, n * dim), [n, dim]), mu: proj.mu, pt: proj.pt, p: proj.p });
   return { aug: out.aug.data as Float32Array, norm2: out.norm2.data as Float32Array };
 }
@@ -203,12 +208,17 @@ export async function projectedTopK(
 
 /** `a · b` for row-major `a` (m × kk) and `b` (kk × n). */
 export async function matmul(a: Float32Array, b: Float32Array, m: number, kk: number, n: number, threads: number): Promise<Float32Array> {
-  const session = await cachedSession('matmul', threads, () => {
-    const g = new GraphBuilder('matmul');
-    g.node('MatMul', [g.input('a', ['m', 'k']), g.input('b', ['k', 'n'])], {}, ['c']);
-    g.output('c', ['m', 'n']);
-    return g;
-  }, false);
+  const session = await cachedSession(
+    'matmul',
+    threads,
+    () => {
+      const g = new GraphBuilder('matmul');
+      g.node('MatMul', [g.input('a', ['m', 'k']), g.input('b', ['k', 'n'])], {}, ['c']);
+      g.output('c', ['m', 'n']);
+      return g;
+    },
+    false,
+  );
   const out = await session.run({ a: new ort.Tensor('float32', a, [m, kk]), b: new ort.Tensor('float32', b, [kk, n]) });
   return out.c.data as Float32Array;
 }
