@@ -77,6 +77,13 @@ export class BuildManager {
     return this.queue.length;
   }
 
+  /** Process ids of the running builds. */
+  get processIds(): number[] {
+    const ids: number[] = [];
+    for (const a of this.active.values()) if (a.worker?.pid !== undefined) ids.push(a.worker.pid);
+    return ids;
+  }
+
   /** Validates and queues a build; answers at once with the queued record. */
   async start(lineId: string, overrides: LineConfigPatch | undefined): Promise<BuildRecord> {
     const { store, config } = this.deps;
