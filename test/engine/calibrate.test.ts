@@ -13,6 +13,7 @@ import {
   suspectReport,
   tailThreshold,
 } from '../../src/engine/calibrate/index.js';
+import { featuresInMemory } from '../../src/engine/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
 import type { BankSet } from '../../src/engine/index.js';
@@ -80,9 +81,16 @@ test('calibration of a tiny bank whose rows all come from one image', async () =
   // Every row belongs to image 0: leaving image 0 out of the bank would leave nothing to search.
   const cls = bankOf([[0], [1]], [1, 1], [0, 0]);
   const bankSet: BankSet = { method: 'softpatch', grid, cls, seg: null };
-  const features = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
-  const noise = features.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
-  const cal = await calibrate({ bankSet, features, noise, rules: SPEC_DECISION_RULES, mapSize: { h: 8, w: 8 }, blurSigma: 1 });
+  const images = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
+  const noise = images.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
+  const cal = await calibrate({
+    bankSet,
+    features: featuresInMemory(images, grid, 1),
+    noise,
+    rules: SPEC_DECISION_RULES,
+    mapSize: { h: 8, w: 8 },
+    blurSigma: 1,
+  });
   assert.equal(cal.scores.length, 4);
   assert.ok(cal.scores.every(Number.isFinite));
   // Image 0 is scored against the whole bank (it finds itself) and kept out of m and s.

@@ -6,7 +6,7 @@
  */
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
-import type { Bank, BankSet, NoiseEntry } from '../types.js';
+import type { Bank, BankSet, NoiseEntry, TrainingFeatures } from '../types.js';
 import { median } from '../../common/stats.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
 import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectReport, suspectReport } from './suspects.js';
@@ -105,7 +105,7 @@ export interface Calibration extends Decision {
 export interface CalibrationInput {
   bankSet: BankSet;
   /** Training features in build order (the bank's source image indices refer to these). */
-  features: Float32Array[];
+  features: TrainingFeatures;
   /** The build's per-image noise figures (for the `removedShare` evidence). */
   noise: readonly NoiseEntry[];
   rules: DecisionRules;
@@ -145,13 +145,13 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
   const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
   const scores: number[] = [];
   const pixelMedians: number[] = [];
-  const pixelStride = Math.max(1, Math.ceil(features.length / PIXEL_MEDIAN_IMAGES));
+  const pixelStride = Math.max(1, Math.ceil(features.count / PIXEL_MEDIAN_IMAGES));
   // One search structure for all B images (building one per call would dominate the cost).
   const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
   try {
-    for (let b = 0; b < features.length; b++) {
+    for (let b = 0; b < features.count; b++) {
       input.signal?.throwIfAborted();
-      const r = await scorePatches(bankSet, features[b], owners.has(b) ? { searchers } : { excludeImage: b, searchers });
+      const r = await scorePatches(bankSet, await features.read(b), owners.has(b) ? { searchers } : { excludeImage: b, searchers });
       scores.push(r.imageScore);
       // The median of all pixel scores (of the decision map, the scale inspections draw) is
       // estimated as the median of per-image medians, over evenly spaced images: it only sets the
@@ -159,7 +159,7 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
       if (b % pixelStride === 0) {
         pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
       }
-      input.onProgress?.(b + 1, features.length);
+      input.onProgress?.(b + 1, features.count);
     }
   } finally {
     releaseBankSearchers(searchers);
