@@ -108,14 +108,49 @@ function freePort(): Promise<number> {
   });
 }
 
-/** RSS and peak RSS (MB) of a process, from /proc. */
-async function rssOf(pid: number): Promise<{ rss: number; hwm: number }> {
+/** RSS and peak RSS (MB) of one process, from /proc. */
+async function processRss(pid: number): Promise<{ rss: number; hwm: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  // A zombie (an exited build not yet reaped) has no VmRSS: it holds no memory.
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-/** Samples the RSS until stopped; the maximum of the samples and of VmHWM. */
+/** The process's descendants (the service forks its builds), from every process's parent in /proc. */
+async function descendants(pid: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name, which may hold spaces: state, ppid, …
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number.isInteger(ppid)) parentOf.set(Number(entry), ppid);
+  }
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        out.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/**
+ * RSS (MB) of the service and every process it started, and the service's own peak: a build's
+ * memory counts wherever it runs.
+ */
+async function rssOf(pid: number): Promise<{ rss: number; hwm: number }> {
+  const own = await processRss(pid);
+  let rss = own.rss;
+  for (const c of await descendants(pid)) rss += (await processRss(c).catch(() => ({ rss: 0 }))).rss;
+  return { rss, hwm: own.hwm };
+}
+
+/** Samples the RSS of the service's process tree until stopped; the maximum of the samples and of the service's VmHWM. */
 function rssSampler(pid: number): { stop(): Promise<number> } {
   let peak = 0;
   let running = true;
@@ -254,13 +289,25 @@ async function runBuild(url: string, pid: number): Promise<{ build: BuildView; p
 async function sequential(url: string, photo: Photo, n: number, png: boolean): Promise<number> {
   const target = png ? `${url}/v1/lines/${LINE}/inspect.png` : `${url}/v1/lines/${LINE}/inspect`;
   const times: number[] = [];
+  const stages: Record<string, number[]> = {};
   for (let i = 0; i < n + 2; i++) {
     const r = await timedFetch(target, { method: 'POST', body: inspectForm(photo) });
     if (r.status !== 200)
       throw appError('INTERNAL', [`inspection answered ${r.status}: ${Buffer.from(r.body).toString('utf8').slice(0, 300)}`]);
     // The first two warm the bank's search structures and the sessions.
-    if (i >= 2) times.push(r.ms);
+    if (i < 2) continue;
+    times.push(r.ms);
+    if (!png) {
+      const body = JSON.parse(Buffer.from(r.body).toString('utf8')) as { results?: { timingsMs: Record<string, number> }[] };
+      for (const [stage, ms] of Object.entries(body.results?.[0]?.timingsMs ?? {})) (stages[stage] ??= []).push(ms);
+    }
   }
+  if (!png)
+    progress(
+      `inspect stages, median ms: ${Object.entries(stages)
+        .map(([s, v]) => `${s} ${median(v).toFixed(1)}`)
+        .join(', ')}`,
+    );
   return median(times);
 }
 

@@ -48,10 +48,10 @@ function picksFor(ratio: number, rows: number): number {
 }
 
 /**
- * Peak memory of a build in bytes, the training features included: projections, scores, the
- * coreset's working set (~300 bytes a row) and the banks.
+ * Peak memory of a build in bytes: the training features (unless `featuresInMemory` is false: they
+ * are read from elsewhere), projections, scores, the coreset's working set (~300 bytes a row) and the banks.
  */
-export function estimateBuildBytes(images: number, patches: number, dim: number, config: EngineConfig): number {
+export function estimateBuildBytes(images: number, patches: number, dim: number, config: EngineConfig, featuresInMemory = true): number {
   const n = images * patches;
   const d = config.projectionDim === dim ? dim : config.projectionDim;
   const plus = isPlus(config);
@@ -68,24 +68,29 @@ export function estimateBuildBytes(images: number, patches: number, dim: number,
     ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio]
     : [config.coresetRatio];
   const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
-  return n * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks;
+  // Features read from elsewhere cost an image or two at a time, unless the discriminators need them all.
+  const held = featuresInMemory || (discriminators > 0 && config.discriminatorSpace === 'full') ? images : 2;
+  return held * patches * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks;
 }
 
 function checkFeatures(features: TrainingFeatures): void {
-  const { images, grid, dim } = features;
+  const { count, grid, dim } = features;
   const problems: string[] = [];
-  if (!Array.isArray(images) || images.length === 0) problems.push('no training images');
+  if (!(Number.isInteger(count) && count > 0)) problems.push('no training images');
   if (!(Number.isInteger(grid?.h) && Number.isInteger(grid?.w) && grid.h > 0 && grid.w > 0))
     problems.push(`bad grid ${JSON.stringify(grid)}`);
   if (!(Number.isInteger(dim) && dim > 0)) problems.push(`bad feature dimension ${dim}`);
-  if (problems.length === 0) {
-    const expected = grid.h * grid.w * dim;
-    images.forEach((img, b) => {
-      if (!(img instanceof Float32Array) || img.length !== expected)
-        problems.push(`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`);
-    });
-  }
   if (problems.length > 0) throw appError('ENGINE_INPUT', [problems.slice(0, 5).join('; ')]);
+}
+
+/** Image b of `features`, checked against the grid (each image is read here first, by the projection). */
+async function readImage(features: TrainingFeatures, b: number): Promise<Float32Array> {
+  const img = await features.read(b);
+  const { grid, dim } = features;
+  if (!(img instanceof Float32Array) || img.length !== grid.h * grid.w * dim) {
+    throw appError('ENGINE_INPUT', [`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`]);
+  }
+  return img;
 }
 
 function checkFinite(values: Float32Array, what: string): void {
@@ -97,6 +102,8 @@ function checkFinite(values: Float32Array, what: string): void {
 interface Projections {
   /** Discriminator input (proj128 space), N × d; null when the discriminators read the features. */
   disc: Float32Array | null;
+  /** The features themselves, only when the discriminators read them (`discriminatorSpace: 'full'`). */
+  full: Float32Array[] | null;
   /** Coreset inputs (one, or two without a shared projection), N × d in SharedArrayBuffers. */
   core: Float32Array[];
   coreDim: number;
@@ -108,9 +115,9 @@ async function project(
   matrices: { disc: Float32Array; core: Float32Array[] },
   afterImage: (b: number) => Promise<void>,
 ): Promise<Projections> {
-  const { images, dim } = features;
+  const { count, dim } = features;
   const P = features.grid.h * features.grid.w;
-  const n = images.length * P;
+  const n = count * P;
   const d = config.projectionDim;
   // As PatchCore does: no projection when the features already have the target dimension.
   const identity = d === dim;
@@ -121,14 +128,17 @@ async function project(
   const used = [...(disc ? [matrices.disc] : []), ...(identity ? [] : matrices.core)];
   const outs = [...(disc ? [disc] : []), ...(identity ? [] : core)];
   const projector = used.length > 0 ? new Projector(used, dim) : null;
-  for (let b = 0; b < images.length; b++) {
-    if (projector) await projector.project(images[b], P, outs, b * P);
-    else core[0].set(images[b], b * P * dim);
+  const full = discriminatorsOf(config).length > 0 && !disc ? ([] as Float32Array[]) : null;
+  for (let b = 0; b < count; b++) {
+    const img = await readImage(features, b);
+    if (projector) await projector.project(img, P, outs, b * P);
+    else core[0].set(img, b * P * dim);
+    full?.push(img);
     await afterImage(b);
   }
   for (const c of core) checkFinite(c, 'the features');
   if (disc) checkFinite(disc, 'the features');
-  return { disc, core: identity && matrices.core.length === 2 ? [core[0], core[0]] : core, coreDim: d };
+  return { disc, full, core: identity && matrices.core.length === 2 ? [core[0], core[0]] : core, coreDim: d };
 }
 
 /**
@@ -164,7 +174,8 @@ function noiseEntries(images: number, patches: number, keep: Uint8Array | null, 
   });
 }
 
-function assembleBank(features: TrainingFeatures, selected: Int32Array, weights: Float32Array | null): Bank {
+/** The bank of the `selected` patches (in pick order), reading each image that holds some once. */
+async function assembleBank(features: TrainingFeatures, selected: Int32Array, weights: Float32Array | null): Promise<Bank> {
   const { dim } = features;
   const P = features.grid.h * features.grid.w;
   const rows = selected.length;
@@ -175,11 +186,18 @@ function assembleBank(features: TrainingFeatures, selected: Int32Array, weights:
     weights: new Float32Array(rows),
     sourceImage: new Int32Array(rows),
   };
-  for (let m = 0; m < rows; m++) {
+  const byImage = Int32Array.from({ length: rows }, (_, m) => m).sort((x, y) => selected[x] - selected[y]);
+  let img: Float32Array | null = null;
+  let imgIndex = -1;
+  for (const m of byImage) {
     const c = selected[m];
     const b = Math.floor(c / P);
     const p = c - b * P;
-    bank.features.set(features.images[b].subarray(p * dim, (p + 1) * dim), m * dim);
+    if (b !== imgIndex) {
+      img = await features.read(b);
+      imgIndex = b;
+    }
+    bank.features.set(img!.subarray(p * dim, (p + 1) * dim), m * dim);
     bank.weights[m] = weights ? weights[c] : 1;
     bank.sourceImage[m] = b;
   }
@@ -230,12 +248,12 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   const started = performance.now();
   const cfg = resolveEngineConfig(config);
   checkFeatures(features);
-  const { images, dim, grid } = features;
-  const B = images.length;
+  const { dim, grid } = features;
+  const B = features.count;
   const P = grid.h * grid.w;
   const N = B * P;
   if (hooks.maxBytes !== undefined) {
-    const need = estimateBuildBytes(B, P, dim, cfg);
+    const need = estimateBuildBytes(B, P, dim, cfg, features.resident);
     if (need > hooks.maxBytes) {
       const mb = (v: number): string => `${Math.ceil(v / 2 ** 20)} MB`;
       throw appError('OVER_CAPACITY', [
@@ -280,8 +298,8 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
     const d = cfg.projectionDim;
     const disc = projections.disc;
     const set: PatchSet = disc
-      ? { images: images.map((_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
-      : { images, patches: P, dim };
+      ? { images: Array.from({ length: B }, (_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
+      : { images: projections.full!, patches: P, dim };
     const opts = { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap };
     const windowed = cfg.discriminatorWindow > 0 ? names.filter((n) => n !== 'gaussian') : [];
     const perPosition = names.filter((n) => n === 'gaussian' || windowed.length === 0);
@@ -338,7 +356,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
         },
       );
       picksBefore += picks;
-      banks.push(assembleBank(features, selected, removal.weights));
+      banks.push(await assembleBank(features, selected, removal.weights));
       if (without.size === 0) lap(run.name);
     }
     return banks;

@@ -7,6 +7,7 @@ export type * from './types.js';
 export { DISCRIMINATORS, METHODS } from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
+export { featuresInMemory } from './features.js';
 export { createRng, type Rng } from './kernels/index.js';
 export {
   anomalyMap,

@@ -40,11 +40,21 @@ export interface EngineConfig {
   plus: PlusConfig;
 }
 
-/** Training features, streamed in per image: `images[b]` holds P rows of `dim` floats (row p = y·w + x). */
+/**
+ * Training features, read image by image: image b is P rows of `dim` floats (row p = y·w + x).
+ * A build reads each image a few times (projection, bank rows, calibration) and keeps none of
+ * them, so the features may live outside memory: the service spills them to disk while embedding,
+ * and a build's memory then does not grow with the training set by P·dim floats per image.
+ */
 export interface TrainingFeatures {
-  images: Float32Array[];
+  /** Number of training images. */
+  count: number;
   grid: { h: number; w: number };
   dim: number;
+  /** Image b's features, a fresh array or a view the caller must not write. */
+  read(b: number): Promise<Float32Array>;
+  /** True when every image is held in memory anyway (it then counts in the build's memory estimate). */
+  resident: boolean;
 }
 
 /** One memory bank: `rows` × `dim` features with a soft weight and the source training image per row. */

@@ -11,6 +11,7 @@ import { prepareImage } from '../backbone/index.js';
 import {
   resolveEngineConfig,
   buildBankSet,
+  featuresInMemory,
   anomalyMap,
   scorePatches,
   type DecisionRules,
@@ -211,13 +212,17 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   for (const noise of opts.noises) {
     for (const seed of opts.seeds) {
       const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed });
-      const trainFeatures = split.train.map((img) => (embedded.get(img.path) as Embedded).features);
+      const trainFeatures = featuresInMemory(
+        split.train.map((img) => (embedded.get(img.path) as Embedded).features),
+        grid,
+        backbone.dim,
+      );
       const injected = new Set(split.injected);
       for (const method of opts.methods) {
         const config = resolveEngineConfig({ ...opts.engine, method, discriminator: opts.discriminator, seed });
-        log(`${category.category} noise ${noise} ${method}: building on ${trainFeatures.length} images`);
+        log(`${category.category} noise ${noise} ${method}: building on ${trainFeatures.count} images`);
         const tBuild = performance.now();
-        const built = await buildBankSet({ images: trainFeatures, grid, dim: backbone.dim }, config, {
+        const built = await buildBankSet(trainFeatures, config, {
           onProgress: (p) => {
             if (p.done === p.total || p.done % 2000 === 0) log(`  ${p.stage} ${p.done}/${p.total}`);
           },

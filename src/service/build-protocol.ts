@@ -1,4 +1,4 @@
-/** Messages between the build manager (main thread) and a build worker thread. */
+/** Messages between the build manager (the service) and a build process. */
 import type { EngineConfig, Method } from '../engine/index.js';
 import type { BuildError, BuildStage, LineConfig } from '../store/types.js';
 
@@ -34,4 +34,4 @@ export type WorkerMessage =
   | { type: 'staged'; bank: StagedBank }
   | { type: 'failed'; error: BuildError };
 
-export type ManagerMessage = { type: 'cancel' };
+export type ManagerMessage = { type: 'start'; job: BuildJob } | { type: 'cancel' };

@@ -1,11 +1,10 @@
 /**
- * Build worker thread: embeds the line's training images with the backbone (streaming them in
+ * Build process (forked by the build manager, builds.ts): embeds the line's training images with the backbone (streaming them in
  * batches), builds the bank set, calibrates the threshold without labels (guide §3), assembles the
  * noise report and writes the complete bank folder into the line's tmp/. The manager renames it
  * into place. Progress and stage timings are posted as they happen; a `cancel` message aborts at
  * the next batch or engine checkpoint.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
 import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
@@ -14,6 +13,7 @@ import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.
 import { decisionRulesFor } from './line-config.js';
 import { colorScale } from '../render/heatmap.js';
 import { BankStore } from '../store/banks.js';
+import { FeatureSpill } from '../store/feature-spill.js';
 import { ImageStore } from '../store/images.js';
 import { Layout } from '../store/paths.js';
 import type { BuildStage } from '../store/types.js';
@@ -27,15 +27,18 @@ const BUILD_NICE = 10;
 // Before onnxruntime and the coreset start their threads, which inherit it (elsewhere than Linux
 // the build runs at normal priority).
 lowerThreadPriority(BUILD_NICE);
-const job = workerData as BuildJob;
-const port = parentPort!;
+// The channel closes when the service stops or dies: nobody would commit this build any more.
+process.on('disconnect', () => process.exit(1));
 const abort = new AbortController();
-port.on('message', (msg: ManagerMessage) => {
-  if (msg.type === 'cancel') abort.abort();
+const job = await new Promise<BuildJob>((resolve) => {
+  process.on('message', (msg: ManagerMessage) => {
+    if (msg.type === 'start') resolve(msg.job);
+    else abort.abort();
+  });
 });
 
 function post(msg: WorkerMessage): void {
-  port.postMessage(msg);
+  if (process.connected) process.send!(msg);
 }
 
 function checkCancelled(): void {
@@ -73,17 +76,13 @@ interface Embedded {
   crop: { width: number; height: number };
 }
 
-async function embedAll(backbone: Backbone): Promise<Embedded> {
+async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedded> {
   const store = new ImageStore(new Layout(job.dataDir));
-  const images: Float32Array[] = [];
   const used: TrainingImageRef[] = [];
   let grid: { h: number; w: number } | null = null;
   let crop: ImageGeometry | null = null;
   let dim = 0;
   const total = job.images.length;
-  // All features in one allocation: one mapping the allocator hands back to the system when the
-  // build ends, where hundreds of per-image buffers would stay behind as heap fragments.
-  let all: Float32Array | null = null;
   progress('embedding', 0, total);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
@@ -101,7 +100,7 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
       }
     }
     const feats = prepared.length ? await backbone.embed(prepared) : [];
-    feats.forEach((f, k) => {
+    for (const [k, f] of feats.entries()) {
       if (grid === null) {
         grid = f.grid;
         dim = f.dim;
@@ -111,24 +110,34 @@ async function embedAll(backbone: Backbone): Promise<Embedded> {
           `training images give different patch grids (${grid.h}×${grid.w} and ${f.grid.h}×${f.grid.w}); set "crop" or upload images of one size`,
         ]);
       }
-      all ??= new Float32Array(total * f.data.length);
-      const slot = all.subarray(images.length * f.data.length, (images.length + 1) * f.data.length);
-      slot.set(f.data);
-      images.push(slot);
+      await spill.append(f.data);
       used.push(refs[k]);
-    });
+    }
     progress('embedding', Math.min(total, start + chunk.length), total);
   }
-  if (images.length < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, images.length]);
+  if (spill.count < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, spill.count]);
   const g = crop as ImageGeometry | null;
-  return { features: { images, grid: grid!, dim }, used, crop: { width: g!.cropWidth, height: g!.cropHeight } };
+  return {
+    features: { count: spill.count, grid: grid!, dim, read: (b) => spill.read(b), resident: false },
+    used,
+    crop: { width: g!.cropWidth, height: g!.cropHeight },
+  };
 }
 
 async function run(): Promise<StagedBank> {
+  const spill = await FeatureSpill.create(new Layout(job.dataDir), job.line, job.buildId);
+  try {
+    return await buildFrom(spill);
+  } finally {
+    await spill.remove();
+  }
+}
+
+async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
   const backbone = await loadBackbone(job.backboneDir, { threads: job.threads, verify: false });
   let embedded: Embedded;
   try {
-    embedded = await embedAll(backbone);
+    embedded = await embedAll(backbone, spill);
   } finally {
     // Not needed past embedding: release its memory before the bank is built.
     await backbone.close();
@@ -142,12 +151,12 @@ async function run(): Promise<StagedBank> {
   });
   checkCancelled();
 
-  const B = features.images.length;
+  const B = features.count;
   progress('calibrating', 0, B);
   // Calibration picks the suspects (by the line's evidence) and leaves them out of the threshold.
   const cal = await calibrate({
     bankSet: built.bankSet,
-    features: features.images,
+    features,
     noise: built.noise,
     rules: decisionRulesFor(job.config),
     mapSize: { h: crop.height, w: crop.width },

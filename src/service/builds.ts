@@ -1,10 +1,12 @@
 /**
  * The build manager: one build per line, at most BUILD_CONCURRENCY running (the rest queued), each
- * in its own worker thread so the HTTP event loop stays free. It owns the live build records,
+ * in its own child process, so the HTTP event loop stays free and every byte the build used goes
+ * back to the system when it ends (a thread's native memory stays in this process's allocator). It owns the live build records,
  * persists them at every stage change, and on success renames the staged bank into place, records
  * the build and only then activates the new bank (guide §4).
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
@@ -12,22 +14,28 @@ import { appError, catalogued } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
-import type { BuildJob, StagedBank, WorkerMessage } from './build-protocol.js';
+import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './build-protocol.js';
 import { assertWithinCapacity, estimateBuild, type MemoryBudget } from './capacity.js';
 import { engineConfigFor, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import { applyRetention } from './retention.js';
 
-/** How long a running build may take to stop after `cancel` before its thread is terminated. */
+/** How long a running build may take to stop after `cancel` before its process is killed. */
 const CANCEL_GRACE_MS = 5000;
 /** Images per backbone run while embedding. */
 const EMBED_BATCH = 8;
+const BUILD_PROCESS = fileURLToPath(new URL('./build-worker.js', import.meta.url));
+
+/** A message to a build process; one that has already exited ignores it (its exit settles the build). */
+function send(child: ChildProcess, msg: ManagerMessage): void {
+  if (child.connected) child.send(msg, () => undefined);
+}
 
 type StopReason = 'cancel' | 'shutdown' | 'delete';
 
 interface ActiveBuild {
   record: BuildRecord;
-  worker: Worker | null;
+  worker: ChildProcess | null;
   stopReason: StopReason | null;
   /** Settles when the build reached its final state. */
   done: Promise<void>;
@@ -67,6 +75,13 @@ export class BuildManager {
 
   get queueLength(): number {
     return this.queue.length;
+  }
+
+  /** Process ids of the running builds. */
+  get processIds(): number[] {
+    const ids: number[] = [];
+    for (const a of this.active.values()) if (a.worker?.pid !== undefined) ids.push(a.worker.pid);
+    return ids;
   }
 
   /** Validates and queues a build; answers at once with the queued record. */
@@ -209,11 +224,11 @@ export class BuildManager {
       return;
     }
     if (a.worker) {
-      a.worker.postMessage({ type: 'cancel' });
+      send(a.worker, { type: 'cancel' });
       const worker = a.worker;
       const grace = reason === 'delete' ? 0 : CANCEL_GRACE_MS;
       setTimeout(() => {
-        if (a.worker === worker) void worker.terminate();
+        if (a.worker === worker) worker.kill('SIGKILL');
       }, grace).unref();
     }
   }
@@ -239,14 +254,15 @@ export class BuildManager {
     r.startedAt = new Date().toISOString();
     this.persist(a);
     this.deps.log.info({ line: r.line, buildId: r.id, images: job.images.length }, 'build started');
-    const worker = new Worker(new URL('./build-worker.js', import.meta.url), { workerData: job });
+    const worker = fork(BUILD_PROCESS, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     a.worker = worker;
+    send(worker, { type: 'start', job });
     let settled = false;
     const settle = (staged: StagedBank | null, error: BuildError | null): void => {
       if (settled) return;
       settled = true;
       a.worker = null;
-      void worker.terminate();
+      worker.kill('SIGKILL');
       void this.finish(a, staged, error);
     };
     worker.on('message', (msg: WorkerMessage) => {
@@ -275,7 +291,7 @@ export class BuildManager {
         null,
         a.stopReason
           ? { code: 'cancelled', message: 'The build was stopped' }
-          : { code: 'internal', message: 'The build thread exited unexpectedly' },
+          : { code: 'internal', message: 'The build process exited unexpectedly' },
       ),
     );
   }

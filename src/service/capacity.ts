@@ -40,7 +40,9 @@ export function estimateBuild(
       if (!isAppError(err)) throw err; // an image smaller than the crop is skipped by the build
     }
   }
-  return { images: images.length, patchesPerImage, dim, bytes: estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig) };
+  // The build process spills the features to the line's tmp/ (store/feature-spill.ts).
+  const bytes = estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig, false);
+  return { images: images.length, patchesPerImage, dim, bytes };
 }
 
 const MB = 1024 * 1024;

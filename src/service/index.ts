@@ -10,6 +10,7 @@ import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
 import { Store } from '../store/index.js';
 import { BuildManager } from './builds.js';
+import { residentBytes } from '../common/process-memory.js';
 import { MemoryBudget, SEARCH_INDEX_BYTES_PER_ROW } from './capacity.js';
 import { ImageService } from './images.js';
 import { InspectionService } from './inspection.js';
@@ -60,6 +61,7 @@ export async function createService(config: ServiceConfig, log: Logger): Promise
     bankBytes: () => store.bankCache.bytes,
     // The index made once (shared) plus each worker's private copy for onnxruntime: (128 + 2) float32 per row.
     searchIndexBytes: () => store.bankCache.rows * (config.inspectWorkers + 1) * SEARCH_INDEX_BYTES_PER_ROW,
+    buildProcessBytes: async () => (await Promise.all(builds.processIds.map(residentBytes))).reduce((a, b) => a + b, 0),
   });
   registerDataMetrics(registry, () => store.usage());
   let manifest: BackboneManifest | null = null;

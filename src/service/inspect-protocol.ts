@@ -51,7 +51,14 @@ export interface WarmupResult {
 
 export interface InspectWorkerData {
   backboneDir: string;
+  /** onnxruntime threads of the worker's backbone session (its share of the cores). */
   threads: number;
+  /**
+   * onnxruntime threads of its search sessions: all of ORT_THREADS. A lone inspection then
+   * searches on every core; under load the sessions' idle threads sleep (no spinning), so the
+   * workers share the cores as before.
+   */
+  searchThreads: number;
   /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
   cachedBankBytes: number;
 }

@@ -52,7 +52,7 @@ interface ReadyBank {
 async function prepareBank(bankSet: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
   // The bank's arrays stay in the main thread's SharedArrayBuffers (one copy for all workers):
   // the fast searcher reads them in JavaScript and keeps only its projected index privately.
-  const searchers = await createBankSearchers(bankSet, { threads: data.threads }, index ?? undefined);
+  const searchers = await createBankSearchers(bankSet, { threads: data.searchThreads }, index ?? undefined);
   return { bankSet, searchers, made: index === null };
 }
 

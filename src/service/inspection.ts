@@ -82,6 +82,7 @@ export class InspectionService {
     const workerData: InspectWorkerData = {
       backboneDir: config.backboneDir,
       threads: inspectThreads(config),
+      searchThreads: config.ortThreads,
       cachedBankBytes: config.bankCacheBytes,
     };
     this.pool = new Piscina({

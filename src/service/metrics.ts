@@ -19,12 +19,15 @@ export interface MemorySources {
   bankBytes(): number;
   /** Estimated bytes of the inspection workers' private search indexes. */
   searchIndexBytes(): number;
+  /** Resident bytes of the running build processes (outside this process's RSS). */
+  buildProcessBytes(): Promise<number>;
 }
 
 /**
  * `softpatch_bank_memory_bytes` and `softpatch_process_memory_bytes{component}`: the process's
  * resident memory split into banks, search indexes, the main thread's JavaScript heap and the rest
- * (backbone sessions, worker heaps, allocator slack), so an operator sees where RSS goes.
+ * (backbone sessions, worker heaps, allocator slack), so an operator sees where RSS goes; and
+ * `builds`, the resident memory of the build processes, which run beside the service.
  */
 export function registerMemoryMetrics(registry: Registry, sources: MemorySources): void {
   const registers = [registry];
@@ -38,10 +41,10 @@ export function registerMemoryMetrics(registry: Registry, sources: MemorySources
   });
   new Gauge({
     name: 'softpatch_process_memory_bytes',
-    help: 'Resident memory of the process by component: rss (total), banks, search_indexes (estimate), main_heap, other (rss minus the rest)',
+    help: 'Resident memory of the process by component: rss (total), banks, search_indexes (estimate), main_heap, other (rss minus the rest); builds: the build processes, not in rss',
     labelNames: ['component'],
     registers,
-    collect() {
+    async collect() {
       const m = process.memoryUsage();
       const banks = sources.bankBytes();
       const indexes = sources.searchIndexBytes();
@@ -50,6 +53,7 @@ export function registerMemoryMetrics(registry: Registry, sources: MemorySources
       this.set({ component: 'search_indexes' }, indexes);
       this.set({ component: 'main_heap' }, m.heapUsed);
       this.set({ component: 'other' }, Math.max(0, m.rss - banks - indexes - m.heapUsed));
+      this.set({ component: 'builds' }, await sources.buildProcessBytes());
     },
   });
 }

@@ -8,6 +8,7 @@ import {
   type Bank,
   type BuildProgress,
   type EngineConfig,
+  featuresInMemory,
   type TrainingFeatures,
 } from '../../src/engine/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
@@ -17,20 +18,24 @@ const GRID = { h: 4, w: 4 };
 const P = 16;
 const DIM = 32;
 
+type Features = TrainingFeatures & { images: Float32Array[] };
+
+function withImages(images: Float32Array[]): Features {
+  return { ...featuresInMemory(images, GRID, DIM), images };
+}
+
 /** 14 images: 12 alike (a smooth per-position pattern + noise), the last 2 with a defect on 8 patches. */
-function features(seed = 1, images = 14): TrainingFeatures {
+function features(seed = 1, images = 14): Features {
   const rng = createRng(seed);
   const pattern = Array.from({ length: P * DIM }, () => rng.next());
-  return {
-    grid: GRID,
-    dim: DIM,
-    images: Array.from({ length: images }, (_, b) =>
+  return withImages(
+    Array.from({ length: images }, (_, b) =>
       Float32Array.from({ length: P * DIM }, (_, i) => {
         const defect = b >= images - 2 && Math.floor(i / DIM) < 8;
         return pattern[i] + (rng.next() - 0.5) * 0.1 + (defect ? 3 * rng.next() : 0);
       }),
     ),
-  };
+  );
 }
 
 function config(partial: DeepPartial<EngineConfig> = {}): EngineConfig {
@@ -48,7 +53,7 @@ function sameBank(a: Bank, b: Bank): void {
 }
 
 /** Every bank row is a training patch of its source image. */
-function rowsComeFromSources(bank: Bank, f: TrainingFeatures): void {
+function rowsComeFromSources(bank: Bank, f: Features): void {
   for (let m = 0; m < bank.rows; m++) {
     const row = bank.features.subarray(m * DIM, (m + 1) * DIM);
     const img = f.images[bank.sourceImage[m]];
@@ -190,10 +195,42 @@ test('refusals: over capacity (with the numbers), cancelled, bad input', async (
   });
   await assert.rejects(run, (err: unknown) => isAppError(err) && err.code === 'cancelled');
   const input = (err: unknown): boolean => isAppError(err) && err.code === 'engine_input';
-  await assert.rejects(buildBankSet({ ...f, images: [] }, config()), input);
-  await assert.rejects(buildBankSet({ ...f, images: [...f.images.slice(1), new Float32Array(3)] }, config()), input);
+  await assert.rejects(buildBankSet(withImages([]), config()), input);
+  await assert.rejects(buildBankSet(withImages([...f.images.slice(1), new Float32Array(3)]), config()), input);
   const nan = f.images.map((x) => x.slice());
   nan[4][17] = Number.NaN;
-  await assert.rejects(buildBankSet({ ...f, images: nan }, config()), (err: unknown) => input(err) && /NaN/.test((err as Error).message));
+  await assert.rejects(buildBankSet(withImages(nan), config()), (err: unknown) => input(err) && /NaN/.test((err as Error).message));
   await assert.rejects(buildBankSet(f, { ...config(), coresetRatio: 2 }), input);
+});
+
+test('features read image by image (a fresh copy per read, as from the service spill file) give the same bank set', async () => {
+  const f = features();
+  let reads = 0;
+  const streamed: TrainingFeatures = {
+    count: f.count,
+    grid: GRID,
+    dim: DIM,
+    read: async (b) => {
+      reads++;
+      return f.images[b].slice();
+    },
+    resident: false,
+  };
+  for (const method of ['softpatch', 'softpatch+'] as const) {
+    const a = await buildBankSet(f, config({ method }));
+    const b = await buildBankSet(streamed, config({ method }));
+    sameBank(a.bankSet.cls, b.bankSet.cls);
+    if (a.bankSet.seg) sameBank(a.bankSet.seg, b.bankSet.seg!);
+    assert.deepEqual(a.noise, b.noise);
+  }
+  // Each build reads every image once to project it, and the images holding bank rows once per bank.
+  assert.ok(reads >= 2 * f.count, `${reads} reads`);
+});
+
+test('the memory estimate leaves out features read from elsewhere, unless the discriminators need them all', () => {
+  const inMemory = estimateBuildBytes(200, 784, 1024, config());
+  const spilled = estimateBuildBytes(200, 784, 1024, config(), false);
+  assert.equal(inMemory - spilled, 198 * 784 * 1024 * 4);
+  const full = config({ discriminatorSpace: 'full' });
+  assert.equal(estimateBuildBytes(200, 784, 1024, full, false), estimateBuildBytes(200, 784, 1024, full));
 });

@@ -14,7 +14,7 @@ import {
   suspectReport,
   tailThreshold,
 } from '../../src/engine/calibrate/index.js';
-import { buildBankSet, resolveEngineConfig } from '../../src/engine/index.js';
+import { buildBankSet, featuresInMemory, resolveEngineConfig } from '../../src/engine/index.js';
 import { median } from '../../src/common/stats.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { anomalyMap, decisionMap, scorePatches } from '../../src/engine/score/index.js';
@@ -83,9 +83,16 @@ test('calibration of a tiny bank whose rows all come from one image', async () =
   // Every row belongs to image 0: leaving image 0 out of the bank would leave nothing to search.
   const cls = bankOf([[0], [1]], [1, 1], [0, 0]);
   const bankSet: BankSet = { method: 'softpatch', grid, cls, seg: null };
-  const features = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
-  const noise = features.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
-  const cal = await calibrate({ bankSet, features, noise, rules: SPEC_DECISION_RULES, mapSize: { h: 8, w: 8 }, blurSigma: 1 });
+  const images = [img(0, 1, 0, 1), img(0.5, 1, 0, 1), img(0, 1.5, 0, 1), img(0, 1, 0.2, 1)];
+  const noise = images.map((_, image) => ({ image, removedShare: 0, meanScore: 0, maxScore: 0, topScore: 0 }));
+  const cal = await calibrate({
+    bankSet,
+    features: featuresInMemory(images, grid, 1),
+    noise,
+    rules: SPEC_DECISION_RULES,
+    mapSize: { h: 8, w: 8 },
+    blurSigma: 1,
+  });
   assert.equal(cal.scores.length, 4);
   assert.ok(cal.scores.every(Number.isFinite));
   // Image 0 is scored against the whole bank (it finds itself) and kept out of m and s.
@@ -130,10 +137,11 @@ test('softpatch+: regions of the decision map are non-empty exactly when the ima
 test('excludeSuspects: the bank is chosen again without any patch of a suspect; a test photo with its defect scores high', async () => {
   // Twelve normal photos of four 2-d patches and one (image 12) with a defect patch (10, 10).
   const normal = Array.from({ length: 12 }, (_, i) => [0.01 * i, 0, 1 + 0.01 * i, 0, 0.02 * i, 1, 1 - 0.01 * i, 1]);
-  const features = [...normal, [0, 0, 1, 0, 0, 1, 10, 10]].map((p) => Float32Array.from(p));
+  const images = [...normal, [0, 0, 1, 0, 0, 1, 10, 10]].map((p) => Float32Array.from(p));
+  const features = featuresInMemory(images, grid, 2);
   // PatchCore keeps every patch as a candidate, and the coreset keeps nearly all of them.
   const config = resolveEngineConfig({ method: 'patchcore', projectionDim: 2, coresetRatio: 0.99 });
-  const built = await buildBankSet({ images: features, grid, dim: 2 }, config);
+  const built = await buildBankSet(features, config);
   assert.ok(built.bankSet.cls.sourceImage.includes(12), 'the built bank holds a row of the defective photo');
   const base = { bankSet: built.bankSet, features, noise: built.noise, mapSize: { h: 4, w: 4 }, blurSigma: 1 };
   const rules = { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore' as const };
@@ -153,7 +161,7 @@ test('excludeSuspects: the bank is chosen again without any patch of a suspect; 
   assert.equal(cal.threshold, m + 3.5 * robustSpread(cal.scores.slice(0, 12), m));
   assert.deepEqual(cal.excluded, [12]);
   // A test photo with the same defect finds the defect's row in the built bank, not in the new one.
-  const probe = features[12];
+  const probe = images[12];
   assert.ok((await scorePatches(built.bankSet, probe)).imageScore < 1e-6);
   const excluded = (await scorePatches(cal.bankSet, probe)).imageScore;
   assert.ok(excluded > 100 && excluded > cal.threshold, `score ${excluded}, threshold ${cal.threshold}`);

@@ -10,7 +10,7 @@ import {
   windowScores,
 } from '../../src/engine/denoise/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
-import { buildBankSet, resolveEngineConfig } from '../../src/engine/index.js';
+import { buildBankSet, featuresInMemory, resolveEngineConfig } from '../../src/engine/index.js';
 
 function randomSet(images: number, grid: { h: number; w: number }, dim: number, seed: number): PatchSet {
   const rng = createRng(seed);
@@ -77,7 +77,7 @@ test('a pose seen one position away elsewhere is an outlier per position but not
 test('a build records the window in its config and uses it', async () => {
   const grid = { h: 3, w: 3 };
   const set = randomSet(10, grid, 8, 4);
-  const features = { images: set.images, grid, dim: 8 };
+  const features = featuresInMemory(set.images, grid, 8);
   const a = await buildBankSet(features, resolveEngineConfig({ projectionDim: 8, discriminatorWindow: 0, coresetRatio: 0.5 }));
   const b = await buildBankSet(features, resolveEngineConfig({ projectionDim: 8, discriminatorWindow: 1, coresetRatio: 0.5 }));
   assert.notDeepEqual(

@@ -111,6 +111,16 @@ test('build: 202 at once, progress by stage, success, bank activated', async () 
   assert.equal(dup.status, 409);
   assert.equal(dup.body.error.code, 'build_in_progress');
 
+  // The build runs in its own process: /metrics shows its resident memory while it runs (over
+  // 100 MB once its backbone session is loaded).
+  let buildRss = 0;
+  for (let i = 0; i < 200 && buildRss < 100 * 2 ** 20; i++) {
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    buildRss = Math.max(buildRss, Number(/^softpatch_process_memory_bytes\{component="builds"\} (\d+)$/m.exec(metrics)?.[1] ?? 0));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(buildRss > 100 * 2 ** 20, `build process RSS ${buildRss}`);
+
   const stages = new Set<string>();
   const done = await waitForBuild(firstBuild, (b) => {
     stages.add(b.stage);
@@ -312,6 +322,7 @@ test('restart: a second server on the same DATA_DIR answers identical scores', a
   assert.ok(bankBytes > 0, 'bank bytes');
   assert.equal(gauge(/^softpatch_process_memory_bytes\{component="banks"\} (\d+)$/m), bankBytes);
   assert.ok(gauge(/^softpatch_process_memory_bytes\{component="rss"\} (\d+)$/m) > bankBytes, 'rss');
+  assert.equal(gauge(/^softpatch_process_memory_bytes\{component="builds"\} (\d+)$/m), 0, 'no build runs');
 });
 
 /** `softpatch serve` as a child process on DATA_DIR, once it answers /readyz. */

@@ -10,7 +10,7 @@
 import { anomalyMap, decisionMap } from '../score/map.js';
 import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
 import { appError } from '../../common/errors.js';
-import type { Bank, BankSet, NoiseEntry } from '../types.js';
+import type { Bank, BankSet, NoiseEntry, TrainingFeatures } from '../types.js';
 import { median } from '../../common/stats.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
 import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectFence, type SuspectReport, suspectReport } from './suspects.js';
@@ -138,7 +138,7 @@ export interface Calibration extends Decision {
 export interface CalibrationInput {
   bankSet: BankSet;
   /** Training features in build order (the bank's source image indices refer to these). */
-  features: Float32Array[];
+  features: TrainingFeatures;
   /** The build's per-image noise figures (for the `removedShare` evidence). */
   noise: readonly NoiseEntry[];
   rules: DecisionRules;
@@ -171,24 +171,30 @@ export interface LeaveOneOutScores {
   notLeftOut: number[];
 }
 
+/** Training images whose maps estimate the median pixel score (the colour scale's low end). */
+const PIXEL_MEDIAN_IMAGES = 32;
+
 /** Leave-one-image-out image score of every training image and the median pixel score. */
 export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | 'rules'>): Promise<LeaveOneOutScores> {
   const { bankSet, features, mapSize } = input;
   const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
   const scores: number[] = [];
   const pixelMedians: number[] = [];
+  const pixelStride = Math.max(1, Math.ceil(features.count / PIXEL_MEDIAN_IMAGES));
   // One search structure for all B images (building one per call would dominate the cost).
   const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
   try {
-    for (let b = 0; b < features.length; b++) {
+    for (let b = 0; b < features.count; b++) {
       input.signal?.throwIfAborted();
-      const r = await scorePatches(bankSet, features[b], owners.has(b) ? { searchers } : { excludeImage: b, searchers });
+      const r = await scorePatches(bankSet, await features.read(b), owners.has(b) ? { searchers } : { excludeImage: b, searchers });
       scores.push(r.imageScore);
       // The median of all pixel scores (of the decision map, the scale inspections draw) is
-      // estimated as the median of per-image medians: exact enough for a colour scale and O(B)
-      // memory instead of B·H·W.
-      pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
-      input.onProgress?.(b + 1, features.length);
+      // estimated as the median of per-image medians, over evenly spaced images: it only sets the
+      // colour scale, and the full-size map of every image cost a third of the calibration.
+      if (b % pixelStride === 0) {
+        pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
+      }
+      input.onProgress?.(b + 1, features.count);
     }
   } finally {
     releaseBankSearchers(searchers);
@@ -197,7 +203,7 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
 }
 
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
-  const B = input.features.length;
+  const B = input.features.count;
   const passes = input.rules.excludeSuspects ? 2 : 1;
   const progress = (offset: number) => (done: number) => input.onProgress?.(offset + done, passes * B);
   const first = await scoreLeaveOneOut({ ...input, onProgress: progress(0) });
@@ -217,7 +223,7 @@ export async function calibrateFrom(first: LeaveOneOutScores, input: Calibration
   let decision = d;
   let bankSet = input.bankSet;
   // A build whose photos are all left out keeps its bank: there is nothing else to choose from.
-  if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < input.features.length) {
+  if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < input.features.count) {
     if (!input.rebuild) throw appError('ENGINE_INPUT', ['excludeSuspects needs the build (rebuild) to choose the bank again']);
     bankSet = await input.rebuild(leftOut);
     input.signal?.throwIfAborted();

@@ -12,7 +12,12 @@ export const DEFAULT_THREADS = 2;
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-function cachedSession(key: string, threads: number, build: () => GraphBuilder): Promise<ort.InferenceSession> {
+/**
+ * `arena`: per-query search sessions keep onnxruntime's arena (see below); one-off work (a bank's
+ * index, clustering, calibration matrices) runs without it, so its large buffers go back to the
+ * allocator instead of staying reserved for the life of the process.
+ */
+function cachedSession(key: string, threads: number, build: () => GraphBuilder, arena = true): Promise<ort.InferenceSession> {
   const fullKey = `${key}/t${threads}`;
   let s = sessions.get(fullKey);
   if (s === undefined) {
@@ -24,7 +29,7 @@ function cachedSession(key: string, threads: number, build: () => GraphBuilder):
       // The arena keeps the key matrices' buffers between runs: without it every run maps, faults in
       // and unmaps tens of MB, which cost the search four times its arithmetic. Runs are bounded
       // (search/gemm.ts CHUNK_ELEMENTS), so the arena stays small.
-      enableCpuMemArena: true,
+      enableCpuMemArena: arena,
       // Several sessions share two cores: idle pools must sleep, not spin against the busy one.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
@@ -148,15 +153,20 @@ export async function projectRows(
   threads: number,
 ): Promise<{ aug: Float32Array; norm2: Float32Array }> {
   const { dim, pdim } = proj;
-  const session = await cachedSession(`project/${dim}x${pdim}`, threads, () => {
-    const g = new GraphBuilder('project');
-    const { aug, n2 } = addProjection(g, dim, pdim, g.input('x', ['n', dim]));
-    g.node('Identity', [aug], {}, ['aug']);
-    g.node('Identity', [n2], {}, ['norm2']);
-    g.output('aug', ['n', pdim + 1]);
-    g.output('norm2', ['n', 1]);
-    return g;
-  });
+  const session = await cachedSession(
+    `project/${dim}x${pdim}`,
+    threads,
+    () => {
+      const g = new GraphBuilder('project');
+      const { aug, n2 } = addProjection(g, dim, pdim, g.input('x', ['n', dim]));
+      g.node('Identity', [aug], {}, ['aug']);
+      g.node('Identity', [n2], {}, ['norm2']);
+      g.output('aug', ['n', pdim + 1]);
+      g.output('norm2', ['n', 1]);
+      return g;
+    },
+    false,
+  );
   const out = await session.run({ x: new ort.Tensor('float32', x.subarray(0, n * dim), [n, dim]), mu: proj.mu, pt: proj.pt, p: proj.p });
   return { aug: out.aug.data as Float32Array, norm2: out.norm2.data as Float32Array };
 }
@@ -198,12 +208,17 @@ export async function projectedTopK(
 
 /** `a · b` for row-major `a` (m × kk) and `b` (kk × n). */
 export async function matmul(a: Float32Array, b: Float32Array, m: number, kk: number, n: number, threads: number): Promise<Float32Array> {
-  const session = await cachedSession('matmul', threads, () => {
-    const g = new GraphBuilder('matmul');
-    g.node('MatMul', [g.input('a', ['m', 'k']), g.input('b', ['k', 'n'])], {}, ['c']);
-    g.output('c', ['m', 'n']);
-    return g;
-  });
+  const session = await cachedSession(
+    'matmul',
+    threads,
+    () => {
+      const g = new GraphBuilder('matmul');
+      g.node('MatMul', [g.input('a', ['m', 'k']), g.input('b', ['k', 'n'])], {}, ['c']);
+      g.output('c', ['m', 'n']);
+      return g;
+    },
+    false,
+  );
   const out = await session.run({ a: new ort.Tensor('float32', a, [m, kk]), b: new ort.Tensor('float32', b, [kk, n]) });
   return out.c.data as Float32Array;
 }

@@ -49,7 +49,7 @@ const MOSTLY_OPEN = 0.5;
 /** Candidates per query of the full-dimension stage. */
 const FULL_CANDIDATES = 32;
 /** Bank rows copied per run of the full-dimension stage (onnxruntime cannot read shared memory). */
-const FULL_ROWS = 4096;
+const FULL_ROWS = 1024;
 /** Rows per projection run while preparing the bank. */
 const PROJECT_ROWS = 8192;
 
