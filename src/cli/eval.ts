@@ -211,10 +211,14 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
   const excludes = (values['exclude-suspects'] ?? (lineRules.excludeSuspects ? 'on' : 'off'))
     .split(',')
     .map((v) => oneOf('exclude-suspects', v.trim(), ['off', 'on'] as const) === 'on');
-  const fences = (values['suspect-fence'] ?? lineRules.suspectFence).split(',').map((v) => oneOf('suspect-fence', v.trim(), SUSPECT_FENCES));
+  const fences = (values['suspect-fence'] ?? lineRules.suspectFence)
+    .split(',')
+    .map((v) => oneOf('suspect-fence', v.trim(), SUSPECT_FENCES));
   const combos = thresholdRules.flatMap((thresholdRule) =>
     evidences.flatMap((suspectEvidence) =>
-      fences.flatMap((suspectFence) => excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, suspectFence, excludeSuspects }))),
+      fences.flatMap((suspectFence) =>
+        excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, suspectFence, excludeSuspects })),
+      ),
     ),
   );
   const rules = combos.map((combo) => ({

@@ -100,10 +100,7 @@ export interface BuildResult {
    * of their patches; as many rows per remaining patch), on this build's projections, denoising
    * and start points (`excludeSuspects`).
    */
-  rebuildWithout(
-    without: ReadonlySet<number>,
-    hooks?: { onProgress?(p: BuildProgress): void; signal?: AbortSignal },
-  ): Promise<BankSet>;
+  rebuildWithout(without: ReadonlySet<number>, hooks?: { onProgress?(p: BuildProgress): void; signal?: AbortSignal }): Promise<BankSet>;
 }
 
 export interface PatchScores {

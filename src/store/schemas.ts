@@ -43,7 +43,8 @@ export const buildSettingFields = {
   }),
   suspectEvidence: Type.Enum(SUSPECT_EVIDENCE, { description: 'noise report: what ranks and flags the training photos' }),
   suspectFence: Type.Enum(SUSPECT_FENCES, {
-    description: 'noise report, evidence "calibrationScore": "mad" median + 3.5·1.4826·MAD, or "gumbel" the 1 − 1/B quantile of a robust Gumbel',
+    description:
+      'noise report, evidence "calibrationScore": "mad" median + 3.5·1.4826·MAD, or "gumbel" the 1 − 1/B quantile of a robust Gumbel',
   }),
   excludeSuspects: Type.Boolean({
     description: "drop every memory row of the noise report's suspects and calibrate the threshold on the reduced bank",

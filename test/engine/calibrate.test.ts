@@ -178,7 +178,11 @@ test('suspect fence gumbel: the 1 − 1/B quantile of the robust Gumbel; a long 
   const mad = suspectReport(scores, 'calibrationScore');
   assert.ok(mad.suspects.length > g.suspects.length, `mad ${mad.suspects.length}, gumbel ${g.suspects.length}`);
   // The threshold (and the bank) still leave out the mad fence's outliers: the lower fence.
-  const d = decide(scores, scores.map((_, i) => entry(i, 0.1)), { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore', suspectFence: 'gumbel' });
+  const d = decide(
+    scores,
+    scores.map((_, i) => entry(i, 0.1)),
+    { ...SPEC_DECISION_RULES, suspectEvidence: 'calibrationScore', suspectFence: 'gumbel' },
+  );
   assert.deepEqual(d.suspects.suspects, g.suspects);
   assert.deepEqual(d.leftOut, mad.suspects);
   assert.equal(d.basis, B - mad.suspects.length);

@@ -24,7 +24,8 @@ test('excludeSuspects: no bank row comes from a suspect; meta.json records the s
   assert.equal((await req('POST', '/v1/lines', { id: LINE, config: LINE_CONFIG })).status, 201);
   const files = [];
   for (let i = 0; i < 24; i++) files.push({ name: `good-${i}.png`, bytes: await partImage(100 + i) });
-  for (let i = 0; i < 3; i++) files.push({ name: `defect-${i}.png`, bytes: await partImage(200 + i, { defect: { x: 56 - 8 * i, y: 24, size: 28 } }) });
+  for (let i = 0; i < 3; i++)
+    files.push({ name: `defect-${i}.png`, bytes: await partImage(200 + i, { defect: { x: 56 - 8 * i, y: 24, size: 28 } }) });
   assert.equal((await req('POST', `/v1/lines/${LINE}/images`, form(files))).status, 200);
   const started = await req('POST', `/v1/lines/${LINE}/builds`);
   assert.equal(started.status, 202, JSON.stringify(started.body));

@@ -78,7 +78,12 @@ export function suspectImages(noise: readonly NoiseEntry[], suspectShare: number
 }
 
 /** Suspects by one evidence value per photo: above max(floor, the fence by `rule`). */
-export function suspectReport(evidence: readonly number[], kind: SuspectEvidence, floor = -Infinity, rule: SuspectFence = 'mad'): SuspectReport {
+export function suspectReport(
+  evidence: readonly number[],
+  kind: SuspectEvidence,
+  floor = -Infinity,
+  rule: SuspectFence = 'mad',
+): SuspectReport {
   const m = median(evidence);
   const spread = robustSpread(evidence, m);
   const fence = Math.max(floor, rule === 'gumbel' ? gumbelFence(m, spread, evidence.length) : m + SUSPECT_FENCE_K * spread);
