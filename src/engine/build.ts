@@ -51,7 +51,21 @@ function picksFor(ratio: number, rows: number): number {
  * Peak memory of a build in bytes: the training features (unless `featuresInMemory` is false: they
  * are read from elsewhere), projections, scores, the coreset's working set (~300 bytes a row) and the banks.
  */
-export function estimateBuildBytes(images: number, patches: number, dim: number, config: EngineConfig, featuresInMemory = true): number {
+export interface BuildEstimateOptions {
+  /** false: the features are read from elsewhere (default true). */
+  featuresInMemory?: boolean;
+  /** The banks are chosen a second time without the left-out photos (`excludeSuspects`): two sets held at once. */
+  secondCoreset?: boolean;
+}
+
+export function estimateBuildBytes(
+  images: number,
+  patches: number,
+  dim: number,
+  config: EngineConfig,
+  opts: BuildEstimateOptions = {},
+): number {
+  const { featuresInMemory = true, secondCoreset = false } = opts;
   const n = images * patches;
   const d = config.projectionDim === dim ? dim : config.projectionDim;
   const plus = isPlus(config);
@@ -70,7 +84,7 @@ export function estimateBuildBytes(images: number, patches: number, dim: number,
   const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
   // Features read from elsewhere cost an image or two at a time, unless the discriminators need them all.
   const held = featuresInMemory || (discriminators > 0 && config.discriminatorSpace === 'full') ? images : 2;
-  return held * patches * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks;
+  return held * patches * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks * (secondCoreset ? 2 : 1);
 }
 
 function checkFeatures(features: TrainingFeatures): void {
@@ -253,7 +267,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   const P = grid.h * grid.w;
   const N = B * P;
   if (hooks.maxBytes !== undefined) {
-    const need = estimateBuildBytes(B, P, dim, cfg, features.resident);
+    const need = estimateBuildBytes(B, P, dim, cfg, { featuresInMemory: features.resident });
     if (need > hooks.maxBytes) {
       const mb = (v: number): string => `${Math.ceil(v / 2 ** 20)} MB`;
       throw appError('OVER_CAPACITY', [

@@ -41,7 +41,10 @@ export function estimateBuild(
     }
   }
   // The build process spills the features to the line's tmp/ (store/feature-spill.ts).
-  const bytes = estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig, false);
+  const bytes = estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig, {
+    featuresInMemory: false,
+    secondCoreset: config.excludeSuspects,
+  });
   return { images: images.length, patchesPerImage, dim, bytes };
 }
 

@@ -227,10 +227,13 @@ test('features read image by image (a fresh copy per read, as from the service s
   assert.ok(reads >= 2 * f.count, `${reads} reads`);
 });
 
-test('the memory estimate leaves out features read from elsewhere, unless the discriminators need them all', () => {
+test('the memory estimate leaves out features read from elsewhere (unless the discriminators need them all) and counts a second coreset', () => {
   const inMemory = estimateBuildBytes(200, 784, 1024, config());
-  const spilled = estimateBuildBytes(200, 784, 1024, config(), false);
+  const spilled = estimateBuildBytes(200, 784, 1024, config(), { featuresInMemory: false });
   assert.equal(inMemory - spilled, 198 * 784 * 1024 * 4);
   const full = config({ discriminatorSpace: 'full' });
-  assert.equal(estimateBuildBytes(200, 784, 1024, full, false), estimateBuildBytes(200, 784, 1024, full));
+  assert.equal(estimateBuildBytes(200, 784, 1024, full, { featuresInMemory: false }), estimateBuildBytes(200, 784, 1024, full));
+  // A second coreset holds a second set of banks: ⌊0.1 · N⌋ rows of 1024 floats, a weight and a source each.
+  const banks = Math.floor(0.1 * 200 * 784) * (1024 * 4 + 8);
+  assert.equal(estimateBuildBytes(200, 784, 1024, config(), { secondCoreset: true }) - inMemory, banks);
 });

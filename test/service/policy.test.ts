@@ -164,7 +164,7 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
   const spec = { ...DEFAULT_LINE_CONFIG, resize: 256, crop: 224 };
   const e = estimateBuild([img(900, 900), img(300, 257)], spec, engine, manifest);
   assert.equal(e.patchesPerImage, 28 * 28);
-  assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine));
+  assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine, { featuresInMemory: false, secondCoreset: spec.excludeSuspects }));
   // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
   assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
