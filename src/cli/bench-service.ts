@@ -27,6 +27,8 @@ export interface ServiceBenchOptions {
   /** Sequential inspections timed per endpoint. */
   inspections: number;
   data: string;
+  /** Settings of the bench line (POST /v1/lines `config`); the defaults when absent. */
+  lineConfig?: Record<string, unknown>;
 }
 
 interface Photo {
@@ -361,7 +363,7 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
       await fetch(`${url}/v1/lines`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: LINE }),
+        body: JSON.stringify(opts.lineConfig ? { id: LINE, config: opts.lineConfig } : { id: LINE }),
       }),
     );
     for (let i = 0; i < photos.train.length; i += UPLOAD_BATCH) {

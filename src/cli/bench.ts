@@ -68,9 +68,25 @@ const spec = {
       description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)',
     },
     warmup: { type: 'string', arg: 's', description: 'soak: seconds left out of the figures (default: min(30, seconds / 4))' },
+    'line-config': {
+      type: 'string',
+      arg: 'json',
+      description: 'service: settings of the bench line, as in POST /v1/lines (e.g. \'{"excludeSuspects":false}\'; default: the defaults)',
+    },
   },
   positionals: { min: 1, max: 1 },
 } as const satisfies CommandSpec;
+
+function parseLineConfig(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw appError('USAGE', [`--line-config must be a JSON object, not ${JSON.stringify(text)}`]);
+}
 
 async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Promise<number> {
   let report: Record<string, unknown>;
@@ -97,6 +113,7 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
         seconds: Number(values.seconds ?? 15),
         inspections: Number(values.inspections),
         data: values.data,
+        lineConfig: parseLineConfig(values['line-config']),
       });
       break;
     }

@@ -9,8 +9,8 @@ import { exactDist2 } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions } from './types.js';
 import { squaredNorms } from '../coreset/metric.js';
 
-/** Largest query-by-row key matrix per graph run (float32 elements): 4 MB, about what each search session's arena keeps; larger runs were no faster. */
-const CHUNK_ELEMENTS = 1 << 20;
+/** Largest query-by-row key matrix per graph run (float32 elements): 8 MB, about what each search session's arena keeps; larger runs were no faster at two threads, smaller ones slower. */
+const CHUNK_ELEMENTS = 1 << 21;
 
 export function queriesPerRun(rows: number): number {
   return Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(1, rows)));
