@@ -54,11 +54,13 @@ export interface InspectWorkerData {
   /** onnxruntime threads of the worker's backbone session (its share of the cores). */
   threads: number;
   /**
-   * onnxruntime threads of its search sessions: all of ORT_THREADS. A lone inspection then
-   * searches on every core; under load the sessions' idle threads sleep (no spinning), so the
-   * workers share the cores as before.
+   * onnxruntime threads for a search: all of ORT_THREADS shared by the inspections in flight. A lone
+   * inspection searches on every core; under load each gets its share, so the workers' search pools
+   * do not oversubscribe the cores.
    */
   searchThreads: number;
+  /** Inspections in flight over all workers (one Int32 over a SharedArrayBuffer, kept with Atomics). */
+  inFlight: Int32Array;
   /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
   cachedBankBytes: number;
 }

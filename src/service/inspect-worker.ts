@@ -88,7 +88,21 @@ function bankFor(key: string, shared: BankSet, index: BankSearchIndexes | null):
   return entry;
 }
 
+/** This search's share of the search threads, by the inspections in flight now. */
+function searchShare(): number {
+  return Math.max(1, Math.floor(data.searchThreads / Math.max(1, Atomics.load(data.inFlight, 0))));
+}
+
 async function inspect(task: InspectTask): Promise<InspectTaskResult> {
+  Atomics.add(data.inFlight, 0, 1);
+  try {
+    return await inspectCounted(task);
+  } finally {
+    Atomics.sub(data.inFlight, 0, 1);
+  }
+}
+
+async function inspectCounted(task: InspectTask): Promise<InspectTaskResult> {
   const net = await getBackbone();
   const bank = await bankFor(task.bankKey, task.bankSet, task.searchIndex);
   let madeIndex: BankSearchIndexes | undefined;
@@ -125,7 +139,7 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
       return { ok: false, index: i, error: { code: err.code, status: err.status, message: err.message } };
     }
     const t2 = performance.now();
-    const ps = await scorePatches(bank.bankSet, features[i].data, { searchers: bank.searchers });
+    const ps = await scorePatches(bank.bankSet, features[i].data, { searchers: bank.searchers, threads: searchShare() });
     const t3 = performance.now();
     const g = prepared[i].geometry;
     const result: InspectImageResult = {

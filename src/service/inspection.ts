@@ -83,6 +83,7 @@ export class InspectionService {
       backboneDir: config.backboneDir,
       threads: inspectThreads(config),
       searchThreads: config.ortThreads,
+      inFlight: new Int32Array(new SharedArrayBuffer(4)),
       cachedBankBytes: config.bankCacheBytes,
     };
     this.pool = new Piscina({

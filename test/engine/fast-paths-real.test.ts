@@ -55,8 +55,10 @@ after(async () => {
 });
 
 test('real features: the fast search equals the reference, rows in shared memory, with and without exclusion', async () => {
-  const fast = await createSearcher(bank, { kind: 'fast' });
-  for (const opts of [{}, { excludeSource: { sourceImage: bank.sourceImage, image: 2 } }]) {
+  const fast = await createSearcher(bank, { kind: 'fast', threads: 2 });
+  const exclusion = { excludeSource: { sourceImage: bank.sourceImage, image: 2 } };
+  // A call may run on fewer threads than the searcher's (the service's share under load): same answers.
+  for (const opts of [{}, exclusion, { threads: 1 }, { ...exclusion, threads: 1 }]) {
     const got = await fast.nearest(queries, nq, opts);
     const ref = nearestRowsReference(bank, queries, nq, opts);
     assert.deepEqual(Array.from(got.index), Array.from(ref.index));
@@ -78,9 +80,9 @@ test('real features: the fast search equals the reference, rows in shared memory
   assert.deepEqual(Array.from(again.index), Array.from(ref.index));
   assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
   const s = fast.stats();
-  assert.equal(s.queries, 2 * nq);
+  assert.equal(s.queries, 4 * nq);
   // Real features are not isotropic: most proofs close among the first candidates.
-  assert.ok(s.projected > nq, JSON.stringify(s));
+  assert.ok(s.projected > 2 * nq, JSON.stringify(s));
   // The training photo's patches that are bank rows find themselves.
   const self = await fast.nearest(queries.subarray(400 * dim), 200);
   const inBank = Array.from({ length: 200 }, (_, p) => p).filter((p) => (2 * patches + p) % ROW_STRIDE === 0);

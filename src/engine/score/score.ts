@@ -51,6 +51,8 @@ export interface ScoreOptions {
   softWeights?: boolean;
   /** Searchers to use; without them the banks' cached fast searchers (built on first use). */
   searchers?: BankSearchers;
+  /** onnxruntime threads of this search (default: the searchers'); the scores do not depend on it. */
+  threads?: number;
 }
 
 /** a_p = w[m*]·d_p (or d_p without weights), from a finished nearest-row search. */
@@ -70,7 +72,7 @@ async function bankScores(bank: Bank, searcher: Searcher, query: Float32Array, p
     throw appError('ENGINE_INPUT', [`searcher for ${searcher.rows} × ${searcher.dim} does not match bank ${bank.rows} × ${bank.dim}`]);
   }
   const exclude = opts.excludeImage === undefined ? {} : { excludeSource: { sourceImage: bank.sourceImage, image: opts.excludeImage } };
-  const nearest = await searcher.nearest(query, patches, exclude);
+  const nearest = await searcher.nearest(query, patches, { ...exclude, threads: opts.threads });
   return weightedScores(bank, nearest, opts.softWeights ?? true);
 }
 

@@ -205,6 +205,7 @@ async function projectedStage(
   list: readonly number[],
   k: number,
   augNorm2: Float32Array,
+  threads: number,
   out: NearestResult,
 ): Promise<number[]> {
   const { bank } = index;
@@ -220,7 +221,7 @@ async function projectedStage(
       chunk = new Float32Array(part.length * dim);
       part.forEach((q, i) => chunk.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
     }
-    const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, part.length, k, index.threads);
+    const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, part.length, k, threads);
     part.forEach((q, i) => {
       if (!rerank(bank, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
     });
@@ -266,7 +267,14 @@ async function fullStage(
     const km = Math.min(k, m);
     for (let i0 = 0; i0 < n; i0 += step) {
       const c = Math.min(step, n - i0);
-      const top = await gemmTopK(block, norm2.subarray(r0, r0 + m), sub.subarray(i0 * dim, (i0 + c) * dim), c, km, index.threads);
+      const top = await gemmTopK(
+        block,
+        norm2.subarray(r0, r0 + m),
+        sub.subarray(i0 * dim, (i0 + c) * dim),
+        c,
+        km,
+        opts.threads ?? index.threads,
+      );
       for (let i = 0; i < c; i++) {
         const o = (i0 + i) * k;
         for (let j = 0; j < km; j++) {
@@ -305,15 +313,16 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const { bank } = index;
   const out: NearestResult = { index: new Int32Array(nq), dist2: new Float32Array(nq) };
   const augNorm2 = maskExcluded(index.augNorm2, opts);
+  const threads = opts.threads ?? index.threads;
   const all = Array.from({ length: nq }, (_, q) => q);
-  const open = await projectedStage(index, queries, all, index.candidates, augNorm2, out);
+  const open = await projectedStage(index, queries, all, index.candidates, augNorm2, threads, out);
   let left = open;
   // When most proofs stay open the projection says little about these distances (isotropic data):
   // wider projected stages would mostly fail too, so the full-dimension stage comes next.
   const projectionHelps = open.length <= nq * MOSTLY_OPEN;
   for (let stage = 1, k = index.candidates; projectionHelps && stage < STAGES && left.length > 0 && k < bank.rows; stage++) {
     k = Math.min(k * STAGE_GROWTH, bank.rows);
-    left = await projectedStage(index, queries, left, k, augNorm2, out);
+    left = await projectedStage(index, queries, left, k, augNorm2, threads, out);
   }
   if (left.length > 0) left = await fullStage(index, queries, left, opts, out);
   for (const q of left) nearestRowScan(bank, queries, q, out, opts);

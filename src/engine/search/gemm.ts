@@ -42,7 +42,14 @@ export function prepareGemmIndex(bank: SearchBank, threads = DEFAULT_THREADS): G
 }
 
 /** `k` smallest keys `‖b‖² − 2q·b` per query, run in chunks that bound the key matrix. */
-export async function gemmKeys(index: GemmIndex, norm2: Float32Array, queries: Float32Array, nq: number, k: number): Promise<TopKResult> {
+export async function gemmKeys(
+  index: GemmIndex,
+  norm2: Float32Array,
+  queries: Float32Array,
+  nq: number,
+  k: number,
+  threads = index.threads,
+): Promise<TopKResult> {
   const { dim, rows } = index.bank;
   const kk = Math.min(k, rows);
   const values = new Float32Array(nq * kk);
@@ -50,7 +57,7 @@ export async function gemmKeys(index: GemmIndex, norm2: Float32Array, queries: F
   const step = queriesPerRun(rows);
   for (let q0 = 0; q0 < nq; q0 += step) {
     const n = Math.min(step, nq - q0);
-    const part = await gemmTopK(index.tensors, norm2, queries.subarray(q0 * dim), n, kk, index.threads);
+    const part = await gemmTopK(index.tensors, norm2, queries.subarray(q0 * dim), n, kk, threads);
     values.set(part.values, q0 * kk);
     indices.set(part.indices, q0 * kk);
   }
@@ -59,7 +66,7 @@ export async function gemmKeys(index: GemmIndex, norm2: Float32Array, queries: F
 
 export async function gemmNearest(index: GemmIndex, queries: Float32Array, nq: number, opts: SearchOptions = {}): Promise<NearestResult> {
   const { features, dim } = index.bank;
-  const top = await gemmKeys(index, maskExcluded(index.norm2, opts), queries, nq, 1);
+  const top = await gemmKeys(index, maskExcluded(index.norm2, opts), queries, nq, 1, opts.threads);
   const out: NearestResult = { index: new Int32Array(nq), dist2: new Float32Array(nq) };
   for (let q = 0; q < nq; q++) {
     const found = top.values[q] < Infinity;

@@ -18,6 +18,8 @@ export interface SourceExclusion {
 
 export interface SearchOptions {
   excludeSource?: SourceExclusion;
+  /** onnxruntime intra-op threads for this call (default: the searcher's); answers do not depend on it. */
+  threads?: number;
 }
 
 /** Per query: the nearest row (-1 when every row is excluded) and its squared distance (Infinity then). */
