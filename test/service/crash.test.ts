@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createRng } from '../../src/engine/kernels/index.js';
 import { spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { tinyBackboneDir } from '../helpers/tiny-backbone.js';
 import { call, form, partImage } from '../http/server.js';
@@ -18,23 +19,12 @@ import { call, form, partImage } from '../http/server.js';
 const LINE = 'crash';
 const KILLS = 21;
 
-/** xorshift: the kill moments differ per run but the seed is printed for a replay. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
 test(`${KILLS} SIGKILLs during uploads, builds and activations lose nothing acknowledged`, { timeout: 400_000 }, async (t) => {
   const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
   t.diagnostic(`CRASH_SEED=${seed}`);
-  const rand = rng(seed);
+  // The kill moments differ per run; the seed is printed for a replay.
+  const rng = createRng(seed);
+  const rand = (): number => rng.next();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sp-crash-'));
   const backboneDir = await tinyBackboneDir();
   const env = { DATA_DIR: dataDir, BACKBONE_DIR: backboneDir, MIN_TRAIN_IMAGES: '4' };
