@@ -151,8 +151,7 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
   });
   checkCancelled();
 
-  const B = features.count;
-  progress('calibrating', 0, B);
+  progress('calibrating', 0, features.count);
   // Calibration picks the suspects (by the line's evidence) and leaves them out of the threshold.
   const cal = await calibrate({
     bankSet: built.bankSet,
@@ -164,8 +163,8 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
     onProgress: (done, total) => progress('calibrating', done, total),
     signal: abort.signal,
     threads: job.threads,
-    // `excludeSuspects`: the coreset again, counted in the calibrating stage (no progress of its own).
-    rebuild: (without) => built.rebuildWithout(without, { signal: abort.signal }),
+    // `excludeSuspects`: the coreset again, its picks counted in the calibrating stage's steps.
+    rebuild: (without, onPicks) => built.rebuildWithout(without, { signal: abort.signal, onProgress: (p) => onPicks(p.done, p.total) }),
   });
   const suspects = new Set(cal.suspects.suspects);
   // The report shows the evidence the suspects were chosen by (scores against the built bank).
@@ -222,7 +221,7 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
     method: bankSet.method,
     rows: bankSet.cls.rows + (bankSet.seg?.rows ?? 0),
     threshold: cal.threshold,
-    images: B,
+    images: features.count,
     suspects: suspects.size,
   };
 }

@@ -148,7 +148,24 @@ test('excludeSuspects: the bank is chosen again without any patch of a suspect; 
   const kept = await calibrate({ ...base, rules });
   const on = { ...rules, excludeSuspects: true };
   await assert.rejects(calibrate({ ...base, rules: on }), /rebuild/);
-  const cal = await calibrate({ ...base, rules: on, rebuild: (without) => built.rebuildWithout(without) });
+  const steps: [number, number][] = [];
+  const cal = await calibrate({
+    ...base,
+    rules: on,
+    rebuild: (without, onPicks) => built.rebuildWithout(without, { onProgress: (p) => onPicks(p.done, p.total) }),
+    onProgress: (done, total) => steps.push([done, total]),
+  });
+  // Progress: two passes of 13 photos and the rebuild's picks between them, never backwards, ending at done = total.
+  const picks = Math.floor(0.99 * 12 * 4);
+  assert.deepEqual(steps.at(-1), [26 + picks, 26 + picks]);
+  assert.ok(
+    steps.every(([d, t], i) => d <= t && (i === 0 || d >= steps[i - 1][0])),
+    JSON.stringify(steps),
+  );
+  assert.ok(
+    steps.some(([d, t]) => d === 13 + picks && t === 26 + picks),
+    'the rebuild reports its picks',
+  );
   for (const c of [kept, cal]) assert.deepEqual(c.suspects.suspects, [12]);
   assert.equal(kept.bankSet, built.bankSet, 'switch off: the built bank is kept');
   // As many rows per patch of the remaining photos, none from the suspect.

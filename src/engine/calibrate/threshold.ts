@@ -149,8 +149,11 @@ export interface CalibrationInput {
   signal?: AbortSignal;
   /** onnxruntime threads of the search (engine default when absent). */
   threads?: number;
-  /** The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for `excludeSuspects`. */
-  rebuild?: (without: ReadonlySet<number>) => Promise<BankSet>;
+  /**
+   * The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for
+   * `excludeSuspects`. It reports its own steps (the coreset's picks), counted in the calibration's.
+   */
+  rebuild?: (without: ReadonlySet<number>, onProgress: (done: number, total: number) => void) => Promise<BankSet>;
 }
 
 /** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
@@ -202,19 +205,20 @@ export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | '
   return { scores, pixelMedian: median(pixelMedians), notLeftOut: [...owners].sort((x, y) => x - y) };
 }
 
+/**
+ * Progress in steps: the first pass's B photos, then under `excludeSuspects` the rebuild's steps
+ * (known once it starts, so the total grows then) and the second pass's B photos.
+ */
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   const B = input.features.count;
-  const passes = input.rules.excludeSuspects ? 2 : 1;
-  const progress = (offset: number) => (done: number) => input.onProgress?.(offset + done, passes * B);
-  const first = await scoreLeaveOneOut({ ...input, onProgress: progress(0) });
-  const cal = await calibrateFrom(first, { ...input, onProgress: progress(B) });
-  input.onProgress?.(passes * B, passes * B);
-  return cal;
+  const expected = (input.rules.excludeSuspects ? 2 : 1) * B;
+  const first = await scoreLeaveOneOut({ ...input, onProgress: (done) => input.onProgress?.(done, expected) });
+  return calibrateFrom(first, { ...input, onProgress: (done, total) => input.onProgress?.(B + done, B + total) });
 }
 
 /**
  * `calibrate` after its first leave-one-out pass, `first` (the eval decides several rules on one
- * pass); `input.onProgress` counts the second pass only.
+ * pass); `input.onProgress` counts the rebuild and the second pass only, and ends at done = total.
  */
 export async function calibrateFrom(first: LeaveOneOutScores, input: CalibrationInput): Promise<Calibration> {
   const d = decide(first.scores, input.noise, input.rules, new Set(first.notLeftOut));
@@ -223,15 +227,23 @@ export async function calibrateFrom(first: LeaveOneOutScores, input: Calibration
   let decision = d;
   let bankSet = input.bankSet;
   // A build whose photos are all left out keeps its bank: there is nothing else to choose from.
-  if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < input.features.count) {
+  const B = input.features.count;
+  let rebuildSteps = 0;
+  if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < B) {
     if (!input.rebuild) throw appError('ENGINE_INPUT', ['excludeSuspects needs the build (rebuild) to choose the bank again']);
-    bankSet = await input.rebuild(leftOut);
+    bankSet = await input.rebuild(leftOut, (done, total) => {
+      rebuildSteps = total;
+      input.onProgress?.(done, total + B);
+    });
     input.signal?.throwIfAborted();
-    final = await scoreLeaveOneOut({ ...input, bankSet });
+    final = await scoreLeaveOneOut({ ...input, bankSet, onProgress: (done) => input.onProgress?.(rebuildSteps + done, rebuildSteps + B) });
     const out = new Set([...leftOut, ...first.notLeftOut, ...final.notLeftOut]);
     decision = { ...d, ...thresholdOf(final.scores, out, input.rules) };
   }
   const excluded = new Set([...leftOut, ...first.notLeftOut, ...final.notLeftOut]);
+  // Nothing rebuilt: the second pass `calibrate` expected under `excludeSuspects` counts as done.
+  const steps = final === first ? (input.rules.excludeSuspects ? B : 0) : rebuildSteps + B;
+  input.onProgress?.(steps, steps);
   return {
     ...decision,
     scores: final.scores,
