@@ -352,6 +352,8 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
       .map((v) => v.toFixed(2))
       .join(' ')}`,
   );
+  // Ratios are against this machine's own backbone, whose speed differs between CPU models.
+  progress(`CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores`);
   const backbone = await benchBackbone(photos.test);
   progress(`backbone alone: ${JSON.stringify(backbone)}`);
   const { child, url } = await startService({ DATA_DIR: dataDir });
