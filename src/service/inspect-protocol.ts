@@ -59,7 +59,11 @@ export interface InspectWorkerData {
    * do not oversubscribe the cores.
    */
   searchThreads: number;
-  /** Inspections in flight over all workers (one Int32 over a SharedArrayBuffer, kept with Atomics). */
+  /**
+   * Inspections in flight over all workers (one Int32 over a SharedArrayBuffer, kept with Atomics).
+   * Only thread counts depend on it: a worker that dies mid-task leaves it one too high, which costs
+   * a lone inspection its second search thread until the service restarts, never an answer.
+   */
   inFlight: Int32Array;
   /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
   cachedBankBytes: number;
