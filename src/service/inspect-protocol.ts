@@ -60,11 +60,13 @@ export interface InspectWorkerData {
    */
   searchThreads: number;
   /**
-   * Inspections in flight over all workers (one Int32 over a SharedArrayBuffer, kept with Atomics).
-   * Only thread counts depend on it: a worker that dies mid-task leaves it one too high, which costs
-   * a lone inspection its second search thread until the service restarts, never an answer.
+   * Inspection tasks handed to the pool and not finished (one Int32 over a SharedArrayBuffer,
+   * counted by the main thread, so a worker that dies mid-task cannot leave it high). Tasks beyond
+   * the workers wait in the pool's queue, so the workers are all busy whenever it exceeds them.
    */
   inFlight: Int32Array;
+  /** INSPECT_WORKERS: at most this many of the tasks in flight run at once. */
+  workers: number;
   /** Search structures are kept for the most recent banks up to these bank bytes (BANK_CACHE_BYTES). */
   cachedBankBytes: number;
 }

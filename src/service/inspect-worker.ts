@@ -90,19 +90,11 @@ function bankFor(key: string, shared: BankSet, index: BankSearchIndexes | null):
 
 /** This search's share of the search threads, by the inspections in flight now. */
 function searchShare(): number {
-  return Math.max(1, Math.floor(data.searchThreads / Math.max(1, Atomics.load(data.inFlight, 0))));
+  const busy = Math.min(data.workers, Atomics.load(data.inFlight, 0));
+  return Math.max(1, Math.floor(data.searchThreads / Math.max(1, busy)));
 }
 
 async function inspect(task: InspectTask): Promise<InspectTaskResult> {
-  Atomics.add(data.inFlight, 0, 1);
-  try {
-    return await inspectCounted(task);
-  } finally {
-    Atomics.sub(data.inFlight, 0, 1);
-  }
-}
-
-async function inspectCounted(task: InspectTask): Promise<InspectTaskResult> {
   const net = await getBackbone();
   const bank = await bankFor(task.bankKey, task.bankSet, task.searchIndex);
   let madeIndex: BankSearchIndexes | undefined;

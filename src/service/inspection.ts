@@ -69,6 +69,8 @@ export function inspectThreads(config: Pick<ServiceConfig, 'ortThreads' | 'inspe
 export class InspectionService {
   private readonly pool: Piscina;
   private inFlight = 0;
+  /** Tasks handed to the pool and not finished, shared with the workers (their search threads follow it). */
+  private readonly running = new Int32Array(new SharedArrayBuffer(4));
   /** Moving average of one task's wall time, for Retry-After. */
   private taskMs = 200;
   private backbone: WarmupResult | null = null;
@@ -83,7 +85,8 @@ export class InspectionService {
       backboneDir: config.backboneDir,
       threads: inspectThreads(config),
       searchThreads: config.ortThreads,
-      inFlight: new Int32Array(new SharedArrayBuffer(4)),
+      inFlight: this.running,
+      workers: config.inspectWorkers,
       cachedBankBytes: config.bankCacheBytes,
     };
     this.pool = new Piscina({
@@ -230,7 +233,13 @@ export class InspectionService {
 
   private async runTask(task: InspectTask, chunk: InspectFile[], set: BankSet): Promise<InspectImageResult[]> {
     const t0 = performance.now();
-    const out = (await this.pool.run(task)) as InspectTaskResult;
+    Atomics.add(this.running, 0, 1);
+    let out: InspectTaskResult;
+    try {
+      out = (await this.pool.run(task)) as InspectTaskResult;
+    } finally {
+      Atomics.sub(this.running, 0, 1);
+    }
     this.taskMs = 0.8 * this.taskMs + 0.2 * (performance.now() - t0);
     if (!out.ok) {
       throw new AppError({ code: out.error.code, status: out.error.status, message: out.error.message }, [], {
