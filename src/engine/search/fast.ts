@@ -245,6 +245,7 @@ async function fullStage(
   queries: Float32Array,
   list: readonly number[],
   opts: SearchOptions,
+  threads: number,
   out: NearestResult,
 ): Promise<number[]> {
   const { bank } = index;
@@ -267,14 +268,7 @@ async function fullStage(
     const km = Math.min(k, m);
     for (let i0 = 0; i0 < n; i0 += step) {
       const c = Math.min(step, n - i0);
-      const top = await gemmTopK(
-        block,
-        norm2.subarray(r0, r0 + m),
-        sub.subarray(i0 * dim, (i0 + c) * dim),
-        c,
-        km,
-        opts.threads ?? index.threads,
-      );
+      const top = await gemmTopK(block, norm2.subarray(r0, r0 + m), sub.subarray(i0 * dim, (i0 + c) * dim), c, km, threads);
       for (let i = 0; i < c; i++) {
         const o = (i0 + i) * k;
         for (let j = 0; j < km; j++) {
@@ -324,7 +318,7 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
     k = Math.min(k * STAGE_GROWTH, bank.rows);
     left = await projectedStage(index, queries, left, k, augNorm2, threads, out);
   }
-  if (left.length > 0) left = await fullStage(index, queries, left, opts, out);
+  if (left.length > 0) left = await fullStage(index, queries, left, opts, threads, out);
   for (const q of left) nearestRowScan(bank, queries, q, out, opts);
 
   const s = index.stats;
