@@ -12,6 +12,7 @@ import type { BackboneManifest, PatchFeatures, PreparedImage } from './types.js'
 
 export type { BackboneManifest, PatchFeatures, PreparedImage, ImageGeometry, PreprocessOptions } from './types.js';
 export { prepareImage, probeImage, computeGeometry } from './preprocess.js';
+export { TRAIN_ROTATIONS, turnPrepared, viewTurns, type TrainRotations } from './rotate.js';
 
 export interface BackboneOptions {
   threads: number;

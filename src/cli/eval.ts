@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
-import { loadBackbone } from '../backbone/index.js';
+import { loadBackbone, TRAIN_ROTATIONS } from '../backbone/index.js';
 import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
 import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
@@ -34,6 +34,7 @@ const variantOf = (r: EvalRun): string => {
   const parts = [
     r.discriminator && r.discriminator !== 'lof' ? r.discriminator : '',
     r.discriminatorWindow > 0 ? `window ${r.discriminatorWindow}` : '',
+    r.trainRotations !== 'none' ? `turns ${r.trainRotations}` : '',
     r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
     r.thresholdRule,
     r.suspectEvidence === 'removedShare' ? 'share' : 'score',
@@ -132,6 +133,12 @@ const spec = {
       type: 'string',
       arg: 'r',
       description: `discriminatorWindow: pose tolerance in patches (line default ${DEFAULT_LINE_CONFIG.discriminatorWindow})`,
+    },
+    'train-rotations': {
+      type: 'string',
+      default: DEFAULT_LINE_CONFIG.trainRotations,
+      arg: TRAIN_ROTATIONS.join('|'),
+      description: 'trainRotations: training photos also turned by 180° or by every quarter turn (the line default)',
     },
     'threshold-rule': {
       type: 'string',
@@ -246,6 +253,7 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
           rules,
           resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
           crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
+          trainRotations: oneOf('train-rotations', values['train-rotations'], TRAIN_ROTATIONS),
           gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
           limitTrain: num('limit-train', values['limit-train']),
           limitTestPerType: num('limit-test', values['limit-test']),

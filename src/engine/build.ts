@@ -56,6 +56,8 @@ export interface BuildEstimateOptions {
   featuresInMemory?: boolean;
   /** The banks are chosen a second time without the left-out photos (`excludeSuspects`): two sets held at once. */
   secondCoreset?: boolean;
+  /** Views per photo (`TrainingFeatures.views`, default 1): every view is denoised and offered to the coreset. */
+  views?: number;
 }
 
 export function estimateBuildBytes(
@@ -65,8 +67,8 @@ export function estimateBuildBytes(
   config: EngineConfig,
   opts: BuildEstimateOptions = {},
 ): number {
-  const { featuresInMemory = true, secondCoreset = false } = opts;
-  const n = images * patches;
+  const { featuresInMemory = true, secondCoreset = false, views = 1 } = opts;
+  const n = images * views * patches;
   const d = config.projectionDim === dim ? dim : config.projectionDim;
   const plus = isPlus(config);
   const separate = plus && !config.plus.sharedProjection;
@@ -81,28 +83,38 @@ export function estimateBuildBytes(
   const ratios = plus
     ? [config.plus.coresetRatioCls ?? config.coresetRatio, config.plus.coresetRatioSeg ?? config.coresetRatio]
     : [config.coresetRatio];
-  const banks = ratios.reduce((sum, r) => sum + picksFor(r, n) * (dim * 4 + 8), 0);
+  const banks = ratios.reduce((sum, r) => sum + picksFor(r, images * patches) * (dim * 4 + 8), 0);
   // Features read from elsewhere cost an image or two at a time, unless the discriminators need them all.
-  const held = featuresInMemory || (discriminators > 0 && config.discriminatorSpace === 'full') ? images : 2;
+  const held = featuresInMemory || (discriminators > 0 && config.discriminatorSpace === 'full') ? images * views : 2;
   return held * patches * dim * 4 + projDisc + projCore + scores + windowLists + masks + coreset + banks * (secondCoreset ? 2 : 1);
 }
 
 function checkFeatures(features: TrainingFeatures): void {
-  const { count, grid, dim } = features;
+  const { count, grid, dim, views = 1 } = features;
   const problems: string[] = [];
   if (!(Number.isInteger(count) && count > 0)) problems.push('no training images');
+  if (!(Number.isInteger(views) && views > 0)) problems.push(`bad number of views ${views}`);
   if (!(Number.isInteger(grid?.h) && Number.isInteger(grid?.w) && grid.h > 0 && grid.w > 0))
     problems.push(`bad grid ${JSON.stringify(grid)}`);
   if (!(Number.isInteger(dim) && dim > 0)) problems.push(`bad feature dimension ${dim}`);
   if (problems.length > 0) throw appError('ENGINE_INPUT', [problems.slice(0, 5).join('; ')]);
 }
 
-/** Image b of `features`, checked against the grid (each image is read here first, by the projection). */
-async function readImage(features: TrainingFeatures, b: number): Promise<Float32Array> {
-  const img = await features.read(b);
+/**
+ * The build's images are the photos' views, photo-major: image i is view i mod V of photo ⌊i / V⌋,
+ * so a photo's patches are contiguous (its rows n of [b·V·P, (b+1)·V·P)).
+ */
+function readView(features: TrainingFeatures, i: number): Promise<Float32Array> {
+  const views = features.views ?? 1;
+  return features.read(Math.floor(i / views), i % views);
+}
+
+/** Image i of the build (`readView`), checked against the grid (each is read here first, by the projection). */
+async function readImage(features: TrainingFeatures, i: number): Promise<Float32Array> {
+  const img = await readView(features, i);
   const { grid, dim } = features;
   if (!(img instanceof Float32Array) || img.length !== grid.h * grid.w * dim) {
-    throw appError('ENGINE_INPUT', [`image ${b} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`]);
+    throw appError('ENGINE_INPUT', [`image ${i} has ${img?.length} values, expected ${grid.h}×${grid.w}×${dim}`]);
   }
   return img;
 }
@@ -129,7 +141,8 @@ async function project(
   matrices: { disc: Float32Array; core: Float32Array[] },
   afterImage: (b: number) => Promise<void>,
 ): Promise<Projections> {
-  const { count, dim } = features;
+  const { dim } = features;
+  const count = features.count * (features.views ?? 1);
   const P = features.grid.h * features.grid.w;
   const n = count * P;
   const d = config.projectionDim;
@@ -161,7 +174,7 @@ async function project(
  */
 export const TOP_SCORE_SHARE = 0.01;
 
-/** Per-image share of removed patches and the mean/max/top-share mean of its outlier scores. */
+/** Per-image share of removed patches and the mean/max/top-share mean of its outlier scores (`patches`: all its views'). */
 function noiseEntries(images: number, patches: number, keep: Uint8Array | null, scores: Float64Array | null): NoiseEntry[] {
   const top = Math.max(1, Math.ceil(TOP_SCORE_SHARE * patches));
   const own = new Float64Array(patches);
@@ -188,10 +201,11 @@ function noiseEntries(images: number, patches: number, keep: Uint8Array | null, 
   });
 }
 
-/** The bank of the `selected` patches (in pick order), reading each image that holds some once. */
+/** The bank of the `selected` patches (in pick order), reading each image that holds some once; rows name their photo. */
 async function assembleBank(features: TrainingFeatures, selected: Int32Array, weights: Float32Array | null): Promise<Bank> {
   const { dim } = features;
   const P = features.grid.h * features.grid.w;
+  const views = features.views ?? 1;
   const rows = selected.length;
   const bank: Bank = {
     rows,
@@ -208,14 +222,24 @@ async function assembleBank(features: TrainingFeatures, selected: Int32Array, we
     const b = Math.floor(c / P);
     const p = c - b * P;
     if (b !== imgIndex) {
-      img = await features.read(b);
+      img = await readView(features, b);
       imgIndex = b;
     }
     bank.features.set(img!.subarray(p * dim, (p + 1) * dim), m * dim);
     bank.weights[m] = weights ? weights[c] : 1;
-    bank.sourceImage[m] = b;
+    bank.sourceImage[m] = Math.floor(b / views);
   }
   return bank;
+}
+
+/** 1 per patch of each photo as uploaded (view 0) that the denoising removed: what the removal overlay draws. */
+function removedOfPhotos(keep: Uint8Array, photos: number, views: number, patches: number): Uint8Array {
+  const removed = new Uint8Array(photos * patches);
+  for (let b = 0; b < photos; b++) {
+    const from = b * views * patches;
+    for (let p = 0; p < patches; p++) removed[b * patches + p] = keep[from + p] === 0 ? 1 : 0;
+  }
+  return removed;
 }
 
 interface Denoised {
@@ -264,14 +288,17 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   checkFeatures(features);
   const { dim, grid } = features;
   const B = features.count;
+  const V = features.views ?? 1;
   const P = grid.h * grid.w;
-  const N = B * P;
+  // Images of the build: every view of every photo (`readView`).
+  const I = B * V;
+  const N = I * P;
   if (hooks.maxBytes !== undefined) {
-    const need = estimateBuildBytes(B, P, dim, cfg, { featuresInMemory: features.resident });
+    const need = estimateBuildBytes(B, P, dim, cfg, { featuresInMemory: features.resident, views: V });
     if (need > hooks.maxBytes) {
       const mb = (v: number): string => `${Math.ceil(v / 2 ** 20)} MB`;
       throw appError('OVER_CAPACITY', [
-        `a build of ${B} images × ${P} patches × ${dim} dims needs about ${mb(need)}, more than the limit of ${mb(hooks.maxBytes)}`,
+        `a build of ${B} images${V > 1 ? ` × ${V} views` : ''} × ${P} patches × ${dim} dims needs about ${mb(need)}, more than the limit of ${mb(hooks.maxBytes)}`,
       ]);
     }
   }
@@ -297,7 +324,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   }
 
   const names = discriminatorsOf(cfg);
-  const denoiseTotal = B + (names.length > 0 ? P : 0);
+  const denoiseTotal = I + (names.length > 0 ? P : 0);
   // Called after each image projected and each block of positions scored.
   const denoised = async (done: number): Promise<void> => {
     await yieldToLoop();
@@ -312,7 +339,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
     const d = cfg.projectionDim;
     const disc = projections.disc;
     const set: PatchSet = disc
-      ? { images: Array.from({ length: B }, (_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
+      ? { images: Array.from({ length: I }, (_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
       : { images: projections.full!, patches: P, dim };
     const opts = { lofK: cfg.lofK, lofScoreCap: cfg.lofScoreCap };
     const windowed = cfg.discriminatorWindow > 0 ? names.filter((n) => n !== 'gaussian') : [];
@@ -321,7 +348,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
       const w = await windowDiscriminate(set, grid, cfg.discriminatorWindow, {
         ...opts,
         threads: hooks.threads,
-        onPositions: (done) => denoised(B + done),
+        onPositions: (done) => denoised(I + done),
       });
       for (const n of windowed) scores.set(n, n === 'lof' ? w.lof : w.nearest);
     }
@@ -330,27 +357,31 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
       for (let p0 = 0; p0 < P; p0 += POSITIONS_PER_STEP) {
         const p1 = Math.min(P, p0 + POSITIONS_PER_STEP);
         discriminator.run(p0, p1);
-        await denoised(B + p1);
+        await denoised(I + p1);
       }
       for (const [n, v] of discriminator.scores) scores.set(n, v);
     }
   }
   lap('discrimination');
-  const removal = denoise(cfg, scores, B, P, N);
+  const removal = denoise(cfg, scores, I, P, N);
   lap('removal');
 
   const ratioCls = plus ? (cfg.plus.coresetRatioCls ?? cfg.coresetRatio) : cfg.coresetRatio;
   const ratioSeg = cfg.plus.coresetRatioSeg ?? cfg.coresetRatio;
   const runs = [{ name: 'coresetCls', keep: removal.keepCls, ratio: ratioCls, core: 0 }];
   if (plus) runs.push({ name: 'coresetSeg', keep: removal.keepSeg!, ratio: ratioSeg, core: separate ? 1 : 0 });
-  /** The coreset(s) over the kept patches of the photos not in `without` (of as many photos). */
+  /**
+   * The coreset(s) over the kept patches of the photos not in `without` (of as many photos). The
+   * bank keeps ρ rows per patch of a photo as uploaded, whatever its views: turned views widen the
+   * poses it chooses from, not its size (nor the cost of an inspection).
+   */
   const chooseBanks = async (without: ReadonlySet<number>, coresetHooks: Pick<BuildHooks, 'onProgress' | 'signal'>): Promise<Bank[]> => {
     const photos = B - without.size;
     const totalPicks = runs.reduce((s, r) => s + picksFor(r.ratio, photos * P), 0);
     let picksBefore = 0;
     const banks: Bank[] = [];
     for (const run of runs) {
-      const keep = without.size === 0 ? run.keep : Uint8Array.from(run.keep, (k, n) => (without.has(Math.floor(n / P)) ? 0 : k));
+      const keep = without.size === 0 ? run.keep : Uint8Array.from(run.keep, (k, n) => (without.has(Math.floor(n / (V * P))) ? 0 : k));
       const picks = picksFor(run.ratio, photos * P);
       const { selected } = await greedyCoreset(
         {
@@ -381,8 +412,8 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   return {
     bankSet: bankSetOf(banks),
     rebuildWithout: async (without, again = {}) => bankSetOf(await chooseBanks(without, again)),
-    noise: noiseEntries(B, P, cfg.method === 'patchcore' ? null : removal.keepCls, removal.reportScores),
-    removed: removal.keepCls.map((k) => (k === 0 ? 1 : 0)),
+    noise: noiseEntries(B, V * P, cfg.method === 'patchcore' ? null : removal.keepCls, removal.reportScores),
+    removed: removedOfPhotos(removal.keepCls, B, V, P),
     stats: { removedShare: removal.removedCount / N, timingsMs },
   };
 }

@@ -1,6 +1,12 @@
 /** Training features held in memory (the eval, tests): the `TrainingFeatures` of a list of arrays. */
 import type { TrainingFeatures } from './types.js';
 
-export function featuresInMemory(images: readonly Float32Array[], grid: { h: number; w: number }, dim: number): TrainingFeatures {
-  return { count: images.length, grid, dim, read: async (b) => images[b], resident: true };
+/** `images` photo-major: with `views` > 1, image b's view v is `images[b · views + v]`. */
+export function featuresInMemory(
+  images: readonly Float32Array[],
+  grid: { h: number; w: number },
+  dim: number,
+  views = 1,
+): TrainingFeatures {
+  return { count: images.length / views, views, grid, dim, read: async (b, v = 0) => images[b * views + v], resident: true };
 }

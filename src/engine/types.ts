@@ -47,12 +47,19 @@ export interface EngineConfig {
  * and a build's memory then does not grow with the training set by P·dim floats per image.
  */
 export interface TrainingFeatures {
-  /** Number of training images. */
+  /** Number of training images (photos). */
   count: number;
+  /**
+   * Views of every photo the build learns from (default 1): view 0 is the photo as uploaded, the
+   * others the same photo turned (`trainRotations`), so that a part lying at any angle finds its
+   * pose in the bank. Every view is denoised and offered to the coreset; calibration, the noise
+   * report and bank rows' `sourceImage` count photos, so leaving a photo out leaves all its views out.
+   */
+  views?: number;
   grid: { h: number; w: number };
   dim: number;
-  /** Image b's features, a fresh array or a view the caller must not write. */
-  read(b: number): Promise<Float32Array>;
+  /** View `view` (default 0) of image b, a fresh array or a view the caller must not write. */
+  read(b: number, view?: number): Promise<Float32Array>;
   /** True when every image is held in memory anyway (it then counts in the build's memory estimate). */
   resident: boolean;
 }

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Backbone, ImageGeometry } from '../backbone/index.js';
-import { prepareImage } from '../backbone/index.js';
+import type { Backbone, ImageGeometry, TrainRotations } from '../backbone/index.js';
+import { prepareImage, turnPrepared, viewTurns } from '../backbone/index.js';
 import {
   resolveEngineConfig,
   buildBankSet,
@@ -42,6 +42,8 @@ export interface EvalOptions {
   engine?: Partial<Omit<EngineConfig, 'plus'>>;
   resize: number | null;
   crop: number | null;
+  /** Turned views of the training photos (the line setting `trainRotations`). */
+  trainRotations: TrainRotations;
   gtRule: GtRule;
   /** Decision rules evaluated on every build (one run row each; the first drives the contact sheet). */
   rules: DecisionRules[];
@@ -61,6 +63,7 @@ export interface EvalRun {
   method: Method;
   discriminator: DiscriminatorName | null;
   discriminatorWindow: number;
+  trainRotations: TrainRotations;
   preprocess: { resize: number | null; crop: number | null };
   thresholdRule: ThresholdRule;
   suspectEvidence: SuspectEvidence;
@@ -162,42 +165,20 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   const log = opts.onProgress ?? (() => {});
   const category = limitCategory(await listCategory(opts.root), opts);
   const all = [...category.train, ...category.test];
-  const embedded = new Map<string, Embedded>();
   const pre = { resize: opts.resize, crop: opts.crop };
   const tEmbed = performance.now();
-  const cacheFile = (p: string): string | null => {
-    if (!opts.featureCache) return null;
-    const key = createHash('sha256')
-      .update(JSON.stringify([backbone.sha256, pre, path.resolve(p)]))
-      .digest('hex')
-      .slice(0, 32);
-    return path.join(opts.featureCache, `${key}.json`);
-  };
-  const pending: typeof all = [];
-  for (const img of all) {
-    const file = cacheFile(img.path);
-    const hit = file ? await readCached(file) : null;
-    if (hit) embedded.set(img.path, hit);
-    else pending.push(img);
-  }
-  if (opts.featureCache) await fs.mkdir(opts.featureCache, { recursive: true });
-  const BATCH = 8;
-  for (let i = 0; i < pending.length; i += BATCH) {
-    const chunk = pending.slice(i, i + BATCH);
-    const prepared = await Promise.all(chunk.map(async (img) => prepareImage(await fs.readFile(img.path), pre)));
-    const feats = await backbone.embed(prepared);
-    for (const [k, img] of chunk.entries()) {
-      const e = { features: feats[k].data, geometry: prepared[k].geometry, grid: feats[k].grid };
-      embedded.set(img.path, e);
-      const file = cacheFile(img.path);
-      if (file) await writeCached(file, e);
-    }
-    log(`embedding ${Math.min(i + BATCH, pending.length)}/${pending.length} (${all.length - pending.length} cached)`);
-    samplePeak();
-  }
+  const embedded = await embedImages(backbone, all, pre, 0, opts.featureCache, log);
   // Cached images cost no embedding: measured over the ones embedded now (0 when all were cached).
-  const embedMsPerImage = pending.length ? (performance.now() - tEmbed) / pending.length : 0;
+  const embedMsPerImage = embedded.embeddedNow ? (performance.now() - tEmbed) / embedded.embeddedNow : 0;
   const first = embedded.get(all[0].path) as Embedded;
+  const turns = viewTurns(opts.trainRotations);
+  // The turned views of every photo that may be drawn for training (clean, and the anomalous test photos).
+  const turned: EmbeddedImages[] = [];
+  for (const t of turns.slice(1)) {
+    turned.push(
+      await embedImages(backbone, [...category.train, ...category.test.filter((i) => i.anomalous)], pre, t, opts.featureCache, log),
+    );
+  }
   const mapSize = { w: first.geometry.cropWidth, h: first.geometry.cropHeight };
   const { grid } = first;
   const masks = new Map<string, Uint8Array>();
@@ -213,9 +194,10 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
     for (const seed of opts.seeds) {
       const split = drawNoisySplit(category, { ratio: noise, mode: opts.noiseMode, overlap: opts.overlap, seed });
       const trainFeatures = featuresInMemory(
-        split.train.map((img) => (embedded.get(img.path) as Embedded).features),
+        split.train.flatMap((img) => [embedded, ...turned].map((views) => (views.get(img.path) as Embedded).features)),
         grid,
         backbone.dim,
+        turns.length,
       );
       const injected = new Set(split.injected);
       for (const method of opts.methods) {
@@ -264,6 +246,7 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             method,
             discriminator: method === 'softpatch' ? opts.discriminator : null,
             discriminatorWindow: config.discriminatorWindow,
+            trainRotations: opts.trainRotations,
             preprocess: pre,
             thresholdRule: rules.thresholdRule,
             suspectEvidence: rules.suspectEvidence,
@@ -367,6 +350,57 @@ async function scoreTest(
     aupro: pixelLevel ? aupro(maps, gts, mapSize.w, mapSize.h, 0.3) : null,
     inferMs,
   };
+}
+
+type EmbeddedImages = Map<string, Embedded> & { embeddedNow: number };
+
+/**
+ * Features of `images` turned by `turns` quarter turns (0: as they are), from the cache where it
+ * has them (the key of turn 0 predates turns, so older caches still serve it).
+ */
+async function embedImages(
+  backbone: Backbone,
+  images: readonly { path: string }[],
+  pre: { resize: number | null; crop: number | null },
+  turns: number,
+  featureCache: string | undefined,
+  log: (msg: string) => void,
+): Promise<EmbeddedImages> {
+  const embedded = Object.assign(new Map<string, Embedded>(), { embeddedNow: 0 });
+  const cacheFile = (p: string): string | null => {
+    if (!featureCache) return null;
+    const key = createHash('sha256')
+      .update(JSON.stringify(turns === 0 ? [backbone.sha256, pre, path.resolve(p)] : [backbone.sha256, pre, path.resolve(p), turns]))
+      .digest('hex')
+      .slice(0, 32);
+    return path.join(featureCache, `${key}.json`);
+  };
+  const pending: { path: string }[] = [];
+  for (const img of images) {
+    const file = cacheFile(img.path);
+    const hit = file ? await readCached(file) : null;
+    if (hit) embedded.set(img.path, hit);
+    else pending.push(img);
+  }
+  if (featureCache) await fs.mkdir(featureCache, { recursive: true });
+  const BATCH = 8;
+  for (let i = 0; i < pending.length; i += BATCH) {
+    const chunk = pending.slice(i, i + BATCH);
+    const prepared = await Promise.all(chunk.map(async (img) => turnPrepared(await prepareImage(await fs.readFile(img.path), pre), turns)));
+    const feats = await backbone.embed(prepared);
+    for (const [k, img] of chunk.entries()) {
+      const e = { features: feats[k].data, geometry: prepared[k].geometry, grid: feats[k].grid };
+      embedded.set(img.path, e);
+      const file = cacheFile(img.path);
+      if (file) await writeCached(file, e);
+    }
+    log(
+      `embedding${turns ? ` (turned ${turns * 90}°)` : ''} ${Math.min(i + BATCH, pending.length)}/${pending.length} (${images.length - pending.length} cached)`,
+    );
+    samplePeak();
+  }
+  embedded.embeddedNow = pending.length;
+  return embedded;
 }
 
 /** Cached features: a JSON header line (geometry, length) then the raw float32 values. */

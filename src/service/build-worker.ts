@@ -7,7 +7,7 @@
  */
 import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
-import { loadBackbone, prepareImage, type Backbone } from '../backbone/index.js';
+import { loadBackbone, prepareImage, turnPrepared, viewTurns, type Backbone } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
 import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.js';
 import { decisionRulesFor } from './line-config.js';
@@ -83,6 +83,8 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
   let crop: ImageGeometry | null = null;
   let dim = 0;
   const total = job.images.length;
+  // Each photo's views are spilled one after another (photo-major, as `TrainingFeatures` reads them).
+  const turns = viewTurns(job.config.trainRotations);
   progress('embedding', 0, total);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
@@ -99,8 +101,11 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
         if (!isAppError(err) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-    const feats = prepared.length ? await backbone.embed(prepared) : [];
-    for (const [k, f] of feats.entries()) {
+    // Outside the per-photo try: a turn these frames cannot take fails the build with its reason.
+    const views = prepared.flatMap((p) => turns.map((t) => turnPrepared(p, t)));
+    const feats = views.length ? await backbone.embed(views) : [];
+    for (const [i, f] of feats.entries()) {
+      const k = Math.floor(i / turns.length);
       if (grid === null) {
         grid = f.grid;
         dim = f.dim;
@@ -111,14 +116,15 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
         ]);
       }
       await spill.append(f.data);
-      used.push(refs[k]);
+      if (i % turns.length === turns.length - 1) used.push(refs[k]);
     }
     progress('embedding', Math.min(total, start + chunk.length), total);
   }
-  if (spill.count < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, spill.count]);
+  if (used.length < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, used.length]);
   const g = crop as ImageGeometry | null;
+  const V = turns.length;
   return {
-    features: { count: spill.count, grid: grid!, dim, read: (b) => spill.read(b), resident: false },
+    features: { count: used.length, views: V, grid: grid!, dim, read: (b, v = 0) => spill.read(b * V + v), resident: false },
     used,
     crop: { width: g!.cropWidth, height: g!.cropHeight },
   };

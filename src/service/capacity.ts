@@ -5,6 +5,7 @@
  * before the kernel's OOM killer would end the process.
  */
 import { computeGeometry } from '../backbone/preprocess.js';
+import { viewTurns } from '../backbone/rotate.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
 import { estimateBuildBytes, type EngineConfig } from '../engine/index.js';
@@ -13,6 +14,8 @@ import type { BankMeta, ImageRecord, LineConfig } from '../store/types.js';
 
 export interface BuildEstimate {
   images: number;
+  /** Views learnt of each photo (`trainRotations`). */
+  views: number;
   patchesPerImage: number;
   dim: number;
   bytes: number;
@@ -41,11 +44,13 @@ export function estimateBuild(
     }
   }
   // The build process spills the features to the line's tmp/ (store/feature-spill.ts).
+  const views = viewTurns(config.trainRotations).length;
   const bytes = estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig, {
     featuresInMemory: false,
     secondCoreset: config.excludeSuspects,
+    views,
   });
-  return { images: images.length, patchesPerImage, dim, bytes };
+  return { images: images.length, views, patchesPerImage, dim, bytes };
 }
 
 const MB = 1024 * 1024;
@@ -58,8 +63,8 @@ export function assertWithinCapacity(estimate: BuildEstimate, maxBytes: number):
   throw appError(
     'OVER_CAPACITY',
     [
-      `The build needs about ${Math.ceil(estimate.bytes / MB)} MB (${estimate.images} images × ${estimate.patchesPerImage} patches × ${estimate.dim} dims), ` +
-        `over MAX_BANK_BYTES = ${Math.floor(maxBytes / MB)} MB: lower crop/resize or coresetRatio, remove images or raise MAX_BANK_BYTES`,
+      `The build needs about ${Math.ceil(estimate.bytes / MB)} MB (${estimate.images} images${estimate.views > 1 ? ` × ${estimate.views} views` : ''} × ${estimate.patchesPerImage} patches × ${estimate.dim} dims), ` +
+        `over MAX_BANK_BYTES = ${Math.floor(maxBytes / MB)} MB: lower crop/resize, coresetRatio or trainRotations, remove images or raise MAX_BANK_BYTES`,
     ],
     {
       estimatedBytes: estimate.bytes,

@@ -26,6 +26,9 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   discriminator: DEFAULT_ENGINE_CONFIG.discriminator,
   lofK: DEFAULT_ENGINE_CONFIG.lofK,
   discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
+  // A turned part is a defect on many lines (a component placed the wrong way round): turning the
+  // training photos is the line's choice, for parts that lie at any angle (docs/BENCHMARKS.md).
+  trainRotations: 'none',
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
   // The whole frame at the backbone's input scale (issue 15): a centre crop never looks at the

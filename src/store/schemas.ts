@@ -5,6 +5,7 @@
  * the stored shape, the service's type and the OpenAPI document cannot drift apart.
  */
 import { Type, type TSchema } from 'typebox';
+import { TRAIN_ROTATIONS } from '../backbone/rotate.js';
 import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
 
 export const strict = { additionalProperties: false } as const;
@@ -35,6 +36,10 @@ export const buildSettingFields = {
     minimum: 0,
     maximum: 64,
     description: 'pose tolerance of lof/nearest in patches (0: per position, the spec)',
+  }),
+  trainRotations: Type.Enum(TRAIN_ROTATIONS, {
+    description:
+      'parts that lie at any angle: every training photo also learnt turned by 180° ("180") or by each quarter turn ("90", square frames); "none" where the orientation itself can be a defect',
   }),
   suspectShare: Type.Number({
     minimum: 0,

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { computeGeometry, prepareImage, probeImage, roundHalfEven } from '../../src/backbone/preprocess.js';
+import { turnPrepared, viewTurns } from '../../src/backbone/rotate.js';
+import type { PreparedImage } from '../../src/backbone/types.js';
 import { isAppError } from '../../src/common/errors.js';
 
 async function expectCode(p: Promise<unknown>, code: string, status: number): Promise<void> {
@@ -86,4 +88,58 @@ test('resize and crop give the network size and keep the geometry', async () => 
     cropWidth: 224,
     cropHeight: 224,
   });
+});
+
+test('turnPrepared: clockwise quarter turns are exact pixel permutations, as sharp turns; a quarter turn needs a square frame', async () => {
+  const geometry = computeGeometry(3, 3, { resize: null, crop: null });
+  const img = { data: Float32Array.from({ length: 27 }, (_, i) => i), width: 3, height: 3, geometry };
+  const at = (im: { data: Float32Array; width: number; height: number }, c: number, x: number, y: number): number =>
+    im.data[c * im.width * im.height + y * im.width + x];
+  const q = turnPrepared(img, 1);
+  // Clockwise: the top-left pixel goes to the top-right, the bottom-left to the top-left.
+  for (let c = 0; c < 3; c++) {
+    assert.equal(at(q, c, 2, 0), at(img, c, 0, 0));
+    assert.equal(at(q, c, 0, 0), at(img, c, 0, 2));
+    assert.equal(at(q, c, 2, 2), at(img, c, 2, 0));
+  }
+  let back: PreparedImage = img;
+  for (let t = 0; t < 4; t++) back = turnPrepared(back, 1);
+  assert.deepEqual(back.data, img.data, 'four quarter turns are the photo');
+  assert.deepEqual(turnPrepared(turnPrepared(img, 1), 1).data, turnPrepared(img, 2).data);
+  assert.deepEqual(turnPrepared(turnPrepared(img, 2), 1).data, turnPrepared(img, 3).data);
+  assert.equal(turnPrepared(img, 0), img);
+
+  const wide = {
+    data: Float32Array.from({ length: 3 * 6 }, (_, i) => i),
+    width: 3,
+    height: 2,
+    geometry: computeGeometry(3, 2, { resize: null, crop: null }),
+  };
+  const half = turnPrepared(wide, 2);
+  assert.equal(half.width, 3);
+  assert.equal(at(half, 1, 0, 0), at(wide, 1, 2, 1));
+  assert.throws(
+    () => turnPrepared(wide, 1),
+    (err: unknown) => isAppError(err) && err.code === 'unprocessable' && /square/.test(err.message),
+  );
+  // The same turn as sharp's on a decoded photo.
+  const raw = Buffer.from(Array.from({ length: 5 * 5 * 3 }, (_, i) => (i * 37) % 256));
+  const png = await sharp(raw, { raw: { width: 5, height: 5, channels: 3 } })
+    .png()
+    .toBuffer();
+  const opts = { resize: null, crop: null };
+  const prepared = await prepareImage(png, opts);
+  for (const turns of [1, 2, 3]) {
+    const bySharp = await prepareImage(
+      await sharp(png)
+        .rotate(turns * 90)
+        .png()
+        .toBuffer(),
+      opts,
+    );
+    assert.deepEqual(turnPrepared(prepared, turns).data, bySharp.data, `${turns * 90}°`);
+  }
+  assert.deepEqual(viewTurns('none'), [0]);
+  assert.deepEqual(viewTurns('180'), [0, 2]);
+  assert.deepEqual(viewTurns('90'), [0, 1, 2, 3]);
 });

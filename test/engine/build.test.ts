@@ -237,3 +237,52 @@ test('the memory estimate leaves out features read from elsewhere (unless the di
   const banks = Math.floor(0.1 * 200 * 784) * (1024 * 4 + 8);
   assert.equal(estimateBuildBytes(200, 784, 1024, config(), { secondCoreset: true }) - inMemory, banks);
 });
+
+test('views: every view is denoised and offered to the coreset; bank size, rows, the noise report and leaving a photo out count photos', async () => {
+  const photos = features(3).images;
+  // View 1 is the photo turned by half a turn: on a row-major grid its patches in reverse order,
+  // and (as a backbone sees a turned photo) not quite the same features.
+  const turned = (img: Float32Array): Float32Array => {
+    const out = new Float32Array(img.length);
+    for (let p = 0; p < P; p++) out.set(img.subarray(p * DIM, (p + 1) * DIM), (P - 1 - p) * DIM);
+    return out.map((v) => v + 0.01);
+  };
+  const views = photos.flatMap((img) => [img, turned(img)]);
+  const f = featuresInMemory(views, GRID, DIM, 2);
+  assert.equal(f.count, 14);
+  const r = await buildBankSet(f, config({ coresetRatio: 0.2 }));
+  const bank = r.bankSet.cls;
+  assert.equal(bank.rows, Math.floor(0.2 * 14 * P), 'ρ rows per patch of a photo as uploaded');
+  const viewOf = (m: number): number => {
+    const row = bank.features.subarray(m * DIM, (m + 1) * DIM);
+    const b = bank.sourceImage[m];
+    for (const v of [0, 1]) {
+      const img = views[b * 2 + v];
+      for (let p = 0; p < P; p++) if (img.subarray(p * DIM, (p + 1) * DIM).every((x, k) => x === row[k])) return v;
+    }
+    return -1;
+  };
+  const picked = Array.from({ length: bank.rows }, (_, m) => viewOf(m));
+  assert.ok(
+    picked.every((v) => v >= 0),
+    'every row is a patch of a view of its photo',
+  );
+  assert.ok(picked.includes(1), 'the turned views are offered to the coreset');
+  assert.equal(r.noise.length, 14);
+  assert.deepEqual(
+    [...r.noise]
+      .sort((a, b) => b.removedShare - a.removedShare)
+      .slice(0, 2)
+      .map((e) => e.image)
+      .sort(),
+    [12, 13],
+  );
+  assert.equal(r.removed.length, 14 * P, 'the removal overlay is of the photos as uploaded');
+  const without = await r.rebuildWithout(new Set([13]));
+  assert.equal(without.cls.rows, Math.floor(0.2 * 13 * P));
+  assert.ok(!without.cls.sourceImage.includes(13), 'no view of a left-out photo stays in the bank');
+  assert.ok(
+    estimateBuildBytes(14, P, DIM, config(), { views: 2 }) - estimateBuildBytes(14, P, DIM, config()) > 14 * P * DIM * 4,
+    'views count in the memory estimate',
+  );
+});

@@ -27,6 +27,7 @@ test(
         engine: { coresetRatio: 0.1 },
         resize: 256,
         crop: 224,
+        trainRotations: 'none',
         gtRule: 'official',
         rules: [SPEC_DECISION_RULES],
         limitTrain: 40,

@@ -17,6 +17,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     discriminator: 'lof',
     lofK: 6,
     discriminatorWindow: 0,
+    trainRotations: 'none',
     removalQuantile: 0.15,
     coresetRatio: 0.1,
     resize: 224,
@@ -165,6 +166,14 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
   const e = estimateBuild([img(900, 900), img(300, 257)], spec, engine, manifest);
   assert.equal(e.patchesPerImage, 28 * 28);
   assert.equal(e.bytes, estimateBuildBytes(2, 784, 1024, engine, { featuresInMemory: false, secondCoreset: spec.excludeSuspects }));
+  // Turned views are denoised and offered to the coreset too: four times the working set, not the bank.
+  const turned = estimateBuild([img(900, 900), img(300, 257)], { ...spec, trainRotations: '90' }, engine, manifest);
+  assert.equal(turned.views, 4);
+  assert.equal(
+    turned.bytes,
+    estimateBuildBytes(2, 784, 1024, engine, { featuresInMemory: false, secondCoreset: spec.excludeSuspects, views: 4 }),
+  );
+  assert.ok(turned.bytes > e.bytes);
   // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
   assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');

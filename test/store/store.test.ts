@@ -22,6 +22,7 @@ const CONFIG: LineConfig = {
   discriminator: 'lof',
   lofK: 6,
   discriminatorWindow: 0,
+  trainRotations: 'none',
   removalQuantile: 0.15,
   coresetRatio: 0.1,
   resize: 256,
