@@ -504,7 +504,7 @@ async function trainTab(body, line) {
           h(
             'p',
             { class: 'muted' },
-            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}. `,
+            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${line.config.trainRotations && line.config.trainRotations !== 'none' ? `, photos also turned by ${line.config.trainRotations}°` : ''}. `,
             h('a', { href: `#/lines/${line.id}/settings` }, 'Change'),
           ),
           h('div', { class: 'actions' }, startBtn, cancelBtn),
@@ -1229,6 +1229,20 @@ async function settingsTab(body, line) {
       num('coresetRatio', 'ρ coreset ratio', c.coresetRatio, { min: 0.001, max: 0.999 }),
       num('resize', 'Resize (shorter side, empty = original)', c.resize, { step: 1 }),
       num('crop', 'Centre crop (empty = whole frame)', c.crop, { step: 1 }),
+      h(
+        'label',
+        {},
+        'Training photos also turned (parts at any angle)',
+        h(
+          'select',
+          { name: 'trainRotations' },
+          [
+            ['none', 'none: orientation matters'],
+            ['180', 'by 180°'],
+            ['90', 'by every 90° (square frames)'],
+          ].map(([v, text]) => h('option', { value: v, selected: v === (c.trainRotations ?? 'none') }, text)),
+        ),
+      ),
       num('suspectShare', 'Suspect share', c.suspectShare, { min: 0, max: 1 }),
     ),
     h(
@@ -1263,6 +1277,7 @@ async function settingsTab(body, line) {
         coresetRatio: n('coresetRatio'),
         resize: n('resize'),
         crop: n('crop'),
+        trainRotations: f.get('trainRotations'),
         suspectShare: n('suspectShare'),
         threshold,
       },

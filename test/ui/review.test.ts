@@ -149,10 +149,12 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
     suspectShare: '0.38',
   }))
     await page.fill(`#settings-form input[name=${name}]`, value);
+  await page.selectOption('#settings-form select[name=trainRotations]', '180');
   await page.click('#settings-form button[type=submit]');
   await page.locator('.toast.ok', { hasText: 'Settings saved' }).waitFor();
   const line = await call(srv.url, 'GET', `/v1/lines/${LINE}`, undefined, { authorization: `Bearer ${KEY}` });
   assert.equal(line.body.config.crop, 144);
+  assert.equal(line.body.config.trainRotations, '180');
 
   // Training photos through the drop zone's file input, with progress.
   await page.click('.tabs a:has-text("Train")');
