@@ -17,6 +17,14 @@ export function viewTurns(rotations: TrainRotations): number[] {
   return rotations === '90' ? [0, 1, 2, 3] : rotations === '180' ? [0, 2] : [0];
 }
 
+/** Refuses a quarter turn of a frame that is not square: a bank has a single patch grid. */
+export function assertQuarterTurnable(width: number, height: number): void {
+  if (width === height) return;
+  throw appError('UNPROCESSABLE', [
+    `trainRotations "90" needs square frames, these are ${width}×${height}: use "180", or set resize and crop to a square`,
+  ]);
+}
+
 /**
  * The prepared image turned clockwise by `turns` quarter turns. An odd number of turns swaps width
  * and height, which a bank's single patch grid allows only for square frames.
@@ -25,11 +33,7 @@ export function turnPrepared(img: PreparedImage, turns: number): PreparedImage {
   const t = ((turns % 4) + 4) % 4;
   if (t === 0) return img;
   const { width: w, height: h } = img;
-  if (t % 2 === 1 && w !== h) {
-    throw appError('UNPROCESSABLE', [
-      `trainRotations "90" needs square frames, these are ${w}×${h}: use "180", or set resize and crop to a square`,
-    ]);
-  }
+  if (t % 2 === 1) assertQuarterTurnable(w, h);
   const ow = t === 2 ? w : h;
   const oh = t === 2 ? h : w;
   const plane = w * h;

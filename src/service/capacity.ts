@@ -5,8 +5,8 @@
  * before the kernel's OOM killer would end the process.
  */
 import { computeGeometry } from '../backbone/preprocess.js';
-import { viewTurns } from '../backbone/rotate.js';
-import type { BackboneManifest } from '../backbone/types.js';
+import { assertQuarterTurnable, viewTurns } from '../backbone/rotate.js';
+import type { BackboneManifest, ImageGeometry } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
 import { estimateBuildBytes, type EngineConfig } from '../engine/index.js';
 import type { LoadedBank, Store } from '../store/index.js';
@@ -25,7 +25,10 @@ function featureStride(manifest: BackboneManifest): number {
   return manifest.output.kind === 'patchFeatures' ? manifest.output.stride : manifest.output.strides[0];
 }
 
-/** Patches per image from the crop geometry (the largest frame when `crop` is null). */
+/**
+ * Patches per image from the crop geometry (the largest frame when `crop` is null). Refuses
+ * `trainRotations` "90" on frames that are not square before a build is queued.
+ */
 export function estimateBuild(
   images: readonly ImageRecord[],
   config: LineConfig,
@@ -35,22 +38,26 @@ export function estimateBuild(
   const stride = featureStride(manifest);
   const dim = manifest.output.dim;
   let patchesPerImage = 0;
+  const views = viewTurns(config.trainRotations);
+  const quarterTurns = views.some((t) => t % 2 === 1);
   for (const img of images) {
+    let g: ImageGeometry;
     try {
-      const g = computeGeometry(img.width, img.height, { resize: config.resize, crop: config.crop });
-      patchesPerImage = Math.max(patchesPerImage, Math.floor(g.cropWidth / stride) * Math.floor(g.cropHeight / stride));
+      g = computeGeometry(img.width, img.height, { resize: config.resize, crop: config.crop });
     } catch (err) {
       if (!isAppError(err)) throw err; // an image smaller than the crop is skipped by the build
+      continue;
     }
+    if (quarterTurns) assertQuarterTurnable(g.cropWidth, g.cropHeight);
+    patchesPerImage = Math.max(patchesPerImage, Math.floor(g.cropWidth / stride) * Math.floor(g.cropHeight / stride));
   }
   // The build process spills the features to the line's tmp/ (store/feature-spill.ts).
-  const views = viewTurns(config.trainRotations).length;
   const bytes = estimateBuildBytes(images.length, patchesPerImage, dim, engineConfig, {
     featuresInMemory: false,
     secondCoreset: config.excludeSuspects,
-    views,
+    views: views.length,
   });
-  return { images: images.length, views, patchesPerImage, dim, bytes };
+  return { images: images.length, views: views.length, patchesPerImage, dim, bytes };
 }
 
 const MB = 1024 * 1024;

@@ -3,7 +3,7 @@
  * learns each photo turned too, so a part turned by a quarter turn is good; a line left at the
  * default still flags it, which is what a line where orientation matters needs. The setting is
  * recorded with the bank, each photo is reported once, and frames that cannot be turned by a
- * quarter turn fail the build with the reason.
+ * quarter turn are refused with the reason.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,13 +81,14 @@ test('a part turned by a quarter turn: good on a line that learns turned photos,
   assert.equal(fixedTurned.anomalous, true, `turned part on the default line: ${fixedTurned.score} vs ${fixedTurned.threshold}`);
 });
 
-test('trainRotations "90" on frames that are not square fails the build with the reason; "180" builds', async () => {
+test('trainRotations "90" on frames that are not square is refused before a build is queued, with the reason; "180" builds', async () => {
   const wide = (i: number): Promise<Buffer> => partImage(600 + i, { width: 160, height: 120 });
   await line('wide-90', '90', wide);
-  const failed = await build('wide-90');
-  assert.equal(failed.status, 'failed');
-  assert.equal((failed.error as { code: string }).code, 'unprocessable');
-  assert.match((failed.error as { message: string }).message, /square/);
+  const refused = await call(srv.url, 'POST', '/v1/lines/wide-90/builds');
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.code, 'unprocessable');
+  assert.match(refused.body.error.message, /square/);
+  assert.equal((await call(srv.url, 'GET', '/v1/lines/wide-90/builds')).body.builds.length, 0, 'nothing queued');
   await line('wide-180', '180', wide);
   const done = await build('wide-180');
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));

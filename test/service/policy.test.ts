@@ -174,6 +174,12 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
     estimateBuildBytes(2, 784, 1024, engine, { featuresInMemory: false, secondCoreset: spec.excludeSuspects, views: 4 }),
   );
   assert.ok(turned.bytes > e.bytes);
+  // A quarter turn of a frame that is not square is refused before anything is queued.
+  assert.throws(
+    () => estimateBuild([img(900, 900), img(300, 257)], { ...DEFAULT_LINE_CONFIG, trainRotations: '90' }, engine, manifest),
+    (err: unknown) => isAppError(err) && err.code === 'unprocessable' && /261×224/.test(err.message),
+  );
+  assert.equal(estimateBuild([img(300, 257)], { ...DEFAULT_LINE_CONFIG, trainRotations: '180' }, engine, manifest).views, 2);
   // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
   assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
