@@ -504,7 +504,7 @@ async function trainTab(body, line) {
           h(
             'p',
             { class: 'muted' },
-            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${line.config.trainRotations && line.config.trainRotations !== 'none' ? `, photos also turned by ${line.config.trainRotations}°` : ''}. `,
+            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${{ 180: ', photos also turned by 180°', 90: ', photos also turned by 90°, 180° and 270°' }[line.config.trainRotations] ?? ''}. `,
             h('a', { href: `#/lines/${line.id}/settings` }, 'Change'),
           ),
           h('div', { class: 'actions' }, startBtn, cancelBtn),
