@@ -338,6 +338,8 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
   if (names.length > 0) {
     const d = cfg.projectionDim;
     const disc = projections.disc;
+    // Every view is one more image at each position; a photo's own other views show other parts
+    // of it there, so they need no exclusion.
     const set: PatchSet = disc
       ? { images: Array.from({ length: I }, (_, b) => disc.subarray(b * P * d, (b + 1) * P * d)), patches: P, dim: d }
       : { images: projections.full!, patches: P, dim };

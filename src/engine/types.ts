@@ -99,7 +99,10 @@ export interface BuildProgress {
 export interface BuildResult {
   bankSet: BankSet;
   noise: NoiseEntry[];
-  /** 1 per training patch removed as noise (classification bank; image-major, grid row-major); all 0 for patchcore. */
+  /**
+   * 1 per training patch removed as noise, of the photos as uploaded (view 0; classification bank;
+   * image-major, grid row-major); all 0 for patchcore.
+   */
   removed: Uint8Array;
   stats: { removedShare: number; timingsMs: Record<string, number> };
   /**
