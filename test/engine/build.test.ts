@@ -250,6 +250,10 @@ test('views: every view is denoised and offered to the coreset; bank size, rows,
   const views = photos.flatMap((img) => [img, turned(img)]);
   const f = featuresInMemory(views, GRID, DIM, 2);
   assert.equal(f.count, 14);
+  assert.throws(
+    () => featuresInMemory(views.slice(1), GRID, DIM, 2),
+    (err: unknown) => isAppError(err) && err.code === 'engine_input',
+  );
   const r = await buildBankSet(f, config({ coresetRatio: 0.2 }));
   const bank = r.bankSet.cls;
   assert.equal(bank.rows, Math.floor(0.2 * 14 * P), 'ρ rows per patch of a photo as uploaded');
