@@ -1,17 +1,25 @@
 /**
- * `softpatch bench engine`: the build path's speed on seeded synthetic features of a real build's
- * shape (default 200 images × 784 patches × 1024 dims): projection, LOF discrimination, the fast
- * coreset against the plain reference loop, and nearest-row search in the resulting bank.
+ * `softpatch bench engine`: the build path's speed, on the features of real photos through the
+ * real backbone (`--features real`, the default: the shared MVTec bottle set when present, else
+ * generated bottles; `bench-photos.ts`) or on seeded synthetic features of a build's shape
+ * (`--features synthetic`: 200 images × 784 patches × 1024 dims): projection, LOF discrimination,
+ * the fast coreset against the plain reference loop, and nearest-row search in the resulting bank,
+ * for a good photo and (real features) a defective one.
  *
- * The features imitate an image set: each position draws one of a few "parts" out of a few hundred
- * random centres; a part varies along a few directions, plus a little uniform noise; 5 % of the
- * images carry a defect (a random part and much more noise on a block of positions). The low
- * intrinsic dimension matters: the coreset's triangle pruning works on such data as on real
- * features, while isotropic noise in many dimensions (or the search benchmark's generator)
- * defeats it (2-3 % of the distances computed instead of 0.2-0.4 % on real bottle/screw features,
- * 5-10× the time). Measure real features before trusting a number from here.
+ * The synthetic features imitate an image set: each position draws one of a few "parts" out of a
+ * few hundred random centres; a part varies along a few directions, plus a little uniform noise;
+ * 5 % of the images carry a defect (a random part and much more noise on a block of positions).
+ * Their spectrum is flat beyond those directions, unlike real features, so the search's projected
+ * bounds prove almost nothing on them (every query goes on to the full-dimension stage) and the
+ * coreset prunes less (2-3 % of the distances computed instead of 0.2-0.4 % on real bottle/screw
+ * features): they measure the worst case, real features the case a line sees.
  */
+import { loadBackbone, prepareImage } from '../backbone/index.js';
+import { loadConfig } from '../common/config.js';
+import { appError } from '../common/errors.js';
 import { coreset, createRng, denoise, kernels, search } from '../engine/index.js';
+import { DEFAULT_LINE_CONFIG } from '../service/line-config.js';
+import { benchPhotos, type Photo } from './bench-photos.js';
 
 const { greedyCoreset, greedyCoresetReference, drawStartPoints } = coreset;
 const { discriminate, removeOutliers } = denoise;
@@ -21,13 +29,24 @@ const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
 /** Queries also checked against the plain float64 loop (all of them would take minutes). */
 const REFERENCE_QUERIES = 64;
 
+export const ENGINE_FEATURES = ['real', 'synthetic'] as const;
+export type EngineFeatures = (typeof ENGINE_FEATURES)[number];
+
 export interface EngineBenchOptions {
+  features: EngineFeatures;
   images: number;
+  /** synthetic: patches per image and dimension (real features have the backbone's). */
   patches: number;
   dim: number;
   seed: number;
   ratio: number;
+  /** real: MVTec root whose bottle category is used when present. */
+  data: string;
 }
+
+const progress = (msg: string): void => {
+  process.stderr.write(`[bench engine] ${msg}\n`);
+};
 
 /** Reference picks actually run; the full loop (~10 min at the default size) is extrapolated. */
 const REFERENCE_PICKS = 200;
@@ -68,18 +87,96 @@ function syntheticImages(images: number, patches: number, dim: number, seed: num
   });
 }
 
+/** Training images and queries, as patch features. */
+interface BenchFeatures {
+  perImage: Float32Array[];
+  /** The good query photo, then (real features) the defective one. */
+  queries: Float32Array[];
+  patches: number;
+  dim: number;
+  source: string;
+  embedMs: number | null;
+}
+
+function syntheticFeatures(opts: EngineBenchOptions): BenchFeatures {
+  const all = syntheticImages(opts.images, opts.patches, opts.dim, opts.seed);
+  const query = all.pop()!;
+  return { perImage: all, queries: [query], patches: opts.patches, dim: opts.dim, source: 'synthetic', embedMs: null };
+}
+
+/** The photos through the backbone as a build sees them (the line's default preprocessing). */
+async function realFeatures(opts: EngineBenchOptions): Promise<BenchFeatures> {
+  const config = loadConfig();
+  const photos = await benchPhotos(opts.data, opts.images);
+  progress(`${photos.train.length} photos from ${photos.source}; embedding`);
+  const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads, maxBatch: 8 });
+  try {
+    const { resize, crop } = DEFAULT_LINE_CONFIG;
+    const embed = async (batch: Photo[]): Promise<Float32Array[]> => {
+      const prepared = await Promise.all(
+        batch.map((p) => prepareImage(Buffer.from(p.bytes), { resize, crop, maxPixels: config.maxPixels })),
+      );
+      return (await backbone.embed(prepared)).map((f) => f.data);
+    };
+    const t = performance.now();
+    const perImage: Float32Array[] = [];
+    for (let i = 0; i < photos.train.length; i += 8) perImage.push(...(await embed(photos.train.slice(i, i + 8))));
+    const embedMs = Math.round(performance.now() - t);
+    const queries = await embed([photos.test, photos.defective]);
+    const dim = backbone.dim;
+    const patches = perImage[0].length / dim;
+    if (![...perImage, ...queries].every((f) => f.length === patches * dim)) {
+      throw appError('USAGE', [`the photos of ${photos.source} do not all have the same size`]);
+    }
+    return { perImage, queries, patches, dim, source: photos.source, embedMs };
+  } finally {
+    await backbone.close();
+  }
+}
+
 async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: number }> {
   const t = performance.now();
   const value = await fn();
   return { value, ms: Math.round(performance.now() - t) };
 }
 
+/** The exact GEMM, the fast search and (on the first queries) the float64 loop on one query photo. */
+async function measureSearch(bank: search.SearchBank, query: Float32Array, patches: number): Promise<Record<string, number>> {
+  // First calls build the searchers (sessions, projected index); time the second.
+  await nearestRowsGemm(bank, query, patches);
+  await nearestRows(bank, query, patches);
+  const gemm = await timed(() => nearestRowsGemm(bank, query, patches));
+  const fastSearch = await timed(() => nearestRows(bank, query, patches));
+  let agree = 0;
+  for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
+  const refQueries = Math.min(REFERENCE_QUERIES, patches);
+  const ref = nearestRowsReference(bank, query, refQueries);
+  let refAgree = 0;
+  for (let q = 0; q < refQueries; q++)
+    if (ref.index[q] === fastSearch.value.index[q] && ref.dist2[q] === fastSearch.value.dist2[q]) refAgree++;
+  // The image score is the largest patch distance (before soft weights).
+  const maxOf = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, v), -Infinity);
+  const exactScore = maxOf(gemm.value.dist2);
+  return {
+    queries: patches,
+    bankRows: bank.rows,
+    exactGemmMs: gemm.ms,
+    fastMs: fastSearch.ms,
+    top1Agreement: agree / patches,
+    imageScoreRelDiff: Math.abs(maxOf(fastSearch.value.dist2) - exactScore) / exactScore,
+    referenceQueries: refQueries,
+    referenceAgreement: refAgree / refQueries,
+    speedupVsExactGemm: +(gemm.ms / Math.max(1, fastSearch.ms)).toFixed(2),
+  };
+}
+
 export async function benchEngine(opts: EngineBenchOptions): Promise<Record<string, unknown>> {
-  const { images, patches, dim, seed, ratio } = opts;
+  const { seed, ratio } = opts;
+  const features = opts.features === 'real' ? await realFeatures(opts) : syntheticFeatures(opts);
+  const { perImage, patches, dim } = features;
+  const images = perImage.length;
   const n = images * patches;
-  const all = syntheticImages(images, patches, dim, seed);
-  const query = all.pop()!;
-  const perImage = all;
+  progress(`${images} images × ${patches} patches × ${dim} dims (${features.source}); projection, discrimination, coreset`);
 
   const rng = createRng(seed);
   const rDisc = drawProjection(rng, PROJECTION_DIM, dim);
@@ -114,28 +211,17 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
     bankFeatures.set(perImage[b].subarray(p * dim, (p + 1) * dim), m * dim);
   });
   const bank = { features: bankFeatures, rows: picks, dim };
-  // First calls build the searchers (sessions, projected index); time the second.
-  await nearestRowsGemm(bank, query, patches);
-  await nearestRows(bank, query, patches);
-  const gemm = await timed(() => nearestRowsGemm(bank, query, patches));
-  const fastSearch = await timed(() => nearestRows(bank, query, patches));
-  let agree = 0;
-  for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
-  const refQueries = Math.min(REFERENCE_QUERIES, patches);
-  const ref = nearestRowsReference(bank, query, refQueries);
-  let refAgree = 0;
-  for (let q = 0; q < refQueries; q++)
-    if (ref.index[q] === fastSearch.value.index[q] && ref.dist2[q] === fastSearch.value.dist2[q]) refAgree++;
-  // The image score is the largest patch distance (before soft weights).
-  const maxOf = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, v), -Infinity);
-  const exactScore = maxOf(gemm.value.dist2);
+  progress('search');
+  const [good, defective] = features.queries;
 
   return {
     benchmark: 'engine',
+    features: features.source,
     images,
     patches,
     dim,
     seed,
+    embedMs: features.embedMs,
     projectionMs: projection.ms,
     discrimination: { method: 'lof', ms: lof.ms },
     coreset: {
@@ -151,17 +237,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
       // Ratio against the plain loop measured in this run: stable across machines, unlike ms.
       speedupVsReference: +(((reference.ms / refPicks) * picks) / Math.max(1, fast.ms)).toFixed(1),
     },
-    search: {
-      queries: patches,
-      bankRows: picks,
-      exactGemmMs: gemm.ms,
-      fastMs: fastSearch.ms,
-      top1Agreement: agree / patches,
-      imageScoreRelDiff: Math.abs(maxOf(fastSearch.value.dist2) - exactScore) / exactScore,
-      referenceQueries: refQueries,
-      referenceAgreement: refAgree / refQueries,
-      speedupVsExactGemm: +(gemm.ms / Math.max(1, fastSearch.ms)).toFixed(2),
-    },
+    search: await measureSearch(bank, good, patches),
+    searchDefective: defective === undefined ? null : await measureSearch(bank, defective, patches),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }

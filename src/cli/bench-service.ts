@@ -7,17 +7,16 @@
  * build through clear_refs). Progress goes to stderr; the caller prints the returned report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { loadBackbone, prepareImage } from '../backbone/index.js';
 import { loadConfig, PROJECT_ROOT } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { median } from '../common/stats.js';
 import { inspectThreads } from '../service/inspection.js';
+import { benchPhotos, type Photo } from './bench-photos.js';
 import { DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 
 export interface ServiceBenchOptions {
@@ -29,11 +28,6 @@ export interface ServiceBenchOptions {
   data: string;
   /** Settings of the bench line (POST /v1/lines `config`); the defaults when absent. */
   lineConfig?: Record<string, unknown>;
-}
-
-interface Photo {
-  name: string;
-  bytes: Uint8Array<ArrayBuffer>;
 }
 
 const LINE = 'bench';
@@ -52,51 +46,6 @@ function quantile(values: number[], q: number): number {
 }
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
-
-/** `count` photos: the shared set's training images when present (cycled), else generated bottles. */
-async function trainingPhotos(dataRoot: string, count: number): Promise<{ train: Photo[]; test: Photo; source: string }> {
-  const dir = path.join(dataRoot, 'bottle', 'train', 'good');
-  if (existsSync(dir)) {
-    const names = (await readdir(dir)).filter((n) => /\.(png|jpe?g)$/i.test(n)).sort();
-    if (names.length > 0) {
-      const train = await Promise.all(
-        Array.from({ length: count }, async (_, i) => {
-          const n = names[i % names.length];
-          return { name: `${i}-${n}`, bytes: await readFile(path.join(dir, n)) };
-        }),
-      );
-      const testDir = path.join(dataRoot, 'bottle', 'test', 'good');
-      const testNames = existsSync(testDir) ? (await readdir(testDir)).sort() : [];
-      const test = testNames.length > 0 ? { name: testNames[0], bytes: await readFile(path.join(testDir, testNames[0])) } : train[0];
-      return { train, test, source: dir };
-    }
-  }
-  const make = async (i: number): Promise<Photo> => {
-    const size = 256;
-    const raw = Buffer.alloc(size * size * 3);
-    let s = (i + 1) * 2654435761;
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        const r = Math.hypot(x - size / 2, y - size / 2);
-        const ring = r < 90 ? 60 + 0.6 * r : 20;
-        const v = Math.max(0, Math.min(255, ring + ((s >>> 24) % 24)));
-        raw.set([v, v * 0.9, v * 0.7], (y * size + x) * 3);
-      }
-    }
-    return {
-      name: `gen-${i}.png`,
-      bytes: new Uint8Array(
-        await sharp(raw, { raw: { width: size, height: size, channels: 3 } })
-          .png()
-          .toBuffer(),
-      ),
-    };
-  };
-  const train: Photo[] = [];
-  for (let i = 0; i < count; i++) train.push(await make(i));
-  return { train, test: await make(count), source: 'generated' };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -345,7 +294,7 @@ async function load(
 
 export async function benchService(opts: ServiceBenchOptions): Promise<Record<string, unknown>> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sp-bench-service-'));
-  const photos = await trainingPhotos(opts.data, opts.images);
+  const photos = await benchPhotos(opts.data, opts.images);
   progress(
     `${photos.train.length} training photos from ${photos.source}; DATA_DIR ${dataDir}; load average ${os
       .loadavg()

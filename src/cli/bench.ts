@@ -6,6 +6,7 @@ import type { PreparedImage } from '../backbone/types.js';
 import { appError } from '../common/errors.js';
 import { median } from '../common/stats.js';
 import { defineCommand, type CommandSpec, type ParsedArgs } from './args.js';
+import { benchEngine, ENGINE_FEATURES, type EngineFeatures } from './bench-engine.js';
 
 function syntheticImage(size: number, seed: number): PreparedImage {
   const data = new Float32Array(3 * size * size);
@@ -45,13 +46,19 @@ async function benchBackbone(runs: number): Promise<Record<string, unknown>> {
 const spec = {
   synopsis: 'backbone|engine|service|soak',
   summary:
-    'Measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr). soak: the whole service on loopback, errors, latency and RSS drift.',
+    'Measurements, printed as one JSON object. backbone: ms per 224×224 image at 1 and 2 threads, batch 1 and 8. engine: discrimination, coreset and search on the features of real photos (the shared bottle set, else generated ones) or on seeded synthetic features. service: the real service in a child process (build, inspections, load, RSS; progress on stderr). soak: the whole service on loopback, errors, latency and RSS drift.',
   options: {
     json: { type: 'boolean', default: false, description: 'one line of JSON instead of indented' },
     runs: { type: 'string', default: '10', arg: 'n', description: 'backbone: timed runs per setting' },
-    images: { type: 'string', default: '200', arg: 'n', description: 'engine: training images' },
-    patches: { type: 'string', default: '784', arg: 'n', description: 'engine: patches per image' },
-    dim: { type: 'string', default: '1024', arg: 'n', description: 'engine: feature dimension' },
+    images: { type: 'string', default: '200', arg: 'n', description: 'engine, service: training images' },
+    features: {
+      type: 'string',
+      default: 'real',
+      arg: ENGINE_FEATURES.join('|'),
+      description: 'engine: features of photos through the backbone, or seeded synthetic ones',
+    },
+    patches: { type: 'string', default: '784', arg: 'n', description: 'engine, synthetic features: patches per image' },
+    dim: { type: 'string', default: '1024', arg: 'n', description: 'engine, synthetic features: feature dimension' },
     seed: { type: 'string', default: '0', arg: 'n', description: 'engine: seed of the synthetic data' },
     ratio: { type: 'string', default: '0.1', arg: 'ρ', description: 'engine: coreset ratio' },
     clients: { type: 'string', default: '4', arg: 'n', description: 'service, soak: concurrent clients (soak: at most 64)' },
@@ -65,7 +72,7 @@ const spec = {
       type: 'string',
       default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'mvtec_ad'),
       arg: 'dir',
-      description: 'service: MVTec root (bottle/train/good is uploaded; generated images when absent)',
+      description: 'service, engine: MVTec root (its bottle photos are used; generated images when absent)',
     },
     warmup: { type: 'string', arg: 's', description: 'soak: seconds left out of the figures (default: min(30, seconds / 4))' },
     'line-config': {
@@ -95,8 +102,13 @@ async function run({ values, positionals }: ParsedArgs<typeof spec.options>): Pr
       report = await benchBackbone(Number(values.runs));
       break;
     case 'engine': {
-      const { benchEngine } = await import('./bench-engine.js');
+      const features = values.features;
+      if (!(ENGINE_FEATURES as readonly string[]).includes(features)) {
+        throw appError('USAGE', [`--features must be one of ${ENGINE_FEATURES.join(', ')}, not ${JSON.stringify(features)}`]);
+      }
       report = await benchEngine({
+        features: features as EngineFeatures,
+        data: values.data,
         images: Number(values.images),
         patches: Number(values.patches),
         dim: Number(values.dim),
