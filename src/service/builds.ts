@@ -341,30 +341,23 @@ export class BuildManager {
       } else {
         if (wasRunning) await this.deps.store.banks.discardStaged(r.line);
         const reason = a.stopReason;
-        if (reason === 'cancel' || (reason === 'delete' && !error)) {
-          Object.assign(r, { status: 'cancelled', error: null });
-        } else if (reason === 'shutdown' || reason === 'delete') {
-          Object.assign(r, {
-            status: 'failed',
-            error: { code: 'interrupted', message: 'The service shut down during this build; start a new build' },
-          });
-        } else {
-          Object.assign(r, { status: 'failed', error: error ?? { code: 'internal', message: 'unknown failure' } });
-        }
-        r.finishedAt = new Date().toISOString();
-        if (reason !== 'delete') this.persist(a);
+        const ended: Pick<BuildRecord, 'status' | 'error'> =
+          reason === 'cancel' || (reason === 'delete' && !error)
+            ? { status: 'cancelled', error: null }
+            : reason === 'shutdown' || reason === 'delete'
+              ? { status: 'failed', error: { code: 'interrupted', message: 'The service shut down during this build; start a new build' } }
+              : { status: 'failed', error: error ?? { code: 'internal', message: 'unknown failure' } };
+        await this.end(a, ended);
         log[r.status === 'failed' ? 'warn' : 'info']({ line: r.line, buildId: r.id, status: r.status, error: r.error }, 'build ended');
       }
     } catch (err) {
       // A bank renamed into place whose build could not be recorded goes again (recovery would remove it too).
       if (committed !== null) await store.banks.remove(r.line, committed).catch(() => undefined);
       const known = catalogued(err);
-      Object.assign(r, {
+      await this.end(a, {
         status: 'failed',
-        finishedAt: new Date().toISOString(),
         error: { code: known?.code ?? 'internal', message: known?.message ?? (err as Error).message },
       });
-      if (a.stopReason !== 'delete') this.persist(a);
       log.error({ err, line: r.line, buildId: r.id }, 'build finalisation failed');
     }
     await a.writes;
@@ -380,6 +373,23 @@ export class BuildManager {
     this.active.delete(a.record.id);
     this.jobs.delete(a.record.id);
     if (this.byLine.get(a.record.line) === a.record.id) this.byLine.delete(a.record.line);
+  }
+
+  /**
+   * Ends a build that did not succeed. As with `succeeded`, readers see the final state only once it
+   * is on disk (or its write failed, and then recovery marks the build interrupted at the next
+   * start): a client that saw `failed` never finds the build running again, and no write of it is
+   * still under way. A deleted line's builds are not written.
+   */
+  private async end(a: ActiveBuild, ended: Pick<BuildRecord, 'status' | 'error'>): Promise<void> {
+    const final: BuildRecord = { ...structuredClone(a.record), ...ended, finishedAt: new Date().toISOString() };
+    if (a.stopReason !== 'delete') {
+      await a.writes;
+      await this.deps.store.builds
+        .save(final)
+        .catch((err: unknown) => this.deps.log.error({ err, buildId: final.id }, 'could not write the build record'));
+    }
+    Object.assign(a.record, final);
   }
 
   /** Queues a write of the record's current state (writes of one build stay in order). */
