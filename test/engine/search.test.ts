@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createRng } from '../../src/engine/kernels/index.js';
 import {
   createSearcher,
+  exactDist2,
+  exactDist2Below,
   nearestRows,
   nearestRowsGemm,
   nearestRowsReference,
@@ -41,6 +43,22 @@ test('reference: exact squared distances, lowest row on ties, excluded rows skip
 const data = clusteredData({ rows: 3000, queries: 400, dim: 256, seed: 11, images: 12 });
 const { bank } = data;
 const exclusions: SearchOptions[] = [{}, { excludeSource: { sourceImage: bank.sourceImage, image: 3 } }];
+
+test('exactDist2Below: the exact bits up to the limit, above it a partial sum between the limit and the distance', () => {
+  const rng = createRng(11);
+  for (const dim of [1, 3, 4, 5, 63, 64, 65, 130, 1024]) {
+    const a = Float32Array.from({ length: 2 * dim }, () => rng.next() * 4 - 2);
+    const b = Float32Array.from({ length: 3 * dim }, () => rng.next() * 4 - 2);
+    const full = exactDist2(a, dim, b, 2 * dim, dim);
+    // No early exit at or above the distance itself (ties must be compared in full).
+    for (const limit of [Infinity, full * 2, full])
+      assert.equal(exactDist2Below(a, dim, b, 2 * dim, dim, limit), full, `dim ${dim}, limit ${limit}`);
+    for (const limit of [0, full / 4, full / 2, full * 0.99]) {
+      const d = exactDist2Below(a, dim, b, 2 * dim, dim, limit);
+      assert.ok(d > limit && d <= full, `dim ${dim}, limit ${limit}: ${d} against ${full}`);
+    }
+  }
+});
 
 test('gemm: same rows as the reference, distances recomputed exactly', async () => {
   const gemm = await createSearcher(bank, { kind: 'gemm' });

@@ -29,7 +29,7 @@ import {
 import { appError } from '../../common/errors.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
-import { exactDist2, nearestRowScan } from './search-reference.js';
+import { exactDist2Below, nearestRowScan } from './search-reference.js';
 import { squaredNorms } from '../coreset/metric.js';
 import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './types.js';
 
@@ -171,7 +171,8 @@ function rerank(
       break;
     }
     const row = Number(keys.indices[off + j]);
-    const d = exactDist2(queries, q * dim, features, row * dim, dim);
+    // A row already farther than the best needs no more of its dimensions.
+    const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
     if (d < best || (d === best && row < bestRow)) {
       best = d;
       bestRow = row;
