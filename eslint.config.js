@@ -8,7 +8,7 @@ const forbid = (...group) => ({ group });
 const ENGINE_INTERNALS = { regex: '/engine/(?!index\\.js$)', message: 'Import the engine through src/engine/index.js.' };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'data/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'data/**', 'coverage/**', 'src/**/*.as.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -93,6 +93,8 @@ interface BenchFeatures {
   /** The good query photo, then (real features) the defective one. */
   queries: Float32Array[];
   patches: number;
+  /** Patches per row of the photos' grid. */
+  rowLength: number;
   dim: number;
   source: string;
   embedMs: number | null;
@@ -101,7 +103,8 @@ interface BenchFeatures {
 function syntheticFeatures(opts: EngineBenchOptions): BenchFeatures {
   const all = syntheticImages(opts.images, opts.patches, opts.dim, opts.seed);
   const query = all.pop()!;
-  return { perImage: all, queries: [query], patches: opts.patches, dim: opts.dim, source: 'synthetic', embedMs: null };
+  const rowLength = Math.max(1, Math.round(Math.sqrt(opts.patches)));
+  return { perImage: all, queries: [query], patches: opts.patches, rowLength, dim: opts.dim, source: 'synthetic', embedMs: null };
 }
 
 /** The photos through the backbone as a build sees them (the line's default preprocessing). */
@@ -112,11 +115,15 @@ async function realFeatures(opts: EngineBenchOptions): Promise<BenchFeatures> {
   const backbone = await loadBackbone(config.backboneDir, { threads: config.ortThreads, maxBatch: 8 });
   try {
     const { resize, crop } = DEFAULT_LINE_CONFIG;
+    let rowLength = 0;
     const embed = async (batch: Photo[]): Promise<Float32Array[]> => {
       const prepared = await Promise.all(
         batch.map((p) => prepareImage(Buffer.from(p.bytes), { resize, crop, maxPixels: config.maxPixels })),
       );
-      return (await backbone.embed(prepared)).map((f) => f.data);
+      return (await backbone.embed(prepared)).map((f) => {
+        rowLength = f.grid.w;
+        return f.data;
+      });
     };
     const t = performance.now();
     const perImage: Float32Array[] = [];
@@ -128,7 +135,7 @@ async function realFeatures(opts: EngineBenchOptions): Promise<BenchFeatures> {
     if (![...perImage, ...queries].every((f) => f.length === patches * dim)) {
       throw appError('USAGE', [`the photos of ${photos.source} do not all have the same size`]);
     }
-    return { perImage, queries, patches, dim, source: photos.source, embedMs };
+    return { perImage, queries, patches, rowLength, dim, source: photos.source, embedMs };
   } finally {
     await backbone.close();
   }
@@ -141,12 +148,17 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: numbe
 }
 
 /** The exact GEMM, the fast search and (on the first queries) the float64 loop on one query photo. */
-async function measureSearch(bank: search.SearchBank, query: Float32Array, patches: number): Promise<Record<string, number>> {
+async function measureSearch(
+  bank: search.SearchBank,
+  query: Float32Array,
+  patches: number,
+  rowLength: number,
+): Promise<Record<string, number>> {
   // First calls build the searchers (sessions, projected index); time the second.
   await nearestRowsGemm(bank, query, patches);
-  await nearestRows(bank, query, patches);
+  await nearestRows(bank, query, patches, { rowLength });
   const gemm = await timed(() => nearestRowsGemm(bank, query, patches));
-  const fastSearch = await timed(() => nearestRows(bank, query, patches));
+  const fastSearch = await timed(() => nearestRows(bank, query, patches, { rowLength }));
   let agree = 0;
   for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
   const refQueries = Math.min(REFERENCE_QUERIES, patches);
@@ -237,8 +249,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
       // Ratio against the plain loop measured in this run: stable across machines, unlike ms.
       speedupVsReference: +(((reference.ms / refPicks) * picks) / Math.max(1, fast.ms)).toFixed(1),
     },
-    search: await measureSearch(bank, good, patches),
-    searchDefective: defective === undefined ? null : await measureSearch(bank, defective, patches),
+    search: await measureSearch(bank, good, patches, features.rowLength),
+    searchDefective: defective === undefined ? null : await measureSearch(bank, defective, patches, features.rowLength),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }

@@ -57,12 +57,16 @@ after(async () => {
 test('real features: the fast search equals the reference, rows in shared memory, with and without exclusion', async () => {
   const fast = await createSearcher(bank, { kind: 'fast', threads: 2 });
   const exclusion = { excludeSource: { sourceImage: bank.sourceImage, image: 2 } };
-  // A call may run on fewer threads than the searcher's (the service's share under load): same answers.
-  for (const opts of [{}, exclusion, { threads: 1 }, { ...exclusion, threads: 1 }]) {
-    const got = await fast.nearest(queries, nq, opts);
+  // A call may run on fewer threads than the searcher's (the service's share under load), and seed
+  // from the patch above (`rowLength`): same answers. The dense stages alone (no tree): the same too.
+  const dense = await createSearcher(bank, { kind: 'fast', threads: 2, tree: false });
+  for (const opts of [{}, exclusion, { threads: 1 }, { ...exclusion, threads: 1, rowLength: 20 }, { rowLength: 20 }]) {
     const ref = nearestRowsReference(bank, queries, nq, opts);
-    assert.deepEqual(Array.from(got.index), Array.from(ref.index));
-    assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));
+    for (const searcher of [fast, dense]) {
+      const got = await searcher.nearest(queries, nq, opts);
+      assert.deepEqual(Array.from(got.index), Array.from(ref.index));
+      assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));
+    }
   }
   // Another thread's searcher from this one's index, handed over in shared memory: same answers.
   const data = fast.indexData()!;
@@ -80,7 +84,7 @@ test('real features: the fast search equals the reference, rows in shared memory
   assert.deepEqual(Array.from(again.index), Array.from(ref.index));
   assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
   const s = fast.stats();
-  assert.equal(s.queries, 4 * nq);
+  assert.equal(s.queries, 5 * nq);
   // Real features are not isotropic: most proofs close among the first candidates.
   assert.ok(s.projected > 2 * nq, JSON.stringify(s));
   // The training photo's patches that are bank rows find themselves.

@@ -108,11 +108,32 @@ test('fast: more exact duplicates than the wide stage holds fall through to a fu
   for (let r = 100; r < 1200; r++) features.set(dup, r * dim);
   const queries = Float32Array.from(dup, (v) => v + 0.01);
   const tied: SearchBank = { features, rows, dim };
-  const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 8, candidates: 4 });
+  const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 8, candidates: 4, tree: false });
   const got = await fast.nearest(queries, 1);
   assert.equal(got.index[0], 100);
   assertSame(got, nearestRowsReference(tied, queries, 1), 'duplicates');
   assert.equal(fast.stats().scanned, 1);
+  // The tree stage takes every duplicate as a candidate and walks them to the lowest row.
+  const tree = await createSearcher(tied, { kind: 'fast', projectionDim: 8, candidates: 4 });
+  assertSame(await tree.nearest(queries, 1), got, 'duplicates, tree');
+  assert.equal(tree.stats().projected, 1);
+});
+
+test('fast: more duplicates than the tree stage may return go on to the dense stages, answers unchanged', async () => {
+  const dim = 16,
+    rows = 5000;
+  const rng = createRng(5);
+  const features = Float32Array.from({ length: rows * dim }, () => 5 + rng.next());
+  const dup = Float32Array.from({ length: dim }, () => rng.next());
+  // 4,500 equal rows: more than the tree stage's 4,096 candidates per query.
+  for (let r = 300; r < 4800; r++) features.set(dup, r * dim);
+  const queries = Float32Array.from(dup, (v) => v + 0.01);
+  const tied: SearchBank = { features, rows, dim };
+  const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 12, candidates: 4 });
+  const got = await fast.nearest(queries, 1);
+  assert.equal(got.index[0], 300);
+  assertSame(got, nearestRowsReference(tied, queries, 1), 'many duplicates');
+  assert.equal(fast.stats().projected, 0);
 });
 
 test('fast: near-ties under a tight bound (low-rank data far from the origin) stay exact', async () => {
@@ -146,13 +167,18 @@ test('fast: near-ties under a tight bound (low-rank data far from the origin) st
   const low: SearchBank = { features, rows, dim };
   const nq = 50;
   const queries = Float32Array.from({ length: nq * dim }, (_, i) => centre[i % dim] + 1e-4 * (rng.next() - 0.5));
-  const fast = await createSearcher(low, { kind: 'fast', projectionDim: 16, candidates: 8 });
-  assertSame(await fast.nearest(queries, nq), nearestRowsReference(low, queries, nq), 'near-ties');
+  const ref = nearestRowsReference(low, queries, nq);
+  const fast = await createSearcher(low, { kind: 'fast', projectionDim: 16, candidates: 8, tree: false });
+  assertSame(await fast.nearest(queries, nq), ref, 'near-ties');
   // Rounding can order these rows either way, so no proof closes among the first candidates:
   // later stages or the scan settle every query.
   const s = fast.stats();
   assert.equal(s.projected, 0);
   assert.equal(s.secondStage + s.scanned, nq);
+  // The tree stage's limit takes in every near-tied row, and its walk settles them exactly.
+  const tree = await createSearcher(low, { kind: 'fast', projectionDim: 16, candidates: 8 });
+  assertSame(await tree.nearest(queries, nq, { rowLength: 10 }), ref, 'near-ties, tree');
+  assert.equal(tree.stats().projected, nq);
 });
 
 test('plain functions reuse one searcher per bank and agree with the reference', async () => {

@@ -145,16 +145,21 @@ export function projectionTensors(mu: Float32Array, p: Float32Array, dim: number
   };
 }
 
-/** Augmented projections of `n` rows: `aug` is n × (pdim + 1), `norm2` their squared norms. */
+/**
+ * Augmented projections of `n` rows: `aug` is n × (pdim + 1), `norm2` their squared norms.
+ * `perQuery`: a search's queries, run on a session that keeps its arena (see `cachedSession`);
+ * otherwise a bank's rows, once.
+ */
 export async function projectRows(
   proj: ProjectionTensors,
   x: Float32Array,
   n: number,
   threads: number,
+  perQuery = false,
 ): Promise<{ aug: Float32Array; norm2: Float32Array }> {
   const { dim, pdim } = proj;
   const session = await cachedSession(
-    `project/${dim}x${pdim}`,
+    `project${perQuery ? '-queries' : ''}/${dim}x${pdim}`,
     threads,
     () => {
       const g = new GraphBuilder('project');
@@ -165,7 +170,7 @@ export async function projectRows(
       g.output('norm2', ['n', 1]);
       return g;
     },
-    false,
+    perQuery,
   );
   const out = await session.run({ x: new ort.Tensor('float32', x.subarray(0, n * dim), [n, dim]), mu: proj.mu, pt: proj.pt, p: proj.p });
   return { aug: out.aug.data as Float32Array, norm2: out.norm2.data as Float32Array };

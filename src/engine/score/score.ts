@@ -67,12 +67,18 @@ export function weightedScores(bank: Bank, nearest: NearestResult, softWeights: 
   return out;
 }
 
-async function bankScores(bank: Bank, searcher: Searcher, query: Float32Array, patches: number, opts: ScoreOptions): Promise<Float32Array> {
+async function bankScores(
+  bank: Bank,
+  searcher: Searcher,
+  query: Float32Array,
+  grid: { h: number; w: number },
+  opts: ScoreOptions,
+): Promise<Float32Array> {
   if (searcher.rows !== bank.rows || searcher.dim !== bank.dim) {
     throw appError('ENGINE_INPUT', [`searcher for ${searcher.rows} × ${searcher.dim} does not match bank ${bank.rows} × ${bank.dim}`]);
   }
   const exclude = opts.excludeImage === undefined ? {} : { excludeSource: { sourceImage: bank.sourceImage, image: opts.excludeImage } };
-  const nearest = await searcher.nearest(query, patches, { ...exclude, threads: opts.threads });
+  const nearest = await searcher.nearest(query, grid.h * grid.w, { ...exclude, threads: opts.threads, rowLength: grid.w });
   return weightedScores(bank, nearest, opts.softWeights ?? true);
 }
 
@@ -86,13 +92,13 @@ export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: 
     cls: await cachedSearcher(bankSet.cls),
     seg: bankSet.seg === null ? null : await cachedSearcher(bankSet.seg),
   };
-  const scores = await bankScores(bankSet.cls, searchers.cls, query, patches, opts);
+  const scores = await bankScores(bankSet.cls, searchers.cls, query, bankSet.grid, opts);
   let imageScore = -Infinity;
   for (let p = 0; p < patches; p++) imageScore = Math.max(imageScore, scores[p]);
   let mapScores = scores;
   if (bankSet.seg !== null) {
     if (searchers.seg === null) throw appError('ENGINE_INPUT', ['softpatch+ bank set scored without a segmentation searcher']);
-    mapScores = await bankScores(bankSet.seg, searchers.seg, query, patches, opts);
+    mapScores = await bankScores(bankSet.seg, searchers.seg, query, bankSet.grid, opts);
   }
   return { scores, imageScore, mapScores };
 }

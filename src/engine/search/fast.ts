@@ -27,6 +27,7 @@ import {
   type TopKResult,
 } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
+import { candidateTree, excludeSource, nearLeafRows, treeCandidates, type CandidateTree } from '../kernels/candidates.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2Below, nearestRowScan } from './search-reference.js';
@@ -52,12 +53,19 @@ const FULL_CANDIDATES = 32;
 const FULL_ROWS = 1024;
 /** Rows per projection run while preparing the bank. */
 const PROJECT_ROWS = 8192;
+/** Candidates the tree stage may return for one query; a query with more goes to the dense stages. */
+const TREE_CAP = 4096;
+/** Rows of the nearest leaf whose exact distances seed a query without a neighbour's answer. */
+const SEED_ROWS = 4;
+/** The tree tests rows on this many coordinates first (kernels/candidates.ts); smaller indexes go without it. */
+const TREE_MIN_DIMS = 9;
 
 export interface FastIndexOptions {
   threads?: number;
   projectionDim?: number;
   candidates?: number;
   seed?: number;
+  tree?: boolean;
 }
 
 export interface FastIndex {
@@ -72,6 +80,8 @@ export interface FastIndex {
   candidates: number;
   threads: number;
   stats: SearchStats;
+  /** The first stage's tree over the projected rows (null for indexes of fewer than `TREE_MIN_DIMS` dims). */
+  tree: CandidateTree | null;
 }
 
 /**
@@ -135,6 +145,7 @@ export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastI
     candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
     threads: opts.threads ?? DEFAULT_THREADS,
     stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0 },
+    tree: opts.tree !== false && pdim + 1 >= TREE_MIN_DIMS ? candidateTree(privateRows(data.aug), rows, pdim + 1, TREE_CAP) : null,
   };
 }
 
@@ -185,14 +196,22 @@ function rerank(
   return proven;
 }
 
+/**
+ * Bound on ‖q̃' − q'‖ + ‖b̃' − b'‖, the error of the computed augmented vectors of a query with
+ * ‖q'‖² = qn2 and of any row: the projection, the residual and its norm, relative to the norms.
+ */
+function augSlack(index: FastIndex, qn2: number): number {
+  const { pdim, dim } = index.proj;
+  const rel = 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
+  return rel * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+}
+
 /** Lower bound on ‖q − b‖² from a projected key `‖b'‖² − 2q'·b'`, for a query with ‖q'‖² = qn2. */
 function projectedBound(index: FastIndex, qn2: number): (key: number) => number {
-  const { pdim, dim } = index.proj;
+  const { pdim } = index.proj;
   // Key and norms come from float32 dot products of length pdim + 1 (the norms too, in the graph).
   const gemmTol = (2 * gamma(pdim + 1) + 3 * U) * (qn2 + index.maxAugNorm2);
-  // Error of one computed augmented vector, relative to its norm: the projection, the residual and its norm.
-  const rel = 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
-  const slack = rel * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+  const slack = augSlack(index, qn2);
   return (key) => {
     const root = Math.sqrt(Math.max(0, key + qn2 - gemmTol)) - slack;
     return root > 0 ? root * root : 0;
@@ -226,6 +245,74 @@ async function projectedStage(
     part.forEach((q, i) => {
       if (!rerank(bank, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
     });
+  }
+  return open;
+}
+
+/**
+ * The first stage: per query, in order, an upper bound u from exact distances (the nearest rows
+ * of the previous query and, with `rowLength`, of the patch above, which neighbouring patches often
+ * share; else a few rows of the nearest leaf), then every row the tree finds within it (kernels/candidates.ts), walked with exact
+ * distances by their projected distance until its lower bound exceeds the best. A row the tree
+ * leaves out is proven farther than u: its float32 projected distance d̃ exceeds the limit below,
+ * and d̃ ≤ (1 + γ)·d' for the distance d' of the stored vectors (float32 sums of ≤ adim + 8
+ * terms), ‖q − b‖ ≥ √d' − (vector errors + the rest norms' float32 rounding). Returns the queries
+ * left open: none found within the cap, or no row to seed from.
+ */
+async function treeStage(
+  index: FastIndex,
+  tree: CandidateTree,
+  queries: Float32Array,
+  nq: number,
+  opts: SearchOptions,
+  threads: number,
+  out: NearestResult,
+): Promise<number[]> {
+  const { features, dim } = index.bank;
+  const adim = tree.adim;
+  const projected = await projectRows(index.proj, privateRows(queries, 0, nq * dim), nq, threads, true);
+  const ex = opts.excludeSource;
+  excludeSource(tree, ex?.sourceImage ?? null);
+  const excluded = (row: number): boolean => ex !== undefined && ex.sourceImage[row] === ex.image;
+  const relSum = gamma(adim + 8);
+  const above = opts.rowLength ?? 0;
+  const found = new Int32Array(nq).fill(-1);
+  const open: number[] = [];
+  for (let q = 0; q < nq; q++) {
+    let best = Infinity;
+    let bestRow = -1;
+    const consider = (row: number): void => {
+      const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
+      if (d < best || (d === best && row < bestRow)) {
+        best = d;
+        bestRow = row;
+      }
+    };
+    if (q > 0 && found[q - 1] >= 0) consider(found[q - 1]);
+    if (above > 0 && q >= above && found[q - above] >= 0) consider(found[q - above]);
+    if (bestRow < 0) for (const row of nearLeafRows(tree, projected.aug, q * adim, SEED_ROWS)) if (!excluded(row)) consider(row);
+    if (bestRow < 0) {
+      open.push(q);
+      continue;
+    }
+    const qn2 = projected.norm2[q];
+    const slack = augSlack(index, qn2) + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+    // Rounded up into float32 for the kernel.
+    const limit = (1 + relSum) * (Math.sqrt(best) + slack) ** 2 * (1 + 4 * U);
+    const c = treeCandidates(tree, projected.aug, q * adim, limit, ex?.image ?? null);
+    if (c === null) {
+      open.push(q);
+      continue;
+    }
+    const byDistance = Array.from({ length: c.count }, (_, i) => i).sort((a, b) => c.dist[a] - c.dist[b] || c.rows[a] - c.rows[b]);
+    for (const i of byDistance) {
+      const root = Math.sqrt(c.dist[i] / (1 + relSum)) - slack;
+      if (root > 0 && root * root > best) break;
+      consider(c.rows[i]);
+    }
+    out.index[q] = bestRow;
+    out.dist2[q] = best;
+    found[q] = bestRow;
   }
   return open;
 }
@@ -310,7 +397,8 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const augNorm2 = maskExcluded(index.augNorm2, opts);
   const threads = opts.threads ?? index.threads;
   const all = Array.from({ length: nq }, (_, q) => q);
-  const open = await projectedStage(index, queries, all, index.candidates, augNorm2, threads, out);
+  const first = index.tree ? await treeStage(index, index.tree, queries, nq, opts, threads, out) : all;
+  const open = first.length > 0 ? await projectedStage(index, queries, first, index.candidates, augNorm2, threads, out) : first;
   let left = open;
   // When most proofs stay open the projection says little about these distances (isotropic data):
   // wider projected stages would mostly fail too, so the full-dimension stage comes next.

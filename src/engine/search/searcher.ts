@@ -104,8 +104,8 @@ export function cachedSearcher(bank: SearchBank, opts: SearcherOptions = {}): Pr
     cache.set(bank.features, perBank);
   }
   // A prepared index does not change the searcher, only how fast it is made.
-  const { kind = 'fast', threads, projectionDim, candidates, seed } = opts;
-  const key = JSON.stringify([kind, threads, projectionDim, candidates, seed, bank.rows, bank.dim]);
+  const { kind = 'fast', threads, projectionDim, candidates, seed, tree } = opts;
+  const key = JSON.stringify([kind, threads, projectionDim, candidates, seed, tree, bank.rows, bank.dim]);
   let s = perBank.get(key);
   if (s === undefined) {
     const created = createSearcher(bank, opts);

@@ -20,6 +20,11 @@ export interface SearchOptions {
   excludeSource?: SourceExclusion;
   /** onnxruntime intra-op threads for this call (default: the searcher's); answers do not depend on it. */
   threads?: number;
+  /**
+   * The queries are an image's patches, row-major, this many per row: the fast searcher then
+   * seeds each query with the nearest row of the patch above too. Answers do not depend on it.
+   */
+  rowLength?: number;
 }
 
 /** Per query: the nearest row (-1 when every row is excluded) and its squared distance (Infinity then). */
@@ -46,12 +51,14 @@ export interface SearcherOptions {
   seed?: number;
   /** fast: an index made earlier for this bank (`Searcher.indexData()`, maybe in another thread). */
   prepared?: FastIndexData;
+  /** fast: the tree first stage (default true); false leaves the dense projected stages alone. */
+  tree?: boolean;
 }
 
 /** How the fast searcher's answers were proven, counted over its lifetime. */
 export interface SearchStats {
   queries: number;
-  /** proven exact among the projected candidates */
+  /** proven exact by the first stage (the tree's or the dense projected candidates) */
   projected: number;
   /** needed a later stage (fast: the wider projected candidates; gemm: every query) */
   secondStage: number;

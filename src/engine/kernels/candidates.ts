@@ -1,0 +1,253 @@
+/**
+ * Candidate rows for the exact search: a k-d tree over the first `LOW_DIMS` coordinates of a bank's
+ * projected index, and a WebAssembly SIMD kernel (wasm/candidates.as.ts) that returns every row
+ * whose float32 distance to a query's projection is at most a limit. On real features a good
+ * photo's query finds a few dozen such rows under a tight limit, where the dense projected stage
+ * computes all of them; each tree holds its own copy of the index in its module's memory.
+ */
+// The engine reads no data files; this is the kernel's compiled code, shipped beside this module.
+// eslint-disable-next-line no-restricted-imports
+import { readFileSync } from 'node:fs';
+
+const LOW_DIMS = 8;
+const LOW_VALUES = LOW_DIMS + 1;
+const LEAF_ROWS = 32;
+const STACK_BYTES = 4096;
+const PAGE = 65536;
+/** No row comes from this image. */
+const NO_IMAGE = -(2 ** 31);
+/** Padding rows: every float32 difference with them overflows to Infinity, above any limit. */
+const FAR = 3.4e38;
+
+const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/candidates.wasm', import.meta.url)));
+
+type Kernel = (
+  nodes: number,
+  boxes: number,
+  stack: number,
+  blocks: number,
+  full: number,
+  stride: number,
+  source: number,
+  query: number,
+  qlow: number,
+  t: number,
+  exclude: number,
+  outRows: number,
+  outDist: number,
+  cap: number,
+) => number;
+
+export interface CandidateTree {
+  rows: number;
+  /** Coordinates per row. */
+  adim: number;
+  /** Tree position → row. */
+  order: Int32Array;
+  /** The largest number of candidates one query may return. */
+  cap: number;
+  kernel: Kernel;
+  f32: Float32Array;
+  i32: Int32Array;
+  /** Byte offsets in the module's memory. */
+  at: {
+    nodes: number;
+    boxes: number;
+    stack: number;
+    blocks: number;
+    full: number;
+    source: number;
+    query: number;
+    qlow: number;
+    outRows: number;
+    outDist: number;
+  };
+  stride: number;
+  /** The source array whose rows `source` holds (null: none, nothing excluded). */
+  sourceOf: Int32Array | null;
+  /** Tree nodes for the host's descent: children (−1 for leaves), first row, box minima and maxima. */
+  left: Int32Array;
+  right: Int32Array;
+  first: Int32Array;
+  boxes: Float32Array;
+}
+
+/** The tree over `rows` rows of `adim` coordinates (`aug`, row-major). */
+export function candidateTree(aug: Float32Array, rows: number, adim: number, cap: number): CandidateTree {
+  const order = Int32Array.from({ length: rows }, (_, i) => i);
+  const nodes: Array<{ lo: number; hi: number; left: number; right: number; min: Float32Array; max: Float32Array }> = [];
+  const build = (lo: number, hi: number): number => {
+    const min = new Float32Array(LOW_DIMS).fill(Infinity);
+    const max = new Float32Array(LOW_DIMS).fill(-Infinity);
+    for (let i = lo; i < hi; i++) {
+      const o = order[i] * adim;
+      for (let d = 0; d < LOW_DIMS; d++) {
+        const v = aug[o + d];
+        if (v < min[d]) min[d] = v;
+        if (v > max[d]) max[d] = v;
+      }
+    }
+    const id = nodes.length;
+    nodes.push({ lo, hi, left: -1, right: -1, min, max });
+    if (hi - lo > LEAF_ROWS) {
+      let split = 0;
+      for (let d = 1; d < LOW_DIMS; d++) if (max[d] - min[d] > max[split] - min[split]) split = d;
+      const sorted = Array.from(order.subarray(lo, hi)).sort((a, b) => aug[a * adim + split] - aug[b * adim + split] || a - b);
+      order.set(sorted, lo);
+      // Children begin at multiples of four: the kernel tests rows four at a time.
+      const mid = lo + 4 * Math.floor((hi - lo) / 8);
+      nodes[id].left = build(lo, mid);
+      nodes[id].right = build(mid, hi);
+    }
+    return id;
+  };
+  build(0, rows);
+
+  const stride = Math.ceil(adim / 4) * 4;
+  const blocks = Math.ceil(rows / 4);
+  let bytes = 0;
+  const take = (n: number): number => {
+    const at = bytes;
+    bytes += Math.ceil(n / 16) * 16;
+    return at;
+  };
+  const at = {
+    nodes: take(nodes.length * 16),
+    boxes: take(nodes.length * 64),
+    stack: take(STACK_BYTES),
+    blocks: take(blocks * LOW_VALUES * 16),
+    full: take(rows * stride * 4),
+    source: take(rows * 4),
+    query: take(stride * 4),
+    qlow: take(16 * 4),
+    outRows: take(cap * 4),
+    outDist: take(cap * 4),
+  };
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
+  const instance = new WebAssembly.Instance(wasm, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error('candidate kernel aborted');
+      },
+    },
+  });
+  const f32 = new Float32Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+  const left = new Int32Array(nodes.length);
+  const right = new Int32Array(nodes.length);
+  const first = new Int32Array(nodes.length);
+  const boxes = new Float32Array(nodes.length * 16);
+  nodes.forEach((n, k) => {
+    i32.set([n.lo, n.hi, n.left, n.right], at.nodes / 4 + k * 4);
+    boxes.set(n.min, k * 16);
+    boxes.set(n.max, k * 16 + 8);
+    left[k] = n.left;
+    right[k] = n.right;
+    first[k] = n.lo;
+  });
+  f32.set(boxes, at.boxes / 4);
+  f32.fill(FAR, at.blocks / 4, at.blocks / 4 + blocks * LOW_VALUES * 4);
+  for (let i = 0; i < rows; i++) {
+    const o = order[i] * adim;
+    const block = at.blocks / 4 + (i >> 2) * LOW_VALUES * 4 + (i & 3);
+    for (let d = 0; d < LOW_DIMS; d++) f32[block + d * 4] = aug[o + d];
+    f32[block + LOW_DIMS * 4] = restNorm(aug, o, adim);
+    f32.set(aug.subarray(o, o + adim), at.full / 4 + i * stride);
+  }
+  return {
+    rows,
+    adim,
+    order,
+    cap,
+    kernel: instance.exports.candidates as Kernel,
+    f32,
+    i32,
+    at,
+    stride,
+    sourceOf: null,
+    left,
+    right,
+    first,
+    boxes,
+  };
+}
+
+/** ‖x[LOW_DIMS ..]‖ of the row at `o`, summed in float64. */
+function restNorm(x: Float32Array, o: number, adim: number): number {
+  let s = 0;
+  for (let d = LOW_DIMS; d < adim; d++) s += x[o + d] * x[o + d];
+  return Math.sqrt(s);
+}
+
+/** Rows (positions in `tree.order`) near the query by the tree: the first `n` rows of the leaf a descent to the nearer box reaches. */
+export function nearLeafRows(tree: CandidateTree, query: Float32Array, qOff: number, n: number): number[] {
+  const boxDistance = (k: number): number => {
+    let s = 0;
+    for (let d = 0; d < LOW_DIMS; d++) {
+      const v = query[qOff + d];
+      const e = Math.max(0, tree.boxes[k * 16 + d] - v, v - tree.boxes[k * 16 + 8 + d]);
+      s += e * e;
+    }
+    return s;
+  };
+  let k = 0;
+  while (tree.left[k] >= 0) k = boxDistance(tree.left[k]) <= boxDistance(tree.right[k]) ? tree.left[k] : tree.right[k];
+  const out: number[] = [];
+  for (let i = tree.first[k]; i < Math.min(tree.rows, tree.first[k] + n); i++) out.push(tree.order[i]);
+  return out;
+}
+
+/** Rows of `image` by `sourceImage` (bank rows) are left out of the next calls; null: none. */
+export function excludeSource(tree: CandidateTree, sourceImage: Int32Array | null): void {
+  if (sourceImage === tree.sourceOf || sourceImage === null) return;
+  const base = tree.at.source / 4;
+  for (let i = 0; i < tree.rows; i++) tree.i32[base + i] = sourceImage[tree.order[i]];
+  tree.sourceOf = sourceImage;
+}
+
+export interface Candidates {
+  count: number;
+  /** Rows (bank order) and their float32 projected squared distances, `count` of each. */
+  rows: Int32Array;
+  dist: Float32Array;
+}
+
+/**
+ * Every row whose float32 squared distance to the query's projection (`query[qOff ..]`, `adim`
+ * values) is at most `limit`, leaving out the rows of `image` (set by `excludeSource`; null:
+ * none); null when there are more than `tree.cap`.
+ */
+export function treeCandidates(
+  tree: CandidateTree,
+  query: Float32Array,
+  qOff: number,
+  limit: number,
+  image: number | null,
+): Candidates | null {
+  const { f32, at, adim, stride } = tree;
+  f32.set(query.subarray(qOff, qOff + adim), at.query / 4);
+  f32.fill(0, at.query / 4 + adim, at.query / 4 + stride);
+  f32.set(query.subarray(qOff, qOff + LOW_DIMS), at.qlow / 4);
+  f32[at.qlow / 4 + LOW_DIMS] = restNorm(query, qOff, adim);
+  const count = tree.kernel(
+    at.nodes,
+    at.boxes,
+    at.stack,
+    at.blocks,
+    at.full,
+    stride,
+    at.source,
+    at.query,
+    at.qlow,
+    limit,
+    image === null || tree.sourceOf === null ? NO_IMAGE : image,
+    at.outRows,
+    at.outDist,
+    tree.cap,
+  );
+  if (count < 0) return null;
+  const rows = tree.i32.slice(at.outRows / 4, at.outRows / 4 + count);
+  for (let i = 0; i < count; i++) rows[i] = tree.order[rows[i]];
+  return { count, rows, dist: f32.slice(at.outDist / 4, at.outDist / 4 + count) };
+}

@@ -1,0 +1,145 @@
+// AssemblyScript, compiled to WebAssembly with SIMD by `npm run build:wasm` (not by tsc).
+//
+// Every row of a bank's projected index whose squared distance to the query, as computed here in
+// float32, is at most `t`. The host (../candidates.ts) lays the index out in this module's memory:
+//   nodes  i32 × 4 per node: first row, end row, left child, right child (−1: a leaf)
+//   boxes  f32 × 16 per node: the minimum, then the maximum, of the node's rows on LOW_DIMS coordinates
+//   blocks f32, rows four at a time: for each of LOW_DIMS + 1 values (the low coordinates, then the
+//          norm of the other coordinates) the four rows' values side by side
+//   full   f32 × stride per row: every coordinate, zero-padded to a multiple of four
+//   source i32 per row: the training image the row comes from
+//   query  f32 × stride, and its low part (LOW_DIMS + 1 values) at qlow
+// Rows are in the tree's order; the host maps them back. A node's rows are contiguous and begin at
+// a multiple of four. The three tests (box, low block, all coordinates) are each a distance on a
+// subset of the coordinates or on norms of the rest, so each is at most the full distance.
+
+const LOW_DIMS: i32 = 8;
+const LOW_VALUES: i32 = LOW_DIMS + 1;
+/** Coordinates between checks of the full distance against `t`. */
+const CHECK_EVERY: i32 = 32;
+
+function sum4(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+function boxDistance(box: usize, q0: v128, q1: v128): f32 {
+  const zero = f32x4.splat(0);
+  const e0 = f32x4.max(zero, f32x4.max(f32x4.sub(v128.load(box), q0), f32x4.sub(q0, v128.load(box + 32))));
+  const e1 = f32x4.max(zero, f32x4.max(f32x4.sub(v128.load(box + 16), q1), f32x4.sub(q1, v128.load(box + 48))));
+  return sum4(f32x4.add(f32x4.mul(e0, e0), f32x4.mul(e1, e1)));
+}
+
+/** Rows `lo .. hi` of a leaf; writes their positions and distances from `count`; −1 when more than `cap`. */
+function leafCandidates(
+  blocks: usize,
+  full: usize,
+  stride: i32,
+  source: usize,
+  query: usize,
+  qlow: usize,
+  lo: i32,
+  hi: i32,
+  t: f32,
+  exclude: i32,
+  outRows: usize,
+  outDist: usize,
+  count: i32,
+  cap: i32,
+): i32 {
+  const tv = f32x4.splat(t);
+  for (let b: i32 = lo >> 2; b < (hi + 3) >> 2; b++) {
+    const base = blocks + <usize>(b * LOW_VALUES * 16);
+    let acc = f32x4.splat(0);
+    for (let d: i32 = 0; d < LOW_VALUES; d++) {
+      const diff = f32x4.sub(f32x4.splat(load<f32>(qlow + <usize>(d << 2))), v128.load(base + <usize>(d << 4)));
+      acc = f32x4.add(acc, f32x4.mul(diff, diff));
+    }
+    const mask = i32x4.bitmask(f32x4.le(acc, tv));
+    if (mask == 0) continue;
+    for (let lane: i32 = 0; lane < 4; lane++) {
+      const r = (b << 2) + lane;
+      if (((mask >> lane) & 1) == 0 || r >= hi) continue;
+      if (load<i32>(source + <usize>(r << 2)) == exclude) continue;
+      const row = full + <usize>(r * stride * 4);
+      let s = f32x4.splat(0);
+      let dist: f32 = 0;
+      let d: i32 = 0;
+      while (d < stride) {
+        const end = min(stride, d + CHECK_EVERY);
+        for (; d < end; d += 4) {
+          const diff = f32x4.sub(v128.load(query + <usize>(d << 2)), v128.load(row + <usize>(d << 2)));
+          s = f32x4.add(s, f32x4.mul(diff, diff));
+        }
+        dist = sum4(s);
+        if (dist > t) break;
+      }
+      if (dist > t) continue;
+      if (count >= cap) return -1;
+      store<i32>(outRows + <usize>(count << 2), r);
+      store<f32>(outDist + <usize>(count << 2), dist);
+      count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * Depth first over the tree, the nearer child first, skipping every node whose box is farther than
+ * `t`. Returns the number of candidates written, or −1 when there are more than `cap`.
+ */
+export function candidates(
+  nodes: usize,
+  boxes: usize,
+  stack: usize,
+  blocks: usize,
+  full: usize,
+  stride: i32,
+  source: usize,
+  query: usize,
+  qlow: usize,
+  t: f32,
+  exclude: i32,
+  outRows: usize,
+  outDist: usize,
+  cap: i32,
+): i32 {
+  const q0 = v128.load(qlow);
+  const q1 = v128.load(qlow + 16);
+  let count: i32 = 0;
+  store<i32>(stack, 0);
+  let sp: i32 = 1;
+  while (sp > 0) {
+    sp--;
+    const node = nodes + <usize>(load<i32>(stack + <usize>(sp << 2)) << 4);
+    const left = load<i32>(node + 8);
+    if (left < 0) {
+      count = leafCandidates(
+        blocks,
+        full,
+        stride,
+        source,
+        query,
+        qlow,
+        load<i32>(node),
+        load<i32>(node + 4),
+        t,
+        exclude,
+        outRows,
+        outDist,
+        count,
+        cap,
+      );
+      if (count < 0) return -1;
+      continue;
+    }
+    const right = load<i32>(node + 12);
+    const dl = boxDistance(boxes + <usize>(left << 6), q0, q1);
+    const dr = boxDistance(boxes + <usize>(right << 6), q0, q1);
+    // The farther child goes on the stack first, so the nearer one is visited first.
+    const far = dl <= dr ? right : left;
+    const near = dl <= dr ? left : right;
+    if (max(dl, dr) <= t) store<i32>(stack + <usize>(sp++ << 2), far);
+    if (min(dl, dr) <= t) store<i32>(stack + <usize>(sp++ << 2), near);
+  }
+  return count;
+}
