@@ -99,15 +99,17 @@ test('fast: a weak projection sends queries to the later stages, answers unchang
   assert.ok(fast.stats().secondStage > 0, JSON.stringify(fast.stats()));
 });
 
-test('fast: more exact duplicates than the wide stage holds fall through to a full scan and keep the lowest row', async () => {
-  const dim = 24,
-    rows = 1300;
-  const rng = createRng(2);
+/** Random rows far from the origin with rows `from .. to` all equal, and one query just beside them. */
+function duplicateRows(rows: number, dim: number, from: number, to: number, seed: number): { tied: SearchBank; queries: Float32Array } {
+  const rng = createRng(seed);
   const features = Float32Array.from({ length: rows * dim }, () => 5 + rng.next());
   const dup = Float32Array.from({ length: dim }, () => rng.next());
-  for (let r = 100; r < 1200; r++) features.set(dup, r * dim);
-  const queries = Float32Array.from(dup, (v) => v + 0.01);
-  const tied: SearchBank = { features, rows, dim };
+  for (let r = from; r < to; r++) features.set(dup, r * dim);
+  return { tied: { features, rows, dim }, queries: Float32Array.from(dup, (v) => v + 0.01) };
+}
+
+test('fast: more exact duplicates than the wide stage holds fall through to a full scan and keep the lowest row', async () => {
+  const { tied, queries } = duplicateRows(1300, 24, 100, 1200, 2);
   const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 8, candidates: 4, tree: false });
   const got = await fast.nearest(queries, 1);
   assert.equal(got.index[0], 100);
@@ -120,15 +122,8 @@ test('fast: more exact duplicates than the wide stage holds fall through to a fu
 });
 
 test('fast: more duplicates than the tree stage may return go on to the dense stages, answers unchanged', async () => {
-  const dim = 16,
-    rows = 5000;
-  const rng = createRng(5);
-  const features = Float32Array.from({ length: rows * dim }, () => 5 + rng.next());
-  const dup = Float32Array.from({ length: dim }, () => rng.next());
   // 4,500 equal rows: more than the tree stage's 4,096 candidates per query.
-  for (let r = 300; r < 4800; r++) features.set(dup, r * dim);
-  const queries = Float32Array.from(dup, (v) => v + 0.01);
-  const tied: SearchBank = { features, rows, dim };
+  const { tied, queries } = duplicateRows(5000, 16, 300, 4800, 5);
   const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 12, candidates: 4 });
   const got = await fast.nearest(queries, 1);
   assert.equal(got.index[0], 300);
