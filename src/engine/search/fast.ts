@@ -6,9 +6,12 @@
  * For every pair ‖q' − b'‖² ≤ ‖q − b‖² (the residual norms differ by at most the norm of the
  * residual difference), so ranking the rows by ‖q' − b'‖² (a 129-d Gemm instead of a 1024-d one)
  * and computing exact float64 distances in that order until the next lower bound exceeds the best
- * distance found proves the nearest row. Queries whose proof does not close within the candidate
- * list go to the full-dimension Gemm's candidates, with the same walk, and the rare ones still
- * open are scanned row by row. The answer therefore always equals `nearestRowsReference`.
+ * distance found proves the nearest row. The first stage finds, per query, only the rows whose
+ * projected distance is within an exact upper bound (a k-d tree and a WebAssembly kernel,
+ * `treeStage`); the queries it leaves open are ranked over every row by a dense Gemm + TopK
+ * (`projectedStage`), then by wider ones; those whose proof still does not close go to the
+ * full-dimension Gemm's candidates, with the same walk, and the rare ones still open are scanned
+ * row by row. The answer therefore always equals `nearestRowsReference`.
  *
  * Rounding: the bounds are loosened by worst-case float32 error bounds (Higham's γ_n = n·u/(1 − n·u)
  * per dot product of length n), orders of magnitude above the errors seen, so a float32 key never
@@ -251,13 +254,14 @@ async function projectedStage(
 
 /**
  * The first stage: per query, in order, an upper bound u from exact distances (the nearest rows
- * of the previous query and, with `rowLength`, of the patch above, which neighbouring patches often
- * share; else a few rows of the nearest leaf), then every row the tree finds within it (kernels/candidates.ts), walked with exact
- * distances by their projected distance until its lower bound exceeds the best. A row the tree
- * leaves out is proven farther than u: its float32 projected distance d̃ exceeds the limit below,
- * and d̃ ≤ (1 + γ)·d' for the distance d' of the stored vectors (float32 sums of ≤ adim + 8
- * terms), ‖q − b‖ ≥ √d' − (vector errors + the rest norms' float32 rounding). Returns the queries
- * left open: none found within the cap, or no row to seed from.
+ * of the previous query and, with `rowLength`, of the patch above, which neighbouring patches
+ * often share; else a few rows of the nearest leaf), then every row the tree finds within it
+ * (kernels/candidates.ts), walked with exact distances by their projected distance until its
+ * lower bound exceeds the best. A row the tree leaves out is proven farther than u: its float32
+ * projected distance d̃ exceeds the limit below, d̃ ≤ (1 + γ)·d' for the distance d' of the stored
+ * vectors (float32 sums of ≤ adim + 8 terms), and ‖q − b‖ ≥ √d' − (vector errors + the rest
+ * norms' float32 rounding). Returns the queries left open: more candidates than the cap, or no
+ * row to seed from.
  */
 async function treeStage(
   index: FastIndex,
