@@ -65,11 +65,6 @@ export interface CandidateTree {
   stride: number;
   /** The source array whose rows `source` holds (null: none, nothing excluded). */
   sourceOf: Int32Array | null;
-  /** Tree nodes for the host's descent: children (−1 for leaves), first row, box minima and maxima. */
-  left: Int32Array;
-  right: Int32Array;
-  first: Int32Array;
-  boxes: Float32Array;
 }
 
 /** The tree over `rows` rows of `adim` coordinates (`aug`, row-major). */
@@ -134,19 +129,11 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
   });
   const f32 = new Float32Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
-  const left = new Int32Array(nodes.length);
-  const right = new Int32Array(nodes.length);
-  const first = new Int32Array(nodes.length);
-  const boxes = new Float32Array(nodes.length * 16);
   nodes.forEach((n, k) => {
     i32.set([n.lo, n.hi, n.left, n.right], at.nodes / 4 + k * 4);
-    boxes.set(n.min, k * 16);
-    boxes.set(n.max, k * 16 + 8);
-    left[k] = n.left;
-    right[k] = n.right;
-    first[k] = n.lo;
+    f32.set(n.min, at.boxes / 4 + k * 16);
+    f32.set(n.max, at.boxes / 4 + k * 16 + 8);
   });
-  f32.set(boxes, at.boxes / 4);
   f32.fill(FAR, at.blocks / 4, at.blocks / 4 + blocks * LOW_VALUES * 4);
   for (let i = 0; i < rows; i++) {
     const o = order[i] * adim;
@@ -166,10 +153,6 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
     at,
     stride,
     sourceOf: null,
-    left,
-    right,
-    first,
-    boxes,
   };
 }
 
@@ -182,19 +165,22 @@ function restNorm(x: Float32Array, o: number, adim: number): number {
 
 /** Rows (positions in `tree.order`) near the query by the tree: the first `n` rows of the leaf a descent to the nearer box reaches. */
 export function nearLeafRows(tree: CandidateTree, query: Float32Array, qOff: number, n: number): number[] {
+  // The nodes and boxes as the kernel reads them (see wasm/candidates.as.ts).
+  const { f32, i32, at } = tree;
+  const node = (k: number, field: number): number => i32[at.nodes / 4 + k * 4 + field];
   const boxDistance = (k: number): number => {
     let s = 0;
     for (let d = 0; d < LOW_DIMS; d++) {
       const v = query[qOff + d];
-      const e = Math.max(0, tree.boxes[k * 16 + d] - v, v - tree.boxes[k * 16 + 8 + d]);
+      const e = Math.max(0, f32[at.boxes / 4 + k * 16 + d] - v, v - f32[at.boxes / 4 + k * 16 + 8 + d]);
       s += e * e;
     }
     return s;
   };
   let k = 0;
-  while (tree.left[k] >= 0) k = boxDistance(tree.left[k]) <= boxDistance(tree.right[k]) ? tree.left[k] : tree.right[k];
+  while (node(k, 2) >= 0) k = boxDistance(node(k, 2)) <= boxDistance(node(k, 3)) ? node(k, 2) : node(k, 3);
   const out: number[] = [];
-  for (let i = tree.first[k]; i < Math.min(tree.rows, tree.first[k] + n); i++) out.push(tree.order[i]);
+  for (let i = node(k, 0); i < Math.min(node(k, 1), node(k, 0) + n); i++) out.push(tree.order[i]);
   return out;
 }
 
