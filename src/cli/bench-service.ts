@@ -34,6 +34,7 @@ const LINE = 'bench';
 const UPLOAD_BATCH = 50;
 const HEALTH_POLL_MS = 50;
 const RSS_POLL_MS = 50;
+const TREE_POLL_MS = 500;
 
 const progress = (msg: string): void => {
   process.stderr.write(`[bench service] ${msg}\n`);
@@ -67,47 +68,47 @@ async function processRss(pid: number): Promise<{ rss: number; hwm: number }> {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-/** The process's descendants (the service forks its builds), from every process's parent in /proc. */
+/**
+ * The process's descendants (the service forks its builds), from the `children` lists of its
+ * threads: cheap enough to repeat, unlike a scan of every process's parent in /proc.
+ */
 async function descendants(pid: number): Promise<number[]> {
-  const parentOf = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // Fields after the command name, which may hold spaces: state, ppid, …
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (Number.isInteger(ppid)) parentOf.set(Number(entry), ppid);
-  }
-  const out: number[] = [];
-  const visit = (p: number): void => {
-    for (const [child, parent] of parentOf) {
-      if (parent === p) {
-        out.push(child);
-        visit(child);
-      }
-    }
-  };
-  visit(pid);
-  return out;
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const lists = await Promise.all(tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')));
+  const children = lists.flatMap((l) => l.split(' ').filter(Boolean).map(Number));
+  return [...children, ...(await Promise.all(children.map(descendants))).flat()];
 }
 
-/**
- * RSS (MB) of the service and every process it started, and the service's own peak: a build's
- * memory counts wherever it runs.
- */
-async function rssOf(pid: number): Promise<{ rss: number; hwm: number }> {
+/** RSS (MB) of the service and of `others` (its descendants), and the service's own peak. */
+async function rssOf(pid: number, others: readonly number[]): Promise<{ rss: number; hwm: number }> {
   const own = await processRss(pid);
   let rss = own.rss;
-  for (const c of await descendants(pid)) rss += (await processRss(c).catch(() => ({ rss: 0 }))).rss;
+  for (const c of others) rss += (await processRss(c).catch(() => ({ rss: 0 }))).rss;
   return { rss, hwm: own.hwm };
 }
 
-/** Samples the RSS of the service's process tree until stopped; the maximum of the samples and of the service's VmHWM. */
+/** RSS (MB) now of the service's process tree: a build's memory counts wherever it runs. */
+async function treeRss(pid: number): Promise<number> {
+  return (await rssOf(pid, await descendants(pid))).rss;
+}
+
+/**
+ * Samples the RSS of the service's process tree until stopped; the maximum of the samples and of
+ * the service's VmHWM. The tree is looked up less often than the RSS is read: the sampler shares
+ * the two cores with the service it measures, so it must cost next to nothing.
+ */
 function rssSampler(pid: number): { stop(): Promise<number> } {
   let peak = 0;
   let running = true;
   const loop = (async () => {
+    let tree: number[] = [];
+    let treeAt = -Infinity;
     while (running) {
-      const r = await rssOf(pid).catch(() => ({ rss: 0, hwm: 0 }));
+      if (performance.now() - treeAt > TREE_POLL_MS) {
+        tree = await descendants(pid);
+        treeAt = performance.now();
+      }
+      const r = await rssOf(pid, tree).catch(() => ({ rss: 0, hwm: 0 }));
       peak = Math.max(peak, r.rss, r.hwm);
       await new Promise((res) => setTimeout(res, RSS_POLL_MS));
     }
@@ -307,7 +308,7 @@ export async function benchService(opts: ServiceBenchOptions): Promise<Record<st
   progress(`backbone alone: ${JSON.stringify(backbone)}`);
   const { child, url } = await startService({ DATA_DIR: dataDir });
   const pid = child.pid!;
-  const rssNow = async (): Promise<string> => `${Math.round((await rssOf(pid)).rss)} MB`;
+  const rssNow = async (): Promise<string> => `${Math.round(await treeRss(pid))} MB`;
   progress(`service ready, RSS ${await rssNow()}`);
   try {
     await json(
