@@ -116,15 +116,15 @@ test('fast: more exact duplicates than the wide stage holds fall through to a fu
   assertSame(got, nearestRowsReference(tied, queries, 1), 'duplicates');
   assert.equal(fast.stats().scanned, 1);
   // The tree stage takes every duplicate as a candidate and walks them to the lowest row.
-  const tree = await createSearcher(tied, { kind: 'fast', projectionDim: 8, candidates: 4 });
+  const tree = await createSearcher(tied, { kind: 'fast', projectionDim: 16, candidates: 4 });
   assertSame(await tree.nearest(queries, 1), got, 'duplicates, tree');
   assert.equal(tree.stats().projected, 1);
 });
 
 test('fast: more duplicates than the tree stage may return go on to the dense stages, answers unchanged', async () => {
   // 4,500 equal rows: more than the tree stage's 4,096 candidates per query.
-  const { tied, queries } = duplicateRows(5000, 16, 300, 4800, 5);
-  const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 12, candidates: 4 });
+  const { tied, queries } = duplicateRows(5000, 24, 300, 4800, 5);
+  const fast = await createSearcher(tied, { kind: 'fast', projectionDim: 16, candidates: 4 });
   const got = await fast.nearest(queries, 1);
   assert.equal(got.index[0], 300);
   assertSame(got, nearestRowsReference(tied, queries, 1), 'many duplicates');

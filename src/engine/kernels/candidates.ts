@@ -8,12 +8,19 @@
 // The engine reads no data files; this is the kernel's compiled code, shipped beside this module.
 // eslint-disable-next-line no-restricted-imports
 import { readFileSync } from 'node:fs';
+import { appError } from '../../common/errors.js';
 
 const LOW_DIMS = 8;
-const LOW_VALUES = LOW_DIMS + 1;
+/** Coordinates of the rows' first test in the kernel, with the norm of the others. */
+const BLOCK_DIMS = 16;
+const BLOCK_VALUES = BLOCK_DIMS + 1;
+/** Coordinates a tree's rows need: the first test reads BLOCK_DIMS and the norm of the rest. */
+export const TREE_MIN_DIMS = BLOCK_VALUES;
 const LEAF_ROWS = 32;
 const STACK_BYTES = 4096;
 const PAGE = 65536;
+/** Largest cap: a candidate's sort key, distance bits · cap + position, stays exact in float64. */
+const MAX_CAP = 2 ** 21;
 /** No row comes from this image. */
 const NO_IMAGE = -(2 ** 31);
 /** Padding rows: every float32 difference with them overflows to Infinity, above any limit. */
@@ -69,6 +76,7 @@ export interface CandidateTree {
 
 /** The tree over `rows` rows of `adim` coordinates (`aug`, row-major). */
 export function candidateTree(aug: Float32Array, rows: number, adim: number, cap: number): CandidateTree {
+  if (cap > MAX_CAP) throw appError('INTERNAL', [`candidate cap ${cap} above ${MAX_CAP}`]);
   const order = Int32Array.from({ length: rows }, (_, i) => i);
   const nodes: Array<{ lo: number; hi: number; left: number; right: number; min: Float32Array; max: Float32Array }> = [];
   const build = (lo: number, hi: number): number => {
@@ -108,13 +116,13 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
   };
   const at = {
     nodes: take(nodes.length * 16),
-    boxes: take(nodes.length * 64),
+    boxes: take(nodes.length * 4 * 2 * LOW_DIMS),
     stack: take(STACK_BYTES),
-    blocks: take(blocks * LOW_VALUES * 16),
+    blocks: take(blocks * BLOCK_VALUES * 16),
     full: take(rows * stride * 4),
     source: take(rows * 4),
     query: take(stride * 4),
-    qlow: take(16 * 4),
+    qlow: take(BLOCK_VALUES * 4),
     outRows: take(cap * 4),
     outDist: take(cap * 4),
   };
@@ -131,15 +139,15 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
   const i32 = new Int32Array(memory.buffer);
   nodes.forEach((n, k) => {
     i32.set([n.lo, n.hi, n.left, n.right], at.nodes / 4 + k * 4);
-    f32.set(n.min, at.boxes / 4 + k * 16);
-    f32.set(n.max, at.boxes / 4 + k * 16 + 8);
+    f32.set(n.min, at.boxes / 4 + k * 2 * LOW_DIMS);
+    f32.set(n.max, at.boxes / 4 + k * 2 * LOW_DIMS + LOW_DIMS);
   });
-  f32.fill(FAR, at.blocks / 4, at.blocks / 4 + blocks * LOW_VALUES * 4);
+  f32.fill(FAR, at.blocks / 4, at.blocks / 4 + blocks * BLOCK_VALUES * 4);
   for (let i = 0; i < rows; i++) {
     const o = order[i] * adim;
-    const block = at.blocks / 4 + (i >> 2) * LOW_VALUES * 4 + (i & 3);
-    for (let d = 0; d < LOW_DIMS; d++) f32[block + d * 4] = aug[o + d];
-    f32[block + LOW_DIMS * 4] = restNorm(aug, o, adim);
+    const block = at.blocks / 4 + (i >> 2) * BLOCK_VALUES * 4 + (i & 3);
+    for (let d = 0; d < BLOCK_DIMS; d++) f32[block + d * 4] = aug[o + d];
+    f32[block + BLOCK_DIMS * 4] = restNorm(aug, o, adim);
     f32.set(aug.subarray(o, o + adim), at.full / 4 + i * stride);
   }
   return {
@@ -156,10 +164,10 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
   };
 }
 
-/** ‖x[LOW_DIMS ..]‖ of the row at `o`, summed in float64. */
+/** ‖x[BLOCK_DIMS ..]‖ of the row at `o`, summed in float64. */
 function restNorm(x: Float32Array, o: number, adim: number): number {
   let s = 0;
-  for (let d = LOW_DIMS; d < adim; d++) s += x[o + d] * x[o + d];
+  for (let d = BLOCK_DIMS; d < adim; d++) s += x[o + d] * x[o + d];
   return Math.sqrt(s);
 }
 
@@ -172,7 +180,7 @@ export function nearLeafRows(tree: CandidateTree, query: Float32Array, qOff: num
     let s = 0;
     for (let d = 0; d < LOW_DIMS; d++) {
       const v = query[qOff + d];
-      const e = Math.max(0, f32[at.boxes / 4 + k * 16 + d] - v, v - f32[at.boxes / 4 + k * 16 + 8 + d]);
+      const e = Math.max(0, f32[at.boxes / 4 + k * 2 * LOW_DIMS + d] - v, v - f32[at.boxes / 4 + k * 2 * LOW_DIMS + LOW_DIMS + d]);
       s += e * e;
     }
     return s;
@@ -194,7 +202,7 @@ export function excludeSource(tree: CandidateTree, sourceImage: Int32Array | nul
 
 export interface Candidates {
   count: number;
-  /** Rows (bank order) and their float32 projected squared distances, `count` of each. */
+  /** Rows (bank order) and their float32 projected squared distances, `count` of each, nearest first. */
   rows: Int32Array;
   dist: Float32Array;
 }
@@ -202,7 +210,8 @@ export interface Candidates {
 /**
  * Every row whose float32 squared distance to the query's projection (`query[qOff ..]`, `adim`
  * values) is at most `limit`, leaving out the rows of `image` (set by `excludeSource`; null:
- * none); null when there are more than `tree.cap`.
+ * none), nearest first (equal distances in the tree's order); null when there are more than
+ * `tree.cap`.
  */
 export function treeCandidates(
   tree: CandidateTree,
@@ -211,11 +220,11 @@ export function treeCandidates(
   limit: number,
   image: number | null,
 ): Candidates | null {
-  const { f32, at, adim, stride } = tree;
+  const { f32, i32, at, adim, stride } = tree;
   f32.set(query.subarray(qOff, qOff + adim), at.query / 4);
   f32.fill(0, at.query / 4 + adim, at.query / 4 + stride);
-  f32.set(query.subarray(qOff, qOff + LOW_DIMS), at.qlow / 4);
-  f32[at.qlow / 4 + LOW_DIMS] = restNorm(query, qOff, adim);
+  f32.set(query.subarray(qOff, qOff + BLOCK_DIMS), at.qlow / 4);
+  f32[at.qlow / 4 + BLOCK_DIMS] = restNorm(query, qOff, adim);
   const count = tree.kernel(
     at.nodes,
     at.boxes,
@@ -233,7 +242,18 @@ export function treeCandidates(
     tree.cap,
   );
   if (count < 0) return null;
-  const rows = tree.i32.slice(at.outRows / 4, at.outRows / 4 + count);
-  for (let i = 0; i < count; i++) rows[i] = tree.order[rows[i]];
-  return { count, rows, dist: f32.slice(at.outDist / 4, at.outDist / 4 + count) };
+  // A non-negative float32's bits order as its value does, so one native sort of
+  // bits · cap + position (exact in float64: below 2^31 · 2^21) orders the candidates.
+  const keys = new Float64Array(count);
+  const bits = at.outDist / 4;
+  for (let i = 0; i < count; i++) keys[i] = i32[bits + i] * tree.cap + i;
+  keys.sort();
+  const rows = new Int32Array(count);
+  const dist = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = keys[k] % tree.cap;
+    rows[k] = tree.order[i32[at.outRows / 4 + i]];
+    dist[k] = f32[at.outDist / 4 + i];
+  }
+  return { count, rows, dist };
 }

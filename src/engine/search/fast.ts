@@ -30,7 +30,7 @@ import {
   type TopKResult,
 } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
-import { candidateTree, excludeSource, nearLeafRows, treeCandidates, type CandidateTree } from '../kernels/candidates.js';
+import { candidateTree, excludeSource, nearLeafRows, treeCandidates, TREE_MIN_DIMS, type CandidateTree } from '../kernels/candidates.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2Below, nearestRowScan } from './search-reference.js';
@@ -60,8 +60,6 @@ const PROJECT_ROWS = 8192;
 const TREE_CAP = 4096;
 /** Rows of the nearest leaf whose exact distances seed a query without a neighbour's answer. */
 const SEED_ROWS = 4;
-/** The tree tests rows on this many coordinates first (kernels/candidates.ts); smaller indexes go without it. */
-const TREE_MIN_DIMS = 9;
 
 export interface FastIndexOptions {
   threads?: number;
@@ -308,8 +306,8 @@ async function treeStage(
       open.push(q);
       continue;
     }
-    const byDistance = Array.from({ length: c.count }, (_, i) => i).sort((a, b) => c.dist[a] - c.dist[b] || c.rows[a] - c.rows[b]);
-    for (const i of byDistance) {
+    // Rows at equal distances share their bound, so their order cannot change the answer.
+    for (let i = 0; i < c.count; i++) {
       const root = Math.sqrt(c.dist[i] / (1 + relSum)) - slack;
       if (root > 0 && root * root > best) break;
       consider(c.rows[i]);

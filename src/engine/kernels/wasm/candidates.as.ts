@@ -3,18 +3,18 @@
 // Every row of a bank's projected index whose squared distance to the query, as computed here in
 // float32, is at most `t`. The host (../candidates.ts) lays the index out in this module's memory:
 //   nodes  i32 × 4 per node: first row, end row, left child, right child (−1: a leaf)
-//   boxes  f32 × 16 per node: the minimum, then the maximum, of the node's rows on LOW_DIMS coordinates
-//   blocks f32, rows four at a time: for each of LOW_DIMS + 1 values (the low coordinates, then the
+//   boxes  f32 × 16 per node: the minimum, then the maximum, of the node's rows on the first 8 coordinates
+//   blocks f32, rows four at a time: for each of BLOCK_DIMS + 1 values (the first coordinates, then the
 //          norm of the other coordinates) the four rows' values side by side
 //   full   f32 × stride per row: every coordinate, zero-padded to a multiple of four
 //   source i32 per row: the training image the row comes from
-//   query  f32 × stride, and its low part (LOW_DIMS + 1 values) at qlow
+//   query  f32 × stride, and its first BLOCK_DIMS values and the norm of the others at qlow
 // Rows are in the tree's order; the host maps them back. A node's rows are contiguous and begin at
 // a multiple of four. The three tests (box, low block, all coordinates) are each a distance on a
 // subset of the coordinates or on norms of the rest, so each is at most the full distance.
 
-const LOW_DIMS: i32 = 8;
-const LOW_VALUES: i32 = LOW_DIMS + 1;
+const BLOCK_DIMS: i32 = 16;
+const BLOCK_VALUES: i32 = BLOCK_DIMS + 1;
 /** Coordinates between checks of the full distance against `t`. */
 const CHECK_EVERY: i32 = 32;
 
@@ -48,9 +48,9 @@ function leafCandidates(
 ): i32 {
   const tv = f32x4.splat(t);
   for (let b: i32 = lo >> 2; b < (hi + 3) >> 2; b++) {
-    const base = blocks + <usize>(b * LOW_VALUES * 16);
+    const base = blocks + <usize>(b * BLOCK_VALUES * 16);
     let acc = f32x4.splat(0);
-    for (let d: i32 = 0; d < LOW_VALUES; d++) {
+    for (let d: i32 = 0; d < BLOCK_VALUES; d++) {
       const diff = f32x4.sub(f32x4.splat(load<f32>(qlow + <usize>(d << 2))), v128.load(base + <usize>(d << 4)));
       acc = f32x4.add(acc, f32x4.mul(diff, diff));
     }
