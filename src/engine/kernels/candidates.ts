@@ -28,6 +28,17 @@ const FAR = 3.4e38;
 
 const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/candidates.wasm', import.meta.url)));
 
+type NearestKernel = (
+  nodes: number,
+  boxes: number,
+  full: number,
+  stride: number,
+  source: number,
+  query: number,
+  qlow: number,
+  exclude: number,
+) => number;
+
 type Kernel = (
   nodes: number,
   boxes: number,
@@ -54,6 +65,7 @@ export interface CandidateTree {
   /** The largest number of candidates one query may return. */
   cap: number;
   kernel: Kernel;
+  nearestKernel: NearestKernel;
   f32: Float32Array;
   i32: Int32Array;
   /** Byte offsets in the module's memory. */
@@ -156,6 +168,7 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
     order,
     cap,
     kernel: instance.exports.candidates as Kernel,
+    nearestKernel: instance.exports.nearestInLeaf as NearestKernel,
     f32,
     i32,
     at,
@@ -169,27 +182,6 @@ function restNorm(x: Float32Array, o: number, adim: number): number {
   let s = 0;
   for (let d = BLOCK_DIMS; d < adim; d++) s += x[o + d] * x[o + d];
   return Math.sqrt(s);
-}
-
-/** Rows (positions in `tree.order`) near the query by the tree: the first `n` rows of the leaf a descent to the nearer box reaches. */
-export function nearLeafRows(tree: CandidateTree, query: Float32Array, qOff: number, n: number): number[] {
-  // The nodes and boxes as the kernel reads them (see wasm/candidates.as.ts).
-  const { f32, i32, at } = tree;
-  const node = (k: number, field: number): number => i32[at.nodes / 4 + k * 4 + field];
-  const boxDistance = (k: number): number => {
-    let s = 0;
-    for (let d = 0; d < LOW_DIMS; d++) {
-      const v = query[qOff + d];
-      const e = Math.max(0, f32[at.boxes / 4 + k * 2 * LOW_DIMS + d] - v, v - f32[at.boxes / 4 + k * 2 * LOW_DIMS + LOW_DIMS + d]);
-      s += e * e;
-    }
-    return s;
-  };
-  let k = 0;
-  while (node(k, 2) >= 0) k = boxDistance(node(k, 2)) <= boxDistance(node(k, 3)) ? node(k, 2) : node(k, 3);
-  const out: number[] = [];
-  for (let i = node(k, 0); i < Math.min(node(k, 1), node(k, 0) + n); i++) out.push(tree.order[i]);
-  return out;
 }
 
 /** Rows of `image` by `sourceImage` (bank rows) are left out of the next calls; null: none. */
@@ -207,24 +199,35 @@ export interface Candidates {
   dist: Float32Array;
 }
 
-/**
- * Every row whose float32 squared distance to the query's projection (`query[qOff ..]`, `adim`
- * values) is at most `limit`, leaving out the rows of `image` (set by `excludeSource`; null:
- * none), nearest first (equal distances in the tree's order); null when there are more than
- * `tree.cap`.
- */
-export function treeCandidates(
-  tree: CandidateTree,
-  query: Float32Array,
-  qOff: number,
-  limit: number,
-  image: number | null,
-): Candidates | null {
-  const { f32, i32, at, adim, stride } = tree;
+/** Makes `query[qOff ..]` (`adim` values) the query of the next `nearestInLeaf` and `treeCandidates` calls. */
+export function loadQuery(tree: CandidateTree, query: Float32Array, qOff: number): void {
+  const { f32, at, adim, stride } = tree;
   f32.set(query.subarray(qOff, qOff + adim), at.query / 4);
   f32.fill(0, at.query / 4 + adim, at.query / 4 + stride);
   f32.set(query.subarray(qOff, qOff + BLOCK_DIMS), at.qlow / 4);
   f32[at.qlow / 4 + BLOCK_DIMS] = restNorm(query, qOff, adim);
+}
+
+const excluded = (tree: CandidateTree, image: number | null): number => (image === null || tree.sourceOf === null ? NO_IMAGE : image);
+
+/**
+ * The row (bank order) nearest to the loaded query by float32 projected distance among the rows
+ * of the leaf a descent towards the nearer box reaches, leaving out the rows of `image`; −1 when
+ * that leaf holds none of the others.
+ */
+export function nearestInLeaf(tree: CandidateTree, image: number | null): number {
+  const { at } = tree;
+  const r = tree.nearestKernel(at.nodes, at.boxes, at.full, tree.stride, at.source, at.query, at.qlow, excluded(tree, image));
+  return r < 0 ? -1 : tree.order[r];
+}
+
+/**
+ * Every row whose float32 squared distance to the loaded query is at most `limit`, leaving out
+ * the rows of `image` (set by `excludeSource`; null: none), nearest first (equal distances in the
+ * tree's order); null when there are more than `tree.cap`.
+ */
+export function treeCandidates(tree: CandidateTree, limit: number, image: number | null): Candidates | null {
+  const { f32, i32, at, stride } = tree;
   const count = tree.kernel(
     at.nodes,
     at.boxes,
@@ -236,7 +239,7 @@ export function treeCandidates(
     at.query,
     at.qlow,
     limit,
-    image === null || tree.sourceOf === null ? NO_IMAGE : image,
+    excluded(tree, image),
     at.outRows,
     at.outDist,
     tree.cap,

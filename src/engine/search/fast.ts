@@ -30,7 +30,15 @@ import {
   type TopKResult,
 } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
-import { candidateTree, excludeSource, nearLeafRows, treeCandidates, TREE_MIN_DIMS, type CandidateTree } from '../kernels/candidates.js';
+import {
+  candidateTree,
+  excludeSource,
+  loadQuery,
+  nearestInLeaf,
+  treeCandidates,
+  TREE_MIN_DIMS,
+  type CandidateTree,
+} from '../kernels/candidates.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
 import { exactDist2Below, nearestRowScan } from './search-reference.js';
@@ -58,8 +66,6 @@ const FULL_ROWS = 1024;
 const PROJECT_ROWS = 8192;
 /** Candidates the tree stage may return for one query; a query with more goes to the dense stages. */
 const TREE_CAP = 4096;
-/** Rows of the nearest leaf whose exact distances seed a query without a neighbour's answer. */
-const SEED_ROWS = 4;
 
 export interface FastIndexOptions {
   threads?: number;
@@ -251,9 +257,10 @@ async function projectedStage(
 }
 
 /**
- * The first stage: per query, in order, an upper bound u from exact distances (the nearest rows
- * of the previous query and, with `rowLength`, of the patch above, which neighbouring patches
- * often share; else a few rows of the nearest leaf), then every row the tree finds within it
+ * The first stage: per query, in order, an upper bound u from exact distances (the row nearest
+ * by projection in the leaf a descent of the tree reaches, and the nearest rows of the previous
+ * query and, with `rowLength`, of the patch above, which neighbouring patches often share;
+ * together they are the best row for most queries), then every row the tree finds within it
  * (kernels/candidates.ts), walked with exact distances by their projected distance until its
  * lower bound exceeds the best. A row the tree leaves out is proven farther than u: its float32
  * projected distance d̃ exceeds the limit below, d̃ ≤ (1 + γ)·d' for the distance d' of the stored
@@ -275,7 +282,6 @@ async function treeStage(
   const projected = await projectRows(index.proj, privateRows(queries, 0, nq * dim), nq, threads, true);
   const ex = opts.excludeSource;
   excludeSource(tree, ex?.sourceImage ?? null);
-  const excluded = (row: number): boolean => ex !== undefined && ex.sourceImage[row] === ex.image;
   const relSum = gamma(adim + 8);
   const above = opts.rowLength ?? 0;
   const found = new Int32Array(nq).fill(-1);
@@ -290,9 +296,11 @@ async function treeStage(
         bestRow = row;
       }
     };
+    loadQuery(tree, projected.aug, q * adim);
+    const leaf = nearestInLeaf(tree, ex?.image ?? null);
+    if (leaf >= 0) consider(leaf);
     if (q > 0 && found[q - 1] >= 0) consider(found[q - 1]);
     if (above > 0 && q >= above && found[q - above] >= 0) consider(found[q - above]);
-    if (bestRow < 0) for (const row of nearLeafRows(tree, projected.aug, q * adim, SEED_ROWS)) if (!excluded(row)) consider(row);
     if (bestRow < 0) {
       open.push(q);
       continue;
@@ -301,7 +309,7 @@ async function treeStage(
     const slack = augSlack(index, qn2) + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
     // Rounded up into float32 for the kernel.
     const limit = (1 + relSum) * (Math.sqrt(best) + slack) ** 2 * (1 + 4 * U);
-    const c = treeCandidates(tree, projected.aug, q * adim, limit, ex?.image ?? null);
+    const c = treeCandidates(tree, limit, ex?.image ?? null);
     if (c === null) {
       open.push(q);
       continue;

@@ -29,6 +29,24 @@ function boxDistance(box: usize, q0: v128, q1: v128): f32 {
   return sum4(f32x4.add(f32x4.mul(e0, e0), f32x4.mul(e1, e1)));
 }
 
+/** The float32 distance of row `r` to the query, or, once a partial sum exceeds `t`, that partial sum. */
+function rowDistance(full: usize, stride: i32, query: usize, r: i32, t: f32): f32 {
+  const row = full + <usize>(r * stride * 4);
+  let s = f32x4.splat(0);
+  let dist: f32 = 0;
+  let d: i32 = 0;
+  while (d < stride) {
+    const end = min(stride, d + CHECK_EVERY);
+    for (; d < end; d += 4) {
+      const diff = f32x4.sub(v128.load(query + <usize>(d << 2)), v128.load(row + <usize>(d << 2)));
+      s = f32x4.add(s, f32x4.mul(diff, diff));
+    }
+    dist = sum4(s);
+    if (dist > t) break;
+  }
+  return dist;
+}
+
 /** Rows `lo .. hi` of a leaf; writes their positions and distances from `count`; −1 when more than `cap`. */
 function leafCandidates(
   blocks: usize,
@@ -60,19 +78,7 @@ function leafCandidates(
       const r = (b << 2) + lane;
       if (((mask >> lane) & 1) == 0 || r >= hi) continue;
       if (load<i32>(source + <usize>(r << 2)) == exclude) continue;
-      const row = full + <usize>(r * stride * 4);
-      let s = f32x4.splat(0);
-      let dist: f32 = 0;
-      let d: i32 = 0;
-      while (d < stride) {
-        const end = min(stride, d + CHECK_EVERY);
-        for (; d < end; d += 4) {
-          const diff = f32x4.sub(v128.load(query + <usize>(d << 2)), v128.load(row + <usize>(d << 2)));
-          s = f32x4.add(s, f32x4.mul(diff, diff));
-        }
-        dist = sum4(s);
-        if (dist > t) break;
-      }
+      const dist = rowDistance(full, stride, query, r, t);
       if (dist > t) continue;
       if (count >= cap) return -1;
       store<i32>(outRows + <usize>(count << 2), r);
@@ -142,4 +148,43 @@ export function candidates(
     if (min(dl, dr) <= t) store<i32>(stack + <usize>(sp++ << 2), near);
   }
   return count;
+}
+
+/**
+ * The position of the row nearest to the query by its float32 distance, among the rows of the
+ * leaf that a descent towards the nearer box reaches, leaving out the rows of `exclude`; −1 when
+ * the leaf holds none. A cheap first upper bound: its exact distance is usually close to the best.
+ */
+export function nearestInLeaf(
+  nodes: usize,
+  boxes: usize,
+  full: usize,
+  stride: i32,
+  source: usize,
+  query: usize,
+  qlow: usize,
+  exclude: i32,
+): i32 {
+  const q0 = v128.load(qlow);
+  const q1 = v128.load(qlow + 16);
+  let node = nodes;
+  let left = load<i32>(node + 8);
+  while (left >= 0) {
+    const right = load<i32>(node + 12);
+    const near = boxDistance(boxes + <usize>(left << 6), q0, q1) <= boxDistance(boxes + <usize>(right << 6), q0, q1) ? left : right;
+    node = nodes + <usize>(near << 4);
+    left = load<i32>(node + 8);
+  }
+  let best: f32 = Infinity;
+  let bestRow: i32 = -1;
+  const hi = load<i32>(node + 4);
+  for (let r = load<i32>(node); r < hi; r++) {
+    if (load<i32>(source + <usize>(r << 2)) == exclude) continue;
+    const dist = rowDistance(full, stride, query, r, best);
+    if (dist < best) {
+      best = dist;
+      bestRow = r;
+    }
+  }
+  return bestRow;
 }
