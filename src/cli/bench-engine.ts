@@ -17,6 +17,7 @@
 import { loadBackbone, prepareImage } from '../backbone/index.js';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
+import { median } from '../common/stats.js';
 import { coreset, createRng, denoise, kernels, search } from '../engine/index.js';
 import { DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import { benchPhotos, type Photo } from './bench-photos.js';
@@ -28,6 +29,8 @@ const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
 
 /** Queries also checked against the plain float64 loop (all of them would take minutes). */
 const REFERENCE_QUERIES = 64;
+/** Timed calls of each search, after a first one that builds the searchers. */
+const SEARCH_RUNS = 5;
 
 export const ENGINE_FEATURES = ['real', 'synthetic'] as const;
 export type EngineFeatures = (typeof ENGINE_FEATURES)[number];
@@ -147,6 +150,18 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; ms: numbe
   return { value, ms: Math.round(performance.now() - t) };
 }
 
+/** Median time of `runs` calls (this VM's timings move by a fifth between calls) and the last value. */
+async function timedMedian<T>(fn: () => Promise<T>, runs: number): Promise<{ value: T; ms: number }> {
+  const times: number[] = [];
+  let value: T | undefined;
+  for (let r = 0; r < runs; r++) {
+    const t = await timed(fn);
+    times.push(t.ms);
+    value = t.value;
+  }
+  return { value: value as T, ms: median(times) };
+}
+
 /** The exact GEMM, the fast search and (on the first queries) the float64 loop on one query photo. */
 async function measureSearch(
   bank: search.SearchBank,
@@ -154,11 +169,11 @@ async function measureSearch(
   patches: number,
   rowLength: number,
 ): Promise<Record<string, number>> {
-  // First calls build the searchers (sessions, projected index); time the second.
+  // First calls build the searchers (sessions, projected index); the median of the next ones is reported.
   await nearestRowsGemm(bank, query, patches);
   await nearestRows(bank, query, patches, { rowLength });
-  const gemm = await timed(() => nearestRowsGemm(bank, query, patches));
-  const fastSearch = await timed(() => nearestRows(bank, query, patches, { rowLength }));
+  const gemm = await timedMedian(() => nearestRowsGemm(bank, query, patches), SEARCH_RUNS);
+  const fastSearch = await timedMedian(() => nearestRows(bank, query, patches, { rowLength }), SEARCH_RUNS);
   let agree = 0;
   for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
   const refQueries = Math.min(REFERENCE_QUERIES, patches);
