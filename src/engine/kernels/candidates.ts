@@ -84,6 +84,8 @@ export interface CandidateTree {
   stride: number;
   /** The source array whose rows `source` holds (null: none, nothing excluded). */
   sourceOf: Int32Array | null;
+  /** `treeCandidates`' answer, `cap` long and reused by every call (no allocation per query). */
+  sorted: { keys: Float64Array; rows: Int32Array; dist: Float32Array };
 }
 
 /** The tree over `rows` rows of `adim` coordinates (`aug`, row-major). */
@@ -174,6 +176,7 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
     at,
     stride,
     sourceOf: null,
+    sorted: { keys: new Float64Array(cap), rows: new Int32Array(cap), dist: new Float32Array(cap) },
   };
 }
 
@@ -194,7 +197,10 @@ export function excludeSource(tree: CandidateTree, sourceImage: Int32Array | nul
 
 export interface Candidates {
   count: number;
-  /** Rows (bank order) and their float32 projected squared distances, `count` of each, nearest first. */
+  /**
+   * Rows (bank order) and their float32 projected squared distances, the first `count` of each,
+   * nearest first; the arrays are the tree's own, overwritten by its next call.
+   */
   rows: Int32Array;
   dist: Float32Array;
 }
@@ -247,12 +253,10 @@ export function treeCandidates(tree: CandidateTree, limit: number, image: number
   if (count < 0) return null;
   // A non-negative float32's bits order as its value does, so one native sort of
   // bits · cap + position (exact in float64: below 2^31 · 2^21) orders the candidates.
-  const keys = new Float64Array(count);
+  const { keys, rows, dist } = tree.sorted;
   const bits = at.outDist / 4;
   for (let i = 0; i < count; i++) keys[i] = i32[bits + i] * tree.cap + i;
-  keys.sort();
-  const rows = new Int32Array(count);
-  const dist = new Float32Array(count);
+  keys.subarray(0, count).sort();
   for (let k = 0; k < count; k++) {
     const i = keys[k] % tree.cap;
     rows[k] = tree.order[i32[at.outRows / 4 + i]];
