@@ -297,10 +297,11 @@ async function treeStage(
       }
     };
     loadQuery(tree, projected.aug, q * adim);
-    const leaf = nearestInLeaf(tree, ex?.image ?? null);
-    if (leaf >= 0) consider(leaf);
-    if (q > 0 && found[q - 1] >= 0) consider(found[q - 1]);
-    if (above > 0 && q >= above && found[q - above] >= 0) consider(found[q - above]);
+    // The seeds (−1: none); each row's exact distance is computed once.
+    const s0 = nearestInLeaf(tree, ex?.image ?? null);
+    const s1 = q > 0 && found[q - 1] !== s0 ? found[q - 1] : -1;
+    const s2 = above > 0 && q >= above && found[q - above] !== s0 && found[q - above] !== s1 ? found[q - above] : -1;
+    for (const row of [s0, s1, s2]) if (row >= 0) consider(row);
     if (bestRow < 0) {
       open.push(q);
       continue;
@@ -318,7 +319,8 @@ async function treeStage(
     for (let i = 0; i < c.count; i++) {
       const root = Math.sqrt(c.dist[i] / (1 + relSum)) - slack;
       if (root > 0 && root * root > best) break;
-      consider(c.rows[i]);
+      const row = c.rows[i];
+      if (row !== s0 && row !== s1 && row !== s2) consider(row);
     }
     out.index[q] = bestRow;
     out.dist2[q] = best;
