@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { appError } from '../../common/errors.js';
 
+/** Coordinates of the tree's boxes. */
 const LOW_DIMS = 8;
 /** Coordinates of the rows' first test in the kernel, with the norm of the others. */
 const BLOCK_DIMS = 16;
@@ -214,7 +215,8 @@ export function loadQuery(tree: CandidateTree, query: Float32Array, qOff: number
   f32[at.qlow / 4 + BLOCK_DIMS] = restNorm(query, qOff, adim);
 }
 
-const excluded = (tree: CandidateTree, image: number | null): number => (image === null || tree.sourceOf === null ? NO_IMAGE : image);
+/** The image whose rows the kernel leaves out: `NO_IMAGE` without one or before `excludeSource`. */
+const kernelImage = (tree: CandidateTree, image: number | null): number => (image === null || tree.sourceOf === null ? NO_IMAGE : image);
 
 /**
  * The row (bank order) nearest to the loaded query by float32 projected distance among the rows
@@ -223,14 +225,14 @@ const excluded = (tree: CandidateTree, image: number | null): number => (image =
  */
 export function nearestInLeaf(tree: CandidateTree, image: number | null): number {
   const { at } = tree;
-  const r = tree.nearestKernel(at.nodes, at.boxes, at.full, tree.stride, at.source, at.query, at.qlow, excluded(tree, image));
+  const r = tree.nearestKernel(at.nodes, at.boxes, at.full, tree.stride, at.source, at.query, at.qlow, kernelImage(tree, image));
   return r < 0 ? -1 : tree.order[r];
 }
 
 /**
  * Every row whose float32 squared distance to the loaded query is at most `limit`, leaving out
  * the rows of `image` (set by `excludeSource`; null: none), nearest first (equal distances in the
- * tree's order); null when there are more than `tree.cap`.
+ * kernel's order); null when there are more than `tree.cap`.
  */
 export function treeCandidates(tree: CandidateTree, limit: number, image: number | null): Candidates | null {
   const { f32, i32, at, stride } = tree;
@@ -245,7 +247,7 @@ export function treeCandidates(tree: CandidateTree, limit: number, image: number
     at.query,
     at.qlow,
     limit,
-    excluded(tree, image),
+    kernelImage(tree, image),
     at.outRows,
     at.outDist,
     tree.cap,
