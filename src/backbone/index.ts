@@ -20,6 +20,13 @@ export interface BackboneOptions {
   verify?: boolean;
   /** Largest batch sent to onnxruntime at once (default 8). */
   maxBatch?: number;
+  /**
+   * Keep onnxruntime's CPU arena (default false). A long-lived session that embeds photo after
+   * photo (an inspection worker) then holds its activations' peak once; without it they go back to
+   * malloc after every run, whose per-thread heaps kept about 50 MB more per worker under a load
+   * of concurrent inspections. A build's session, whose process ends with it, gives them back.
+   */
+  arena?: boolean;
 }
 
 export interface Backbone {
@@ -33,13 +40,13 @@ export interface Backbone {
   close(): Promise<void>;
 }
 
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(threads: number, arena = false): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: false,
+    enableCpuMemArena: arena,
     // Inspection workers and a build share the cores: an idle pool must sleep, not spin against them.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
@@ -128,7 +135,7 @@ export async function loadBackbone(dir: string, opts: BackboneOptions): Promise<
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path.join(dir, manifest.featureModel), sessionOptions(opts.threads));
+    session = await ort.InferenceSession.create(path.join(dir, manifest.featureModel), sessionOptions(opts.threads, opts.arena));
   } catch (err) {
     throw appError('BACKBONE_INVALID', [dir, `onnxruntime could not load ${manifest.featureModel}: ${(err as Error).message}`]);
   }

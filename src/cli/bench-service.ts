@@ -161,7 +161,7 @@ async function startService(env: Record<string, string>): Promise<{ child: Child
   }
 }
 
-/** Backbone alone, in this process and with the service's thread settings: one image, and batches of 8. */
+/** Backbone alone, in this process and with the service's session settings: one image, and batches of 8. */
 async function benchBackbone(photo: Photo): Promise<{ threads: number; batch1Ms: number; batchedImagesPerSecond: number }> {
   const config = loadConfig();
   const threads = inspectThreads(config);
@@ -170,7 +170,7 @@ async function benchBackbone(photo: Photo): Promise<{ threads: number; batch1Ms:
     crop: DEFAULT_LINE_CONFIG.crop,
     maxPixels: config.maxPixels,
   });
-  const one = await loadBackbone(config.backboneDir, { threads, verify: false });
+  const one = await loadBackbone(config.backboneDir, { threads, verify: false, arena: true });
   let batch1Ms: number;
   try {
     await one.embed([prepared]);
@@ -185,7 +185,7 @@ async function benchBackbone(photo: Photo): Promise<{ threads: number; batch1Ms:
     await one.close();
   }
   // Throughput with every onnxruntime thread the service has, in batches of 8.
-  const all = await loadBackbone(config.backboneDir, { threads: config.ortThreads, verify: false, maxBatch: 8 });
+  const all = await loadBackbone(config.backboneDir, { threads: config.ortThreads, verify: false, maxBatch: 8, arena: true });
   let perImage: number;
   try {
     const batch = Array.from({ length: 8 }, () => prepared);

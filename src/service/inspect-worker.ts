@@ -34,7 +34,7 @@ let backbone: Promise<Backbone> | null = null;
 
 function getBackbone(): Promise<Backbone> {
   if (!backbone) {
-    backbone = loadBackbone(data.backboneDir, { threads: data.threads, verify: false });
+    backbone = loadBackbone(data.backboneDir, { threads: data.threads, verify: false, arena: true });
     backbone.catch(() => {
       backbone = null;
     });
