@@ -29,33 +29,24 @@ const FAR = 3.4e38;
 
 const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/candidates.wasm', import.meta.url)));
 
-type NearestKernel = (
-  nodes: number,
-  boxes: number,
-  full: number,
-  stride: number,
-  source: number,
-  query: number,
-  qlow: number,
-  exclude: number,
-) => number;
-
-type Kernel = (
-  nodes: number,
-  boxes: number,
-  stack: number,
-  blocks: number,
-  full: number,
-  stride: number,
-  source: number,
-  query: number,
-  qlow: number,
-  t: number,
-  exclude: number,
-  outRows: number,
-  outDist: number,
-  cap: number,
-) => number;
+/** The kernel's exports (wasm/candidates.as.ts): the layout is set once, the calls carry a query's values. */
+interface KernelExports {
+  layout(
+    nodes: number,
+    boxes: number,
+    stack: number,
+    blocks: number,
+    full: number,
+    stride: number,
+    source: number,
+    query: number,
+    qlow: number,
+    outRows: number,
+    outDist: number,
+  ): void;
+  candidates(t: number, exclude: number, cap: number): number;
+  nearestInLeaf(exclude: number): number;
+}
 
 export interface CandidateTree {
   rows: number;
@@ -65,8 +56,7 @@ export interface CandidateTree {
   order: Int32Array;
   /** The largest number of candidates one query may return. */
   cap: number;
-  kernel: Kernel;
-  nearestKernel: NearestKernel;
+  kernel: KernelExports;
   f32: Float32Array;
   i32: Int32Array;
   /** Byte offsets in the module's memory. */
@@ -150,6 +140,8 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
       },
     },
   });
+  const kernel = instance.exports as unknown as KernelExports;
+  kernel.layout(at.nodes, at.boxes, at.stack, at.blocks, at.full, stride, at.source, at.query, at.qlow, at.outRows, at.outDist);
   const f32 = new Float32Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
   nodes.forEach((n, k) => {
@@ -170,8 +162,7 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
     adim,
     order,
     cap,
-    kernel: instance.exports.candidates as Kernel,
-    nearestKernel: instance.exports.nearestInLeaf as NearestKernel,
+    kernel,
     f32,
     i32,
     at,
@@ -224,8 +215,7 @@ const kernelImage = (tree: CandidateTree, image: number | null): number => (imag
  * that leaf holds none of the others.
  */
 export function nearestInLeaf(tree: CandidateTree, image: number | null): number {
-  const { at } = tree;
-  const r = tree.nearestKernel(at.nodes, at.boxes, at.full, tree.stride, at.source, at.query, at.qlow, kernelImage(tree, image));
+  const r = tree.kernel.nearestInLeaf(kernelImage(tree, image));
   return r < 0 ? -1 : tree.order[r];
 }
 
@@ -235,23 +225,8 @@ export function nearestInLeaf(tree: CandidateTree, image: number | null): number
  * kernel's order); null when there are more than `tree.cap`.
  */
 export function treeCandidates(tree: CandidateTree, limit: number, image: number | null): Candidates | null {
-  const { f32, i32, at, stride } = tree;
-  const count = tree.kernel(
-    at.nodes,
-    at.boxes,
-    at.stack,
-    at.blocks,
-    at.full,
-    stride,
-    at.source,
-    at.query,
-    at.qlow,
-    limit,
-    kernelImage(tree, image),
-    at.outRows,
-    at.outDist,
-    tree.cap,
-  );
+  const { f32, i32, at } = tree;
+  const count = tree.kernel.candidates(limit, kernelImage(tree, image), tree.cap);
   if (count < 0) return null;
   // A non-negative float32's bits order as its value does, so one native sort of
   // bits · cap + position (exact in float64: below 2^31 · 2^21) orders the candidates.

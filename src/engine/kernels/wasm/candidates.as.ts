@@ -18,6 +18,45 @@ const BLOCK_VALUES: i32 = BLOCK_DIMS + 1;
 /** Coordinates between checks of the full distance against `t`. */
 const CHECK_EVERY: i32 = 32;
 
+// The layout of this instance's tree (byte offsets; `stride` floats per row), set once by `layout`.
+let nodes: usize = 0;
+let boxes: usize = 0;
+let stack: usize = 0;
+let blocks: usize = 0;
+let full: usize = 0;
+let stride: i32 = 0;
+let source: usize = 0;
+let query: usize = 0;
+let qlow: usize = 0;
+let outRows: usize = 0;
+let outDist: usize = 0;
+
+export function layout(
+  nodesAt: usize,
+  boxesAt: usize,
+  stackAt: usize,
+  blocksAt: usize,
+  fullAt: usize,
+  rowStride: i32,
+  sourceAt: usize,
+  queryAt: usize,
+  qlowAt: usize,
+  outRowsAt: usize,
+  outDistAt: usize,
+): void {
+  nodes = nodesAt;
+  boxes = boxesAt;
+  stack = stackAt;
+  blocks = blocksAt;
+  full = fullAt;
+  stride = rowStride;
+  source = sourceAt;
+  query = queryAt;
+  qlow = qlowAt;
+  outRows = outRowsAt;
+  outDist = outDistAt;
+}
+
 function sum4(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
@@ -30,7 +69,7 @@ function boxDistance(box: usize, q0: v128, q1: v128): f32 {
 }
 
 /** The float32 distance of row `r` to the query, or, once a partial sum exceeds `t`, that partial sum. */
-function rowDistance(full: usize, stride: i32, query: usize, r: i32, t: f32): f32 {
+function rowDistance(r: i32, t: f32): f32 {
   const row = full + <usize>(r * stride * 4);
   let s = f32x4.splat(0);
   let dist: f32 = 0;
@@ -48,22 +87,7 @@ function rowDistance(full: usize, stride: i32, query: usize, r: i32, t: f32): f3
 }
 
 /** Rows `lo .. hi` of a leaf; writes their positions and distances from `count`; −1 when more than `cap`. */
-function leafCandidates(
-  blocks: usize,
-  full: usize,
-  stride: i32,
-  source: usize,
-  query: usize,
-  qlow: usize,
-  lo: i32,
-  hi: i32,
-  t: f32,
-  exclude: i32,
-  outRows: usize,
-  outDist: usize,
-  count: i32,
-  cap: i32,
-): i32 {
+function leafCandidates(lo: i32, hi: i32, t: f32, exclude: i32, count: i32, cap: i32): i32 {
   const tv = f32x4.splat(t);
   for (let b: i32 = lo >> 2; b < (hi + 3) >> 2; b++) {
     const base = blocks + <usize>(b * BLOCK_VALUES * 16);
@@ -78,7 +102,7 @@ function leafCandidates(
       const r = (b << 2) + lane;
       if (((mask >> lane) & 1) == 0 || r >= hi) continue;
       if (load<i32>(source + <usize>(r << 2)) == exclude) continue;
-      const dist = rowDistance(full, stride, query, r, t);
+      const dist = rowDistance(r, t);
       if (dist > t) continue;
       if (count >= cap) return -1;
       store<i32>(outRows + <usize>(count << 2), r);
@@ -93,22 +117,7 @@ function leafCandidates(
  * Depth first over the tree, the nearer child first, skipping every node whose box is farther than
  * `t`. Returns the number of candidates written, or −1 when there are more than `cap`.
  */
-export function candidates(
-  nodes: usize,
-  boxes: usize,
-  stack: usize,
-  blocks: usize,
-  full: usize,
-  stride: i32,
-  source: usize,
-  query: usize,
-  qlow: usize,
-  t: f32,
-  exclude: i32,
-  outRows: usize,
-  outDist: usize,
-  cap: i32,
-): i32 {
+export function candidates(t: f32, exclude: i32, cap: i32): i32 {
   const q0 = v128.load(qlow);
   const q1 = v128.load(qlow + 16);
   let count: i32 = 0;
@@ -119,22 +128,7 @@ export function candidates(
     const node = nodes + <usize>(load<i32>(stack + <usize>(sp << 2)) << 4);
     const left = load<i32>(node + 8);
     if (left < 0) {
-      count = leafCandidates(
-        blocks,
-        full,
-        stride,
-        source,
-        query,
-        qlow,
-        load<i32>(node),
-        load<i32>(node + 4),
-        t,
-        exclude,
-        outRows,
-        outDist,
-        count,
-        cap,
-      );
+      count = leafCandidates(load<i32>(node), load<i32>(node + 4), t, exclude, count, cap);
       if (count < 0) return -1;
       continue;
     }
@@ -155,16 +149,7 @@ export function candidates(
  * leaf that a descent towards the nearer box reaches, leaving out the rows of `exclude`; −1 when
  * the leaf holds none. A cheap first upper bound: its exact distance is usually close to the best.
  */
-export function nearestInLeaf(
-  nodes: usize,
-  boxes: usize,
-  full: usize,
-  stride: i32,
-  source: usize,
-  query: usize,
-  qlow: usize,
-  exclude: i32,
-): i32 {
+export function nearestInLeaf(exclude: i32): i32 {
   const q0 = v128.load(qlow);
   const q1 = v128.load(qlow + 16);
   let node = nodes;
@@ -180,7 +165,7 @@ export function nearestInLeaf(
   const hi = load<i32>(node + 4);
   for (let r = load<i32>(node); r < hi; r++) {
     if (load<i32>(source + <usize>(r << 2)) == exclude) continue;
-    const dist = rowDistance(full, stride, query, r, best);
+    const dist = rowDistance(r, best);
     if (dist < best) {
       best = dist;
       bestRow = r;
