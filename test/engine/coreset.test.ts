@@ -108,6 +108,13 @@ test('worker threads select the same sequence as the reference', async () => {
   }
 });
 
+test('worker threads agree with the reference over many picks in few dimensions', async () => {
+  // Rows move to groups of the other workers at almost every pick (groups belong to workers by
+  // pick, rows start in ranges); with half the rows removed and the first-pick switch on, too.
+  await bothSelections(clustered(20_000, 3, 11, 0.5, 1200, true), 2);
+  await bothSelections(clustered(20_000, 5, 12, 0, 600), 3);
+});
+
 test('cancellation stops the loop (this thread and workers)', async () => {
   for (const threads of [1, 2]) {
     const input = clustered(25_000, 32, 8, 0.1, 2500);

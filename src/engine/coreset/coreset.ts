@@ -1,17 +1,25 @@
 /**
- * Fast weighted greedy coreset (spec §5) with the same picks as `greedyCoresetReference`. The rows
- * are split into contiguous ranges, one `CoresetPartition` each, run either in this thread (small
- * inputs, tests) or in worker threads over SharedArrayBuffers, where every pick costs one barrier:
- * each worker publishes its local argmax, all merge them the same way (largest δ, lowest index)
- * and update their own rows. Pruning (see `coreset-partition.ts`) leaves 0.2-0.4 % of the N·M
- * distances to compute on real features (more on data of high intrinsic dimension).
+ * Fast weighted greedy coreset (spec §5) with the same picks as `greedyCoresetReference`. Either
+ * one `CoresetPartition` in this thread (small inputs, tests) or one per worker thread over
+ * SharedArrayBuffers, where every pick costs one barrier: each worker publishes its local argmax,
+ * all merge them the same way (largest δ, lowest index) and update the rows they hold (the groups
+ * of every W-th pick, see `partition.ts`). Pruning leaves 0.2-0.4 % of the N·M distances to
+ * compute on real features (more on data of high intrinsic dimension).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { appError } from '../../common/errors.js';
 import { type CoresetInput, squaredNorms } from './metric.js';
-import { type Argmax, type CoresetShared, CoresetPartition, type PartitionCounters } from './partition.js';
+import {
+  type Argmax,
+  BASIS_BLOCK,
+  type CoresetExchange,
+  type CoresetShared,
+  CoresetPartition,
+  newExchange,
+  type PartitionCounters,
+} from './partition.js';
 import { principalSubspace } from '../kernels/linalg.js';
 
 export interface CoresetOptions {
@@ -50,6 +58,7 @@ export interface WorkerSetup {
   /** Two slots (pick parity) × workers × (value, index). */
   results: Float64Array;
   selected: Int32Array;
+  exchange: CoresetExchange;
   count: number;
   dim: number;
   picks: number;
@@ -73,9 +82,13 @@ async function sharedState(input: CoresetInput, norms: Float32Array, basisDim: n
   // Principal directions make the bound tight, largest variance first so its early exit triggers
   // soon; any orthonormal basis keeps it valid. Fixed internal seed: the basis never changes the picks.
   const { basis, k } = await principalSubspace(input.y, input.count, input.dim, basisDim, { seed: 0x5eed, iterations: 12 });
+  // Zero rows pad the basis to whole blocks: they add 0, exactly, to every bound.
+  const padded = Math.ceil(k / BASIS_BLOCK) * BASIS_BLOCK;
+  const rows = new Float64Array(padded * input.dim);
+  rows.set(basis.subarray(0, k * input.dim));
   // Row basis coordinates are stored in float32 (error ≤ u·‖y‖ each); pick coordinates in float64.
   const basisSlack = (Math.sqrt(k) * 1.1 * U + 1e-10) * Math.sqrt(maxNorm);
-  return { input, norms, basis, basisDim: k, eps2: 16 * U * maxNorm, basisSlack };
+  return { input, norms, basis: rows, basisDim: padded, eps2: 16 * U * maxNorm, basisSlack };
 }
 
 /** Largest value, lowest index on ties; ranges without rows report index −1. */
@@ -112,7 +125,9 @@ export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = 
 
 async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): Promise<CoresetResult> {
   const norms = squaredNorms(input.y, input.count, input.dim);
-  const part = new CoresetPartition(await sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM), 0, input.count);
+  const shared = await sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM);
+  const exchange = newExchange(input.count, shared.basisDim, 1, (bytes) => new ArrayBuffer(bytes));
+  const part = new CoresetPartition(shared, exchange, { lo: 0, hi: input.count, id: 0, workers: 1 });
   const selected = new Int32Array(input.picks);
   let lastYield = performance.now();
   for (let t = 0; t < input.picks; t++) {
@@ -147,6 +162,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
   const control = new Int32Array(new SharedArrayBuffer(CTL.LENGTH * 4));
   const results = new Float64Array(new SharedArrayBuffer(2 * workers * 2 * 8));
   const selected = new Int32Array(new SharedArrayBuffer(picks * 4));
+  const exchange = newExchange(count, shared.basisDim, workers, (bytes) => new SharedArrayBuffer(bytes));
   const url = new URL('./worker.js', import.meta.url);
   const threads: Worker[] = [];
   const counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
@@ -175,6 +191,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
         control,
         results,
         selected,
+        exchange,
         count,
         dim,
         picks,

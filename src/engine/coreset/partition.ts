@@ -1,11 +1,19 @@
 /**
- * The fast greedy coreset's state for one contiguous range of rows. Its picks are identical to
+ * The fast greedy coreset's state for one worker. Its picks are identical to
  * `greedyCoresetReference`: it only skips a distance when a bound proves that the reference's
  * `min` would not change, and every distance it does compute uses the same float32 formula
- * (`coreset-metric.ts`), so argmax ties break the same way.
+ * (`metric.ts`), so argmax ties break the same way.
  *
  * Rows are grouped by their *centre*: the pick whose distance is their current δ (δ_n = D(n, centre)
- * bit for bit). For a new pick x, three tests, cheapest first, each a proof that D(n, x) ≥ δ_n:
+ * bit for bit). Group g (the g-th pick) belongs to worker g mod W, whatever rows it holds; each
+ * worker also holds the rows of its own range that have no centre yet. So every pick's work, the
+ * scan over the groups and the sweeps of their rows, is split between the workers, not repeated.
+ * Rows that a pick takes from their group go to the pick's new group: each worker lists its movers
+ * (row, new δ) in the exchange, and after the next barrier the new group's owner gathers them.
+ * The lists are double-buffered by pick parity, so a worker writing pick t + 1's never overwrites
+ * what the owner of pick t's group is still reading.
+ *
+ * For a new pick x, three tests, cheapest first, each a proof that D(n, x) ≥ δ_n:
  *  1. group: ‖x − c‖ ≥ 2·r (+ margin), r = the group's largest δ, by the triangle inequality. ‖x − c‖
  *     is bounded from below by the distance of the projections on a few principal directions (an
  *     orthonormal basis can only shorten a vector), then, if that is not enough, computed exactly
@@ -21,23 +29,45 @@
  * u·(‖a‖² + ‖b‖²)), and the final sqrt/rounding adds a relative 2u. So D(n, x) ≥ δ_n holds as soon as
  * the true a = ‖y_n − x‖ has a² ≥ δ²(1 + 2.1u) + ε² (test 3). For tests 1-2: with b = true ‖y_n − c‖,
  * b² ≤ δ²(1 + 2.1u) + ε², and a ≥ ‖x − c‖ − b, so ‖x − c‖² ≥ 4·δ²·(1 + 1e−6) + 4·ε² suffices.
- * Basis coordinates carry float32 rounding (rows) or float64 rounding (picks); `basisSlack` = s
- * bounds the resulting error of a basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6
- * turns "A − s ≥ bound" into a test on A² without a square root.
+ * The centre distance is a float64 sum of exact squares (float32 differences), within a relative
+ * 128·2⁻⁵³ of the true one, far inside the 1e−12 it is shrunk by. Basis coordinates carry float32
+ * rounding (rows) or float64 rounding (picks); `basisSlack` = s bounds the resulting error of a
+ * basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6 turns "A − s ≥ bound" into a
+ * test on A² without a square root. The basis sums run four terms at a time (any order of a sum
+ * of squares only moves its last bits, far inside those margins).
  */
 import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
-/** Everything the partitions share (read-only). */
+/** Everything the workers share (read-only). */
 export interface CoresetShared {
   input: CoresetInput;
   norms: Float32Array;
-  /** Orthonormal rows (`basisDim × dim`, float64) for the cheap lower bounds. */
+  /** Orthonormal rows, padded with zero rows to a multiple of `BASIS_BLOCK` (`basisDim × dim`, float64), for the cheap lower bounds. */
   basis: Float64Array;
   basisDim: number;
   /** ε² of the header comment. */
   eps2: number;
   /** Absolute error bound of a distance between basis coordinates (float32 rows included). */
   basisSlack: number;
+}
+
+/** What the workers hand each other (SharedArrayBuffers between threads). */
+export interface CoresetExchange {
+  /** Every row's basis coordinates (`count × basisDim`); each worker fills its own range first. */
+  coords: Float32Array;
+  /** Movers of a pick: slot (parity·W + w) holds worker w's, `count` entries each. */
+  moverRows: Int32Array;
+  moverDeltas: Float32Array;
+  /** Movers per slot. */
+  moverCounts: Int32Array;
+}
+
+/** This worker's rows without a centre (`lo .. hi − 1`), its index and the number of workers. */
+export interface PartitionRange {
+  lo: number;
+  hi: number;
+  id: number;
+  workers: number;
 }
 
 export interface Argmax {
@@ -52,6 +82,20 @@ export interface PartitionCounters {
   centreDistances: number;
 }
 
+export function newExchange(count: number, basisDim: number, workers: number, memory: (bytes: number) => ArrayBufferLike): CoresetExchange {
+  return {
+    coords: new Float32Array(memory(count * basisDim * 4)),
+    moverRows: new Int32Array(memory(2 * workers * count * 4)),
+    moverDeltas: new Float32Array(memory(2 * workers * count * 4)),
+    moverCounts: new Int32Array(memory(2 * workers * 4)),
+  };
+}
+
+/** Basis coordinates of a pick that the group scan reads first, packed: 64 bytes, one cache line. */
+const HEAD = 8;
+/** `basisDim` is a multiple of this: the head, then blocks of four. */
+export const BASIS_BLOCK = HEAD;
+
 /** Test 1/2 threshold on a lower bound of ‖x − c‖²: proves a row with δ = r cannot change. */
 function triangleThreshold(r: number, eps2: number): number {
   return 4.000004 * r * r + 4 * eps2;
@@ -60,8 +104,7 @@ function triangleThreshold(r: number, eps2: number): number {
 /**
  * One group's rows, stored contiguously (row index, δ, basis coordinates) so that the sweep's tests
  * stream through memory; only the rows that survive them are read from the scattered input. The
- * row count lives in the partition's `size` array, which the scan over all groups reads without
- * touching these objects.
+ * row count lives in the partition's `size` array.
  */
 interface Group {
   rows: Int32Array;
@@ -73,66 +116,100 @@ function newGroup(capacity: number, basisDim: number): Group {
   return { rows: new Int32Array(capacity), deltas: new Float32Array(capacity), coords: new Float32Array(capacity * basisDim) };
 }
 
+/** Basis coordinates of rows `lo .. hi − 1` into `coords` (four basis rows per pass over a row). */
+function projectRange(shared: CoresetShared, coords: Float32Array, lo: number, hi: number): void {
+  const { input, basis, basisDim } = shared;
+  const { y, dim } = input;
+  for (let n = lo; n < hi; n++) {
+    const yr = n * dim;
+    for (let i = 0; i < basisDim; i += 4) {
+      const b0 = i * dim;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
+      for (let k = 0; k < dim; k++) {
+        const v = y[yr + k];
+        s0 += basis[b0 + k] * v;
+        s1 += basis[b0 + dim + k] * v;
+        s2 += basis[b0 + 2 * dim + k] * v;
+        s3 += basis[b0 + 3 * dim + k] * v;
+      }
+      coords[n * basisDim + i] = s0;
+      coords[n * basisDim + i + 1] = s1;
+      coords[n * basisDim + i + 2] = s2;
+      coords[n * basisDim + i + 3] = s3;
+    }
+  }
+}
+
 export class CoresetPartition {
   readonly counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
-  /** Group g < picks belongs to pick g; group `picks` holds the rows without a centre yet. */
+  /** Group g < picks belongs to pick g (used when this worker owns it); group `picks` holds this range's rows without a centre. */
   private readonly groups: Group[];
   private readonly size: Int32Array;
   private readonly maxDelta: Float64Array;
   private readonly maxIndex: Int32Array;
   /** Skip group g when a lower bound L of ‖x − c_g‖ has L² ≥ exactThreshold[g]. */
   private readonly exactThreshold: Float64Array;
-  /** The same test on the squared basis distance, slack included. */
+  /** The same test on the squared basis distance, slack included; −1 for an empty group. */
   private readonly basisThreshold: Float64Array;
-  /** The picks' rows and basis coordinates, copied in pick order (the scan reads them in order). */
+  /** The picks' rows and basis coordinates, in pick order; the first `HEAD` coordinates also packed apart for the scan. */
   private readonly centreRows: Float32Array;
   private readonly centreBasis: Float64Array;
-  /** The new pick's group as it fills. */
-  private readonly incoming: Group;
-  private incomingSize = 0;
-  /** Rows whose distance to the new pick must be computed (padded to a multiple of 4). */
+  private readonly centreHead: Float64Array;
+  /** Rows whose distance to the new pick must be computed (padded to a multiple of 4), and their slots in the group. */
   private readonly pending: Int32Array;
+  private readonly pendingAt: Int32Array;
   private readonly distances: Float32Array;
   private picked = 0;
+  /** This worker's movers of the last pick, and the largest δ among them (lowest row on ties). */
+  private moved = 0;
+  private movedBest = -1;
+  private movedBestIndex = 0;
 
   constructor(
     private readonly shared: CoresetShared,
-    private readonly lo: number,
-    private readonly hi: number,
+    private readonly exchange: CoresetExchange,
+    private readonly range: PartitionRange,
   ) {
-    const { input, norms, basisDim } = shared;
-    const count = hi - lo;
+    const { input, basisDim } = shared;
+    const { lo, hi } = range;
     const groups = input.picks + 1;
     this.groups = Array.from({ length: groups }, () => newGroup(0, basisDim));
     this.size = new Int32Array(groups);
     this.maxDelta = new Float64Array(groups).fill(-1);
     this.maxIndex = new Int32Array(groups);
     this.exactThreshold = new Float64Array(groups);
-    this.basisThreshold = new Float64Array(groups);
+    this.basisThreshold = new Float64Array(groups).fill(-1);
     this.centreRows = new Float32Array(input.picks * input.dim);
     this.centreBasis = new Float64Array(input.picks * basisDim);
-    this.incoming = newGroup(count, basisDim);
-    this.pending = new Int32Array(count + 4);
-    this.distances = new Float32Array(count + 4);
-    const start = startDistances(input, norms, lo, hi);
-    const none = newGroup(count, basisDim);
+    this.centreHead = new Float64Array(input.picks * HEAD);
+    // A group may gather rows of every range.
+    this.pending = new Int32Array(input.count + 4);
+    this.pendingAt = new Int32Array(input.count + 4);
+    this.distances = new Float32Array(input.count + 4);
+    projectRange(shared, exchange.coords, lo, hi);
+    const start = startDistances(input, shared.norms, lo, hi);
+    const none = newGroup(hi - lo, basisDim);
     let size = 0;
     for (let n = lo; n < hi; n++) {
       if (input.firstPickRespectsMask && input.keep[n] === 0) continue;
       none.rows[size] = n;
       none.deltas[size] = start[n - lo];
-      this.project(n, none.coords, size * basisDim);
+      none.coords.set(exchange.coords.subarray(n * basisDim, (n + 1) * basisDim), size * basisDim);
       size++;
     }
     this.setGroup(input.picks, none, size);
   }
 
-  /** Largest δ in this range, lowest row index on ties (all δ = 0: the first row; no rows: index −1). */
+  /** Largest δ this worker holds, lowest row index on ties (all δ = 0: the range's first row; no rows: index −1). */
   argmax(): Argmax {
     const none = this.shared.input.picks;
+    const { id, workers, lo, hi } = this.range;
     let value = this.size[none] > 0 ? this.maxDelta[none] : -1;
     let index = this.maxIndex[none];
-    for (let g = 0; g < this.picked; g++) {
+    for (let g = id; g < this.picked; g += workers) {
       if (this.size[g] === 0) continue;
       const v = this.maxDelta[g];
       if (v > value || (v === value && this.maxIndex[g] < index)) {
@@ -140,63 +217,120 @@ export class CoresetPartition {
         index = this.maxIndex[g];
       }
     }
-    if (value <= 0 && this.hi > this.lo) return { value: 0, index: this.lo };
+    // The last pick's movers, not gathered into its group yet.
+    if (this.moved > 0 && (this.movedBest > value || (this.movedBest === value && this.movedBestIndex < index))) {
+      value = this.movedBest;
+      index = this.movedBestIndex;
+    }
+    if (value <= 0 && hi > lo) return { value: 0, index: lo };
     return { value, index };
   }
 
-  /** Applies the next pick, row `x`, to every row of the range. */
+  /**
+   * Applies the next pick, row `x`, to every row this worker holds. Every worker must have
+   * finished the previous pick's `update` (a barrier) before any starts this one.
+   */
   update(x: number): void {
     const { input, basisDim } = this.shared;
     const { y, dim } = input;
-    const { centreRows, centreBasis } = this;
+    const { centreRows, centreBasis, centreHead, basisThreshold, exactThreshold } = this;
+    const { id, workers } = this.range;
     const t = this.picked++;
+    if (t > 0 && (t - 1) % workers === id) this.gather(t - 1);
     centreRows.set(y.subarray(x * dim, (x + 1) * dim), t * dim);
-    const coords = new Float64Array(basisDim);
-    this.project(x, coords, 0);
-    centreBasis.set(coords, t * basisDim);
     const zx = t * basisDim;
+    this.projectPick(x, zx);
+    centreHead.set(centreBasis.subarray(zx, zx + HEAD), t * HEAD);
+    const [x0, x1, x2, x3, x4, x5, x6, x7] = centreHead.subarray(t * HEAD, (t + 1) * HEAD);
     const xr = t * dim;
-    this.incomingSize = 0;
-    for (let g = 0; g < t; g++) {
-      if (this.size[g] === 0) continue;
-      // Cheap bound first, with early exit: partial sums only grow.
-      const limit = this.basisThreshold[g];
+    this.moved = 0;
+    this.movedBest = -1;
+    this.movedBestIndex = 0;
+    for (let g = id; g < t; g += workers) {
+      // Cheap bound first: the first eight directions (one cache line per group), then four at a
+      // time with early exit: partial sums only grow.
+      const limit = basisThreshold[g];
+      const h = g * HEAD;
+      const v0 = x0 - centreHead[h];
+      const v1 = x1 - centreHead[h + 1];
+      const v2 = x2 - centreHead[h + 2];
+      const v3 = x3 - centreHead[h + 3];
+      const v4 = x4 - centreHead[h + 4];
+      const v5 = x5 - centreHead[h + 5];
+      const v6 = x6 - centreHead[h + 6];
+      const v7 = x7 - centreHead[h + 7];
+      let lb = v0 * v0 + v1 * v1 + (v2 * v2 + v3 * v3) + (v4 * v4 + v5 * v5 + (v6 * v6 + v7 * v7));
+      if (lb >= limit) continue;
       const zg = g * basisDim;
-      let lb = 0;
-      for (let i = 0; i < basisDim && lb < limit; i++) {
-        const u = centreBasis[zx + i] - centreBasis[zg + i];
-        lb += u * u;
+      for (let i = HEAD; i < basisDim && lb < limit; i += 4) {
+        const u0 = centreBasis[zx + i] - centreBasis[zg + i];
+        const u1 = centreBasis[zx + i + 1] - centreBasis[zg + i + 1];
+        const u2 = centreBasis[zx + i + 2] - centreBasis[zg + i + 2];
+        const u3 = centreBasis[zx + i + 3] - centreBasis[zg + i + 3];
+        lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
       }
       if (lb >= limit) continue;
       this.counters.centreDistances++;
       const gr = g * dim;
-      let exact = 0;
-      for (let k = 0; k < dim; k++) {
-        const u = centreRows[xr + k] - centreRows[gr + k];
-        exact += u * u;
+      let e0 = 0,
+        e1 = 0,
+        e2 = 0,
+        e3 = 0;
+      let k = 0;
+      for (; k + 3 < dim; k += 4) {
+        const u0 = centreRows[xr + k] - centreRows[gr + k];
+        const u1 = centreRows[xr + k + 1] - centreRows[gr + k + 1];
+        const u2 = centreRows[xr + k + 2] - centreRows[gr + k + 2];
+        const u3 = centreRows[xr + k + 3] - centreRows[gr + k + 3];
+        e0 += u0 * u0;
+        e1 += u1 * u1;
+        e2 += u2 * u2;
+        e3 += u3 * u3;
       }
-      const lower = exact * (1 - 1e-12);
-      if (lower >= this.exactThreshold[g]) continue;
+      for (; k < dim; k++) {
+        const u = centreRows[xr + k] - centreRows[gr + k];
+        e0 += u * u;
+      }
+      const lower = (e0 + e1 + (e2 + e3)) * (1 - 1e-12);
+      if (lower >= exactThreshold[g]) continue;
       this.sweep(g, x, t, lower);
     }
     this.sweep(input.picks, x, t, -1);
-    const { incoming, incomingSize: size } = this;
-    this.setGroup(
-      t,
-      { rows: incoming.rows.slice(0, size), deltas: incoming.deltas.slice(0, size), coords: incoming.coords.slice(0, size * basisDim) },
-      size,
-    );
+    this.exchange.moverCounts[(t & 1) * workers + id] = this.moved;
+  }
+
+  /** The movers every worker listed for pick `t` become its group (this worker owns it). */
+  private gather(t: number): void {
+    const { input, basisDim } = this.shared;
+    const { coords, moverRows, moverDeltas, moverCounts } = this.exchange;
+    const { workers } = this.range;
+    const first = (t & 1) * workers;
+    let total = 0;
+    for (let w = 0; w < workers; w++) total += moverCounts[first + w];
+    const group = newGroup(total, basisDim);
+    let i = 0;
+    for (let w = 0; w < workers; w++) {
+      const off = (first + w) * input.count;
+      for (let j = 0, c = moverCounts[first + w]; j < c; j++, i++) {
+        const n = moverRows[off + j];
+        group.rows[i] = n;
+        group.deltas[i] = moverDeltas[off + j];
+        for (let k = 0; k < basisDim; k++) group.coords[i * basisDim + k] = coords[n * basisDim + k];
+      }
+    }
+    this.setGroup(t, group, total);
   }
 
   /**
-   * Updates the rows of group `g` against pick `x` (ordinal `t`); rows whose δ drops move to the
-   * incoming group. `lower` bounds ‖x − c_g‖² from below (−1: unknown). Two passes: collect the
-   * rows no bound settles, compute their distances four at a time, then apply.
+   * Updates the rows of group `g` against pick `x` (ordinal `t`); rows whose δ drops are listed as
+   * movers. `lower` bounds ‖x − c_g‖² from below (−1: unknown). Two passes: collect the rows no
+   * bound settles, compute their distances four at a time, then (if any row moves) apply.
    */
   private sweep(g: number, x: number, t: number, lower: number): void {
     const { input, norms, eps2, basisDim, basisSlack } = this.shared;
-    const { y, dim, keep } = input;
-    const { pending, distances, centreBasis, incoming } = this;
+    const { y, dim, keep, count: rowCount } = input;
+    const { pending, pendingAt, distances, centreBasis } = this;
+    const { moverRows, moverDeltas } = this.exchange;
     const group = this.groups[g];
     const { rows, deltas, coords } = group;
     const size = this.size[g];
@@ -210,40 +344,56 @@ export class CoresetPartition {
       const limit = (dn * dn * (1 + 1e-6) + eps2 + slack2) / (1 - 1e-6);
       const zn = m * basisDim;
       let lb = 0;
-      for (let i = 0; i < basisDim && lb < limit; i++) {
-        const u = coords[zn + i] - centreBasis[zx + i];
-        lb += u * u;
+      for (let i = 0; i < basisDim && lb < limit; i += 4) {
+        const u0 = coords[zn + i] - centreBasis[zx + i];
+        const u1 = coords[zn + i + 1] - centreBasis[zx + i + 1];
+        const u2 = coords[zn + i + 2] - centreBasis[zx + i + 2];
+        const u3 = coords[zn + i + 3] - centreBasis[zx + i + 3];
+        lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
       }
-      if (lb < limit) pending[count++] = rows[m];
+      if (lb < limit) {
+        pendingAt[count] = m;
+        pending[count++] = rows[m];
+      }
     }
     if (count > 0) {
       for (let i = count; i % 4 !== 0; i++) pending[i] = pending[count - 1];
       for (let i = 0; i < count; i += 4) coresetDistances4(y, norms, pending, i, y, x, norms[x], dim, distances);
       this.counters.pointDistances += count;
     }
+    // Removed rows only ever sit in a no-centre group, before the first pick (δ = κ·D = 0): that
+    // group is always compacted. Any other stays as it is unless a row moves.
+    if (g !== input.picks) {
+      let moves = false;
+      for (let i = 0; i < count && !moves; i++) moves = distances[i] < deltas[pendingAt[i]];
+      if (!moves) return;
+    }
+    const out = ((t & 1) * this.range.workers + this.range.id) * rowCount;
     let kept = 0;
     let next = 0;
     let best = -1;
     let bestIndex = 0;
     for (let m = 0; m < size; m++) {
       const n = rows[m];
-      // Removed rows only ever sit in the no-centre group, before the first pick: δ = κ·D = 0.
       if (keep[n] === 0) continue;
       const dn = deltas[m];
-      if (next < count && pending[next] === n) {
+      if (next < count && pendingAt[next] === m) {
         const d = distances[next++];
         if (d < dn) {
-          const i = this.incomingSize++;
-          incoming.rows[i] = n;
-          incoming.deltas[i] = d;
-          incoming.coords.set(coords.subarray(m * basisDim, (m + 1) * basisDim), i * basisDim);
+          moverRows[out + this.moved] = n;
+          moverDeltas[out + this.moved] = d;
+          this.moved++;
+          if (d > this.movedBest || (d === this.movedBest && n < this.movedBestIndex)) {
+            this.movedBest = d;
+            this.movedBestIndex = n;
+          }
           continue;
         }
       }
       if (kept !== m) {
         rows[kept] = n;
         deltas[kept] = dn;
-        coords.copyWithin(kept * basisDim, m * basisDim, (m + 1) * basisDim);
+        for (let k = 0, a = kept * basisDim, b = m * basisDim; k < basisDim; k++) coords[a + k] = coords[b + k];
       }
       kept++;
       if (dn > best || (dn === best && n < bestIndex)) {
@@ -258,14 +408,14 @@ export class CoresetPartition {
     this.setStats(g, best, bestIndex);
   }
 
-  /** Basis coordinates of row `n` into `out[at ..]`. */
-  private project(n: number, out: Float32Array | Float64Array, at: number): void {
+  /** Basis coordinates of pick row `x` in float64 into `centreBasis[at ..]`. */
+  private projectPick(x: number, at: number): void {
     const { input, basis, basisDim } = this.shared;
     const { y, dim } = input;
     for (let i = 0; i < basisDim; i++) {
       let s = 0;
-      for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[n * dim + k];
-      out[at + i] = s;
+      for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[x * dim + k];
+      this.centreBasis[at + i] = s;
     }
   }
 
@@ -291,6 +441,7 @@ export class CoresetPartition {
     this.maxIndex[g] = bestIndex;
     const exact = triangleThreshold(Math.max(best, 0), eps2);
     this.exactThreshold[g] = exact;
-    this.basisThreshold[g] = (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
+    // An empty group (best = −1) never passes: every squared distance is ≥ 0 > −1.
+    this.basisThreshold[g] = best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Worker side of `coreset.ts`: one `CoresetPartition` over rows `lo .. hi − 1`, in lockstep with the
- * other workers through a barrier per pick. Results are double-buffered by pick parity, so a fast
+ * Worker side of `coreset.ts`: one `CoresetPartition` (the rows `lo .. hi − 1` until they find a
+ * centre, then the groups of every W-th pick), in lockstep with the other workers through a
+ * barrier per pick. Results are double-buffered by pick parity, so a fast
  * worker writing pick t + 1 never overwrites what a slow one is still reading for pick t.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -46,8 +47,8 @@ function run(setup: WorkerSetup): void {
   };
   const part = new CoresetPartition(
     { input, norms: setup.norms, basis: setup.basis, basisDim: setup.basisDim, eps2: setup.eps2, basisSlack: setup.basisSlack },
-    setup.lo,
-    setup.hi,
+    setup.exchange,
+    { lo: setup.lo, hi: setup.hi, id, workers },
   );
   const progressEvery = Math.max(1, Math.floor(picks / 100));
   const local: Argmax[] = Array.from({ length: workers }, () => ({ value: 0, index: -1 }));
