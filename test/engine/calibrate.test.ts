@@ -10,6 +10,7 @@ import {
   fitGumbel,
   gumbelQuantile,
   robustSpread,
+  scoreLeaveOneOut,
   SPEC_DECISION_RULES,
   suspectReport,
   tailThreshold,
@@ -132,6 +133,53 @@ test('softpatch+: regions of the decision map are non-empty exactly when the ima
   assert.deepEqual(anomalyRegions(map, 16, 16, geometry, ps.imageScore), []);
   // A flat map carries no location: the whole frame takes the image score.
   assert.deepEqual([...decisionMap(new Float32Array(4), 2)], [2, 2, 2, 2]);
+});
+
+test('leave-one-out: a second lane scores every photo as one lane does; a photo that cannot be read stops the pass', async () => {
+  const rng = createRng(5);
+  const g = { h: 4, w: 4 };
+  const dim = 24;
+  const photos = 20;
+  const images = Array.from({ length: photos }, () => Float32Array.from({ length: 16 * dim }, () => rng.next()));
+  // Every other patch of every photo, so that each photo has rows of its own to leave out.
+  const rows: number[][] = [];
+  const sources: number[] = [];
+  images.forEach((image, b) => {
+    for (let p = 0; p < 16; p += 2) {
+      rows.push([...image.subarray(p * dim, (p + 1) * dim)]);
+      sources.push(b);
+    }
+  });
+  const bankSet: BankSet = {
+    method: 'softpatch',
+    grid: g,
+    cls: bankOf(
+      rows,
+      rows.map((_, i) => 1 + (i % 3) / 10),
+      sources,
+    ),
+    seg: null,
+  };
+  const features = featuresInMemory(images, g, dim);
+  const base = { bankSet, features, mapSize: { h: 16, w: 16 }, blurSigma: 1 };
+  const one = await scoreLeaveOneOut({ ...base, threads: 1 });
+  const done: number[] = [];
+  const two = await scoreLeaveOneOut({ ...base, threads: 2, onProgress: (d, total) => done.push(d, total) });
+  assert.deepEqual(two.scores, one.scores);
+  assert.equal(two.pixelMedian, one.pixelMedian);
+  assert.ok(
+    one.scores.every((s) => s > 0),
+    'no photo found its own rows',
+  );
+  assert.deepEqual(done, Array.from({ length: photos }, (_, i) => [i + 1, photos]).flat());
+  const unreadable = {
+    ...features,
+    read: async (b: number, v?: number) => {
+      if (b === 13) throw new Error('photo 13 is gone');
+      return features.read(b, v);
+    },
+  };
+  await assert.rejects(scoreLeaveOneOut({ ...base, features: unreadable, threads: 2 }), /photo 13 is gone/);
 });
 
 test('excludeSuspects: the bank is chosen again without any patch of a suspect; a test photo with its defect scores high', async () => {

@@ -7,12 +7,10 @@ export {
   calibrateFrom,
   decide,
   DEFAULT_FALSE_ALARM_RATE,
-  scoreLeaveOneOut,
   SPEC_DECISION_RULES,
   THRESHOLD_RULES,
   type Calibration,
   type CalibrationInput,
-  type LeaveOneOutScores,
   type Decision,
   type DecisionRules,
   type ThresholdRule,
@@ -31,3 +29,4 @@ export {
   type SuspectReport,
 } from './suspects.js';
 export { bestF1Threshold, pointAt, recallThreshold, type LabelledScores, type ThresholdPoint } from './labelled.js';
+export { scoreLeaveOneOut, type LeaveOneOutInput, type LeaveOneOutScores } from './leave-one-out.js';

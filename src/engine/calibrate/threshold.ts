@@ -7,11 +7,9 @@
  * (`Decision.leftOut`), the photos are scored again against it, and the threshold is fitted to
  * those scores.
  */
-import { anomalyMap, decisionMap } from '../score/map.js';
-import { createBankSearchers, releaseBankSearchers, scorePatches } from '../score/score.js';
 import { appError } from '../../common/errors.js';
-import type { Bank, BankSet, NoiseEntry, TrainingFeatures } from '../types.js';
-import { median } from '../../common/stats.js';
+import type { BankSet, NoiseEntry, TrainingFeatures } from '../types.js';
+import { type LeaveOneOutScores, scoreLeaveOneOut } from './leave-one-out.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
 import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectFence, type SuspectReport, suspectReport } from './suspects.js';
 import { type TailThreshold, tailThreshold } from './tail.js';
@@ -147,62 +145,13 @@ export interface CalibrationInput {
   blurSigma: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /** onnxruntime threads of the search (engine default when absent). */
+  /** Threads of the leave-one-out passes (engine default when absent): two or more run two lanes (`leave-one-out.ts`). */
   threads?: number;
   /**
    * The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for
    * `excludeSuspects`. It reports its own steps (the coreset's picks), counted in the calibration's.
    */
   rebuild?: (without: ReadonlySet<number>, onProgress: (done: number, total: number) => void) => Promise<BankSet>;
-}
-
-/** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
-function soleSource(bank: Bank | null): number {
-  if (!bank || bank.rows === 0) return -1;
-  const first = bank.sourceImage[0];
-  for (let r = 1; r < bank.rows; r++) if (bank.sourceImage[r] !== first) return -1;
-  return first;
-}
-
-export interface LeaveOneOutScores {
-  scores: number[];
-  pixelMedian: number;
-  /**
-   * Images a tiny bank holds all its rows of: they cannot be left out of it, so they were scored
-   * against the whole bank and must stay out of the threshold, like suspects.
-   */
-  notLeftOut: number[];
-}
-
-/** Training images whose maps estimate the median pixel score (the colour scale's low end). */
-const PIXEL_MEDIAN_IMAGES = 32;
-
-/** Leave-one-image-out image score of every training image and the median pixel score. */
-export async function scoreLeaveOneOut(input: Omit<CalibrationInput, 'noise' | 'rules'>): Promise<LeaveOneOutScores> {
-  const { bankSet, features, mapSize } = input;
-  const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
-  const scores: number[] = [];
-  const pixelMedians: number[] = [];
-  const pixelStride = Math.max(1, Math.ceil(features.count / PIXEL_MEDIAN_IMAGES));
-  // One search structure for all B images (building one per call would dominate the cost).
-  const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
-  try {
-    for (let b = 0; b < features.count; b++) {
-      input.signal?.throwIfAborted();
-      const r = await scorePatches(bankSet, await features.read(b), owners.has(b) ? { searchers } : { excludeImage: b, searchers });
-      scores.push(r.imageScore);
-      // The median of all pixel scores (of the decision map, the scale inspections draw) is
-      // estimated as the median of per-image medians, over evenly spaced images: it only sets the
-      // colour scale, and the full-size map of every image cost a third of the calibration.
-      if (b % pixelStride === 0) {
-        pixelMedians.push(median(decisionMap(anomalyMap(r.mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), r.imageScore)));
-      }
-      input.onProgress?.(b + 1, features.count);
-    }
-  } finally {
-    releaseBankSearchers(searchers);
-  }
-  return { scores, pixelMedian: median(pixelMedians), notLeftOut: [...owners].sort((x, y) => x - y) };
 }
 
 /**

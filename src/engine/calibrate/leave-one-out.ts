@@ -1,0 +1,207 @@
+/**
+ * Leave-one-image-out scores of the training photos (guide §3): each photo against the bank with
+ * its own rows excluded. With two or more threads a second lane (a worker thread with its own
+ * searchers over the same index and, in shared memory, the same bank) scores photos alongside
+ * this thread; each lane takes the next photo when it finishes one. A photo's score does not
+ * depend on the lane that computed it.
+ */
+import { Worker } from 'node:worker_threads';
+import { AppError, appError } from '../../common/errors.js';
+import { median } from '../../common/stats.js';
+import { anomalyMap, decisionMap } from '../score/map.js';
+import {
+  type BankSearchIndexes,
+  bankSearchIndexes,
+  createBankSearchers,
+  releaseBankSearchers,
+  scorePatches,
+  type ScoreOptions,
+} from '../score/score.js';
+import type { Bank, BankSet, TrainingFeatures } from '../types.js';
+
+export interface LeaveOneOutInput {
+  bankSet: BankSet;
+  /** Training features in build order (the bank's source image indices refer to these). */
+  features: TrainingFeatures;
+  /** Map resolution (the crop) and blur of spec §6. */
+  mapSize: { h: number; w: number };
+  blurSigma: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  /** Threads of the pass (engine default when absent): two or more give it a second lane. */
+  threads?: number;
+}
+
+export interface LeaveOneOutScores {
+  scores: number[];
+  pixelMedian: number;
+  /**
+   * Images a tiny bank holds all its rows of: they cannot be left out of it, so they were scored
+   * against the whole bank and must stay out of the threshold, like suspects.
+   */
+  notLeftOut: number[];
+}
+
+/** Training images whose maps estimate the median pixel score (the colour scale's low end). */
+const PIXEL_MEDIAN_IMAGES = 32;
+/** Below this many photos a second lane (a thread, its own search tree) costs more than it saves. */
+const MIN_PHOTOS_FOR_LANE = 16;
+/** Requests the second lane holds at once. */
+const LANE_DEPTH = 2;
+
+/** What the second lane is started with. */
+export interface LaneSetup {
+  bankSet: BankSet;
+  index: BankSearchIndexes | null;
+  threads: number;
+}
+
+export interface LaneRequest {
+  query: Float32Array;
+  excludeImage: number | null;
+  wantMap: boolean;
+}
+
+export type LaneReply =
+  | { ok: true; imageScore: number; mapScores: Float32Array | null }
+  | { ok: false; error: { code: string; status: number; message: string } };
+
+/** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
+function soleSource(bank: Bank | null): number {
+  if (!bank || bank.rows === 0) return -1;
+  const first = bank.sourceImage[0];
+  for (let r = 1; r < bank.rows; r++) if (bank.sourceImage[r] !== first) return -1;
+  return first;
+}
+
+/** A bank whose arrays live in shared memory, so that the lane reads the same copy. */
+function sharedBank(bank: Bank): Bank {
+  const share = <T extends Float32Array | Int32Array>(a: T, make: (b: SharedArrayBuffer) => T): T => {
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    const s = make(new SharedArrayBuffer(a.byteLength));
+    s.set(a as never);
+    return s;
+  };
+  return {
+    ...bank,
+    features: share(bank.features, (b) => new Float32Array(b)),
+    weights: share(bank.weights, (b) => new Float32Array(b)),
+    sourceImage: share(bank.sourceImage, (b) => new Int32Array(b)),
+  };
+}
+
+/**
+ * The worker thread of the second lane. It answers requests in order, one at a time; the host
+ * keeps `LANE_DEPTH` in flight, so that the next photo is there when one is done even while this
+ * thread is busy with its own search.
+ */
+class Lane {
+  private readonly worker: Worker;
+  private readonly waiting: { resolve: (r: LaneReply) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | null = null;
+
+  constructor(setup: LaneSetup) {
+    this.worker = new Worker(new URL('./leave-one-out-worker.js', import.meta.url), { workerData: setup });
+    this.worker.on('message', (reply: LaneReply) => this.waiting.shift()?.resolve(reply));
+    this.worker.on('error', (err) => this.fail(appError('INTERNAL', [`leave-one-out worker failed: ${err.message}`])));
+    this.worker.on('exit', (code) => this.fail(appError('INTERNAL', [`leave-one-out worker exited with code ${code}`])));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+
+  async score(request: LaneRequest): Promise<{ imageScore: number; mapScores: Float32Array | null }> {
+    if (this.failure) throw this.failure;
+    const reply = await new Promise<LaneReply>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(request);
+    });
+    if (!reply.ok) throw new AppError({ ...reply.error, message: '%s' }, [reply.error.message]);
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
+/** Leave-one-image-out image score of every training image and the median pixel score. */
+export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOneOutScores> {
+  const { features, mapSize } = input;
+  const B = features.count;
+  const lanes = (input.threads ?? 1) >= 2 && B >= MIN_PHOTOS_FOR_LANE ? 2 : 1;
+  const threads = input.threads === undefined ? undefined : Math.max(1, Math.floor(input.threads / lanes));
+  const bankSet: BankSet =
+    lanes === 1
+      ? input.bankSet
+      : { ...input.bankSet, cls: sharedBank(input.bankSet.cls), seg: input.bankSet.seg && sharedBank(input.bankSet.seg) };
+  const owners = new Set([soleSource(bankSet.cls), soleSource(bankSet.seg)].filter((b) => b >= 0));
+  const scores = new Array<number>(B);
+  const pixelMedians = new Map<number, number>();
+  const pixelStride = Math.max(1, Math.ceil(B / PIXEL_MEDIAN_IMAGES));
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  const excludeOf = (b: number): number | null => (owners.has(b) ? null : b);
+  const record = (b: number, imageScore: number, mapScores: Float32Array | null): void => {
+    scores[b] = imageScore;
+    // The median of all pixel scores (of the decision map, the scale inspections draw) is
+    // estimated as the median of per-image medians, over evenly spaced images: it only sets the
+    // colour scale, and the full-size map of every image cost a third of the calibration.
+    if (mapScores)
+      pixelMedians.set(b, median(decisionMap(anomalyMap(mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), imageScore)));
+    input.onProgress?.(++done, B);
+  };
+  /** Runs `scoreOne` on the next photos until none is left or a lane failed. */
+  const drain = async (scoreOne: (b: number) => Promise<void>): Promise<void> => {
+    try {
+      for (let b = next++; b < B && !failed; b = next++) {
+        input.signal?.throwIfAborted();
+        await scoreOne(b);
+      }
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
+  // One search structure for all B images (building one per call would dominate the cost), made
+  // with every thread; each lane then searches with its share.
+  const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
+  let lane: Lane | null = null;
+  try {
+    const here = drain(async (b) => {
+      const exclude = excludeOf(b);
+      const opts: ScoreOptions = {
+        searchers,
+        ...(threads === undefined ? {} : { threads }),
+        ...(exclude === null ? {} : { excludeImage: exclude }),
+      };
+      const r = await scorePatches(bankSet, await features.read(b), opts);
+      record(b, r.imageScore, b % pixelStride === 0 ? r.mapScores : null);
+    });
+    const runs = [here];
+    if (lanes === 2) {
+      lane = new Lane({ bankSet, index: bankSearchIndexes(searchers), threads: threads ?? 1 });
+      const second = lane;
+      for (let i = 0; i < LANE_DEPTH; i++) {
+        runs.push(
+          drain(async (b) => {
+            const r = await second.score({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
+            record(b, r.imageScore, r.mapScores);
+          }),
+        );
+      }
+    }
+    const settled = await Promise.allSettled(runs);
+    const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (error) throw error.reason;
+  } finally {
+    releaseBankSearchers(searchers);
+    await lane?.close();
+  }
+  const medians = [...pixelMedians.entries()].sort((x, y) => x[0] - y[0]).map(([, m]) => m);
+  return { scores, pixelMedian: median(medians), notLeftOut: [...owners].sort((x, y) => x - y) };
+}
