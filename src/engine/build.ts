@@ -207,12 +207,13 @@ async function assembleBank(features: TrainingFeatures, selected: Int32Array, we
   const P = features.grid.h * features.grid.w;
   const views = features.views ?? 1;
   const rows = selected.length;
+  // In shared memory, so that the calibration's second lane reads this copy rather than one of its own.
   const bank: Bank = {
     rows,
     dim,
-    features: new Float32Array(rows * dim),
-    weights: new Float32Array(rows),
-    sourceImage: new Int32Array(rows),
+    features: new Float32Array(new SharedArrayBuffer(rows * dim * 4)),
+    weights: new Float32Array(new SharedArrayBuffer(rows * 4)),
+    sourceImage: new Int32Array(new SharedArrayBuffer(rows * 4)),
   };
   const byImage = Int32Array.from({ length: rows }, (_, m) => m).sort((x, y) => selected[x] - selected[y]);
   let img: Float32Array | null = null;
