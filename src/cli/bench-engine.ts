@@ -211,7 +211,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
   const starts = drawStartPoints(rng, n, 10);
   const zDisc = new Float32Array(n * PROJECTION_DIM);
   const yCore = new Float32Array(new SharedArrayBuffer(n * PROJECTION_DIM * 4));
-  const projector = new Projector([rDisc, rCore], dim);
+  const projector = new Projector([rDisc, rCore], dim, loadConfig().ortThreads);
   const projection = await timed(async () => {
     for (let b = 0; b < images; b++) await projector.project(perImage[b], patches, [zDisc, yCore], b * patches);
   });

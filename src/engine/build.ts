@@ -23,7 +23,7 @@ export interface BuildHooks {
   signal?: AbortSignal;
   /** Refuse builds whose estimated memory (`estimateBuildBytes`) exceeds this. */
   maxBytes?: number;
-  /** Coreset worker threads (default up to 2); never changes the result. */
+  /** Threads of the projection and the coreset (default 1 and up to 2); never changes the result. */
   threads?: number;
 }
 
@@ -139,6 +139,7 @@ async function project(
   features: TrainingFeatures,
   config: EngineConfig,
   matrices: { disc: Float32Array; core: Float32Array[] },
+  threads: number,
   afterImage: (b: number) => Promise<void>,
 ): Promise<Projections> {
   const { dim } = features;
@@ -154,7 +155,7 @@ async function project(
   const core = identity ? [shared()] : matrices.core.map(() => shared());
   const used = [...(disc ? [matrices.disc] : []), ...(identity ? [] : matrices.core)];
   const outs = [...(disc ? [disc] : []), ...(identity ? [] : core)];
-  const projector = used.length > 0 ? new Projector(used, dim) : null;
+  const projector = used.length > 0 ? new Projector(used, dim, threads) : null;
   const full = discriminatorsOf(config).length > 0 && !disc ? ([] as Float32Array[]) : null;
   for (let b = 0; b < count; b++) {
     const img = await readImage(features, b);
@@ -332,7 +333,7 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
     if (signal?.aborted) throw cancelled();
     onProgress?.({ stage: 'denoising', done, total: denoiseTotal });
   };
-  const projections = await project(features, cfg, { disc: rDisc, core: rCore }, (b) => denoised(b + 1));
+  const projections = await project(features, cfg, { disc: rDisc, core: rCore }, hooks.threads ?? 1, (b) => denoised(b + 1));
   lap('projection');
 
   const scores = new Map<DiscriminatorName, Float64Array>();

@@ -41,3 +41,17 @@ test('Projector (onnxruntime) matches the reference for several matrices at a ro
   for (let i = 0; i < refA.length; i++) assert.ok(Math.abs(outA[10 + i] - refA[i]) < 1e-5, `A[${i}]`);
   for (let i = 0; i < refB.length; i++) assert.ok(Math.abs(outB[6 + i] - refB[i]) < 1e-5, `B[${i}]`);
 });
+
+test('Projector gives the same bits on one thread and on two', async () => {
+  const rng = createRng(9);
+  const rows = 300;
+  const inDim = 256;
+  const x = Float32Array.from({ length: rows * inDim }, () => rng.next() - 0.5);
+  const matrices = [drawProjection(rng, 64, inDim), drawProjection(rng, 32, inDim)];
+  const run = async (threads: number): Promise<Float32Array[]> => {
+    const outs = [new Float32Array(rows * 64), new Float32Array(rows * 32)];
+    await new Projector(matrices, inDim, threads).project(x, rows, outs, 0);
+    return outs;
+  };
+  assert.deepEqual(await run(2), await run(1));
+});

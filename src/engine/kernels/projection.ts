@@ -44,6 +44,8 @@ export class Projector {
   constructor(
     matrices: Float32Array[],
     private readonly inDim: number,
+    /** onnxruntime threads of each product (the result does not depend on it). */
+    private readonly threads = 1,
   ) {
     this.outDims = matrices.map((m) => m.length / inDim);
     this.total = this.outDims.reduce((a, b) => a + b, 0);
@@ -63,7 +65,7 @@ export class Projector {
    */
   async project(x: Float32Array, rows: number, outs: Float32Array[], rowOffset: number): Promise<void> {
     const { total, outDims } = this;
-    const y = await matmul(x.subarray(0, rows * this.inDim), this.w, rows, this.inDim, total, 1);
+    const y = await matmul(x.subarray(0, rows * this.inDim), this.w, rows, this.inDim, total, this.threads);
     let c = 0;
     outs.forEach((out, j) => {
       const dj = outDims[j];
