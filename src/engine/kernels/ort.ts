@@ -176,6 +176,23 @@ export async function projectRows(
   return { aug: out.aug.data as Float32Array, norm2: out.norm2.data as Float32Array };
 }
 
+/**
+ * `P(x − μ)` of `n` rows (n × pdim): one product, for queries whose residual norm the caller takes
+ * from the norms (search/fast.ts); on a session that keeps its arena.
+ */
+export async function projectCoordinates(proj: ProjectionTensors, x: Float32Array, n: number, threads: number): Promise<Float32Array> {
+  const { dim, pdim } = proj;
+  const session = await cachedSession(`project-coordinates/${dim}x${pdim}`, threads, () => {
+    const g = new GraphBuilder('project_coordinates');
+    const xc = g.node('Sub', [g.input('x', ['n', dim]), g.input('mu', [1, dim])]);
+    g.node('MatMul', [xc, g.input('pt', [dim, pdim])], {}, ['y']);
+    g.output('y', ['n', pdim]);
+    return g;
+  });
+  const out = await session.run({ x: new ort.Tensor('float32', x.subarray(0, n * dim), [n, dim]), mu: proj.mu, pt: proj.pt });
+  return out.y.data as Float32Array;
+}
+
 /** Projects the queries in the graph and returns the `k` smallest projected keys against the augmented bank. */
 export async function projectedTopK(
   proj: ProjectionTensors,

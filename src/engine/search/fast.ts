@@ -20,6 +20,7 @@
 import {
   gemmTopK,
   projectedTopK,
+  projectCoordinates,
   projectRows,
   bankTensors,
   privateRows,
@@ -208,9 +209,73 @@ function rerank(
  * ‖q'‖² = qn2 and of any row: the projection, the residual and its norm, relative to the norms.
  */
 function augSlack(index: FastIndex, qn2: number): number {
+  return augRelError(index) * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+}
+
+/** Error of an augmented vector computed in the graph (`projectRows`), relative to its norm. */
+function augRelError(index: FastIndex): number {
   const { pdim, dim } = index.proj;
-  const rel = 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
-  return rel * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+  return 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
+}
+
+/**
+ * The tree stage's augmented queries [P(q − μ); r] from one product: r, the norm of the residual
+ * (I − PᵀP)(q − μ), is √(‖q − μ‖² − ‖P(q − μ)‖²) in float64 instead of a second product.
+ * `error[q]` bounds ‖q̃' − q'‖ for v = q − μ: e·‖v‖ for P(v) (the product's γ bound and the
+ * basis' float32 rounding, e = 1.01·√pdim·(γ(D + 2) + u)); the two squared norms are then within
+ * δ = ((2 + e)·e + 4D·2⁻⁵³)·‖v‖² of the true ones, so |r̃ − r| ≤ min(√δ, δ / (r̃ + √(r̃² − δ)));
+ * and r's float32 rounding, u·r̃.
+ */
+async function augmentQueries(
+  index: FastIndex,
+  queries: Float32Array,
+  nq: number,
+  threads: number,
+): Promise<{ aug: Float32Array; norm2: Float64Array; error: Float64Array }> {
+  const { dim, pdim } = index.proj;
+  const mu = index.data.mu;
+  const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
+  const adim = pdim + 1;
+  const aug = new Float32Array(nq * adim);
+  const norm2 = new Float64Array(nq);
+  const error = new Float64Array(nq);
+  const e = 1.01 * Math.sqrt(pdim) * (gamma(dim + 2) + U);
+  const rel = (2 + e) * e + 4 * dim * 2 ** -53;
+  for (let q = 0; q < nq; q++) {
+    // ‖q − μ‖² in float64 (each term within 2⁻⁵³ of exact, inside δ).
+    const o = q * dim;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
+    let k = 0;
+    for (; k + 3 < dim; k += 4) {
+      const v0 = queries[o + k] - mu[k];
+      const v1 = queries[o + k + 1] - mu[k + 1];
+      const v2 = queries[o + k + 2] - mu[k + 2];
+      const v3 = queries[o + k + 3] - mu[k + 3];
+      s0 += v0 * v0;
+      s1 += v1 * v1;
+      s2 += v2 * v2;
+      s3 += v3 * v3;
+    }
+    for (; k < dim; k++) s0 += (queries[o + k] - mu[k]) ** 2;
+    const v2 = s0 + s1 + (s2 + s3);
+    let y2 = 0;
+    for (let i = 0; i < pdim; i++) {
+      const c = y[q * pdim + i];
+      aug[q * adim + i] = c;
+      y2 += c * c;
+    }
+    const r = Math.sqrt(Math.max(0, v2 - y2));
+    const stored = Math.fround(r);
+    aug[q * adim + pdim] = stored;
+    norm2[q] = y2 + stored * stored;
+    const d = rel * v2;
+    const dr = d === 0 ? 0 : Math.min(Math.sqrt(d), d / (r + Math.sqrt(Math.max(0, r * r - d))));
+    error[q] = e * Math.sqrt(v2) + dr + U * r;
+  }
+  return { aug, norm2, error };
 }
 
 /** Lower bound on ‖q − b‖² from a projected key `‖b'‖² − 2q'·b'`, for a query with ‖q'‖² = qn2. */
@@ -279,7 +344,8 @@ async function treeStage(
 ): Promise<number[]> {
   const { features, dim } = index.bank;
   const adim = tree.adim;
-  const projected = await projectRows(index.proj, privateRows(queries, 0, nq * dim), nq, threads, true);
+  const projected = await augmentQueries(index, queries, nq, threads);
+  const rowSlack = augRelError(index) * Math.sqrt(index.maxAugNorm2);
   const ex = opts.excludeSource;
   excludeSource(tree, ex?.sourceImage ?? null);
   const relSum = gamma(adim + 8);
@@ -307,7 +373,7 @@ async function treeStage(
       continue;
     }
     const qn2 = projected.norm2[q];
-    const slack = augSlack(index, qn2) + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+    const slack = projected.error[q] + rowSlack + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
     // Rounded up into float32 for the kernel.
     const limit = (1 + relSum) * (Math.sqrt(best) + slack) ** 2 * (1 + 4 * U);
     const c = treeCandidates(tree, limit, ex?.image ?? null);
