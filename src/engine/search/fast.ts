@@ -161,6 +161,11 @@ export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions 
   return fastIndexFrom(bank, await fastIndexData(bank, opts), opts);
 }
 
+/** The search's order: smaller distance, then lower row (`nearestRowScan`'s tie rule). */
+function closer(d: number, row: number, best: number, bestRow: number): boolean {
+  return d < best || (d === best && row < bestRow);
+}
+
 /**
  * Walks query `q`'s `k` candidates (keys ascending, from `keys` at `off`) computing exact
  * distances; stops at the first key whose lower bound exceeds the best distance, since every later
@@ -192,7 +197,7 @@ function rerank(
     const row = Number(keys.indices[off + j]);
     // A row already farther than the best needs no more of its dimensions.
     const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
-    if (d < best || (d === best && row < bestRow)) {
+    if (closer(d, row, best, bestRow)) {
       best = d;
       bestRow = row;
     }
@@ -357,7 +362,7 @@ async function treeStage(
     let bestRow = -1;
     const consider = (row: number): void => {
       const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
-      if (d < best || (d === best && row < bestRow)) {
+      if (closer(d, row, best, bestRow)) {
         best = d;
         bestRow = row;
       }
