@@ -29,13 +29,14 @@
  * u·(‖a‖² + ‖b‖²)), and the final sqrt/rounding adds a relative 2u. So D(n, x) ≥ δ_n holds as soon as
  * the true a = ‖y_n − x‖ has a² ≥ δ²(1 + 2.1u) + ε² (test 3). For tests 1-2: with b = true ‖y_n − c‖,
  * b² ≤ δ²(1 + 2.1u) + ε², and a ≥ ‖x − c‖ − b, so ‖x − c‖² ≥ 4·δ²·(1 + 1e−6) + 4·ε² suffices.
- * The centre distance is a float64 sum of exact squares (float32 differences), within a relative
- * 128·2⁻⁵³ of the true one, far inside the 1e−12 it is shrunk by. Basis coordinates carry float32
+ * The centre distance is `exactDist2`, a float64 sum of exact squares (float32 differences), within
+ * a relative 128·2⁻⁵³ of the true one, far inside the 1e−12 it is shrunk by. Basis coordinates carry float32
  * rounding (rows) or float64 rounding (picks); `basisSlack` = s bounds the resulting error of a
  * basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6 turns "A − s ≥ bound" into a
  * test on A² without a square root. The basis sums run four terms at a time (any order of a sum
  * of squares only moves its last bits, far inside those margins).
  */
+import { exactDist2 } from '../search/search-reference.js';
 import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
 /** Everything the workers share (read-only). */
@@ -271,27 +272,7 @@ export class CoresetPartition {
       }
       if (lb >= limit) continue;
       this.counters.centreDistances++;
-      const gr = g * dim;
-      let e0 = 0,
-        e1 = 0,
-        e2 = 0,
-        e3 = 0;
-      let k = 0;
-      for (; k + 3 < dim; k += 4) {
-        const u0 = centreRows[xr + k] - centreRows[gr + k];
-        const u1 = centreRows[xr + k + 1] - centreRows[gr + k + 1];
-        const u2 = centreRows[xr + k + 2] - centreRows[gr + k + 2];
-        const u3 = centreRows[xr + k + 3] - centreRows[gr + k + 3];
-        e0 += u0 * u0;
-        e1 += u1 * u1;
-        e2 += u2 * u2;
-        e3 += u3 * u3;
-      }
-      for (; k < dim; k++) {
-        const u = centreRows[xr + k] - centreRows[gr + k];
-        e0 += u * u;
-      }
-      const lower = (e0 + e1 + (e2 + e3)) * (1 - 1e-12);
+      const lower = exactDist2(centreRows, xr, centreRows, g * dim, dim) * (1 - 1e-12);
       if (lower >= exactThreshold[g]) continue;
       this.sweep(g, x, t, lower);
     }

@@ -42,7 +42,7 @@ import {
 } from '../kernels/candidates.js';
 import { principalSubspace } from '../kernels/linalg.js';
 import { maskExcluded, queriesPerRun } from './gemm.js';
-import { exactDist2Below, nearestRowScan } from './search-reference.js';
+import { exactDist2, exactDist2Below, nearestRowScan } from './search-reference.js';
 import { squaredNorms } from '../coreset/metric.js';
 import type { NearestResult, SearchBank, SearchOptions, SearchStats } from './types.js';
 
@@ -248,24 +248,7 @@ async function augmentQueries(
   const rel = (2 + e) * e + 4 * dim * 2 ** -53;
   for (let q = 0; q < nq; q++) {
     // ‖q − μ‖² in float64 (each term within 2⁻⁵³ of exact, inside δ).
-    const o = q * dim;
-    let s0 = 0,
-      s1 = 0,
-      s2 = 0,
-      s3 = 0;
-    let k = 0;
-    for (; k + 3 < dim; k += 4) {
-      const v0 = queries[o + k] - mu[k];
-      const v1 = queries[o + k + 1] - mu[k + 1];
-      const v2 = queries[o + k + 2] - mu[k + 2];
-      const v3 = queries[o + k + 3] - mu[k + 3];
-      s0 += v0 * v0;
-      s1 += v1 * v1;
-      s2 += v2 * v2;
-      s3 += v3 * v3;
-    }
-    for (; k < dim; k++) s0 += (queries[o + k] - mu[k]) ** 2;
-    const v2 = s0 + s1 + (s2 + s3);
+    const v2 = exactDist2(queries, q * dim, mu, 0, dim);
     let y2 = 0;
     for (let i = 0; i < pdim; i++) {
       const c = y[q * pdim + i];
