@@ -36,6 +36,7 @@
  * test on A² without a square root. The basis sums run four terms at a time (any order of a sum
  * of squares only moves its last bits, far inside those margins).
  */
+import { GroupScan, HEAD } from '../kernels/group-scan.js';
 import { exactDist2 } from '../search/search-reference.js';
 import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
@@ -92,8 +93,6 @@ export function newExchange(count: number, basisDim: number, workers: number, me
   };
 }
 
-/** Basis coordinates of a pick that the group scan reads first, packed: 64 bytes, one cache line. */
-const HEAD = 8;
 /** `basisDim` is a multiple of this: the head, then blocks of four. */
 export const BASIS_BLOCK = HEAD;
 
@@ -153,12 +152,14 @@ export class CoresetPartition {
   private readonly maxIndex: Int32Array;
   /** Skip group g when a lower bound L of ‖x − c_g‖ has L² ≥ exactThreshold[g]. */
   private readonly exactThreshold: Float64Array;
-  /** The same test on the squared basis distance, slack included; −1 for an empty group. */
-  private readonly basisThreshold: Float64Array;
-  /** The picks' rows and basis coordinates, in pick order; the first `HEAD` coordinates also packed apart for the scan. */
+  /** The picks' rows and basis coordinates, in pick order. */
   private readonly centreRows: Float32Array;
   private readonly centreBasis: Float64Array;
-  private readonly centreHead: Float64Array;
+  /**
+   * This worker's groups' heads (first `HEAD` basis coordinates) and the test on the squared basis
+   * distance, slack included (below 0 for an empty group), in the group scan's kernel.
+   */
+  private readonly scanner: GroupScan;
   /** Rows whose distance to the new pick must be computed (padded to a multiple of 4), and their slots in the group. */
   private readonly pending: Int32Array;
   private readonly pendingAt: Int32Array;
@@ -182,10 +183,9 @@ export class CoresetPartition {
     this.maxDelta = new Float64Array(groups).fill(-1);
     this.maxIndex = new Int32Array(groups);
     this.exactThreshold = new Float64Array(groups);
-    this.basisThreshold = new Float64Array(groups).fill(-1);
     this.centreRows = new Float32Array(input.picks * input.dim);
     this.centreBasis = new Float64Array(input.picks * basisDim);
-    this.centreHead = new Float64Array(input.picks * HEAD);
+    this.scanner = new GroupScan(Math.ceil(input.picks / range.workers));
     // A group may gather rows of every range.
     this.pending = new Int32Array(input.count + 4);
     this.pendingAt = new Int32Array(input.count + 4);
@@ -234,40 +234,34 @@ export class CoresetPartition {
   update(x: number): void {
     const { input, basisDim } = this.shared;
     const { y, dim } = input;
-    const { centreRows, centreBasis, centreHead, basisThreshold, exactThreshold } = this;
+    const { centreRows, centreBasis, exactThreshold, scanner } = this;
     const { id, workers } = this.range;
     const t = this.picked++;
     if (t > 0 && (t - 1) % workers === id) this.gather(t - 1);
     centreRows.set(y.subarray(x * dim, (x + 1) * dim), t * dim);
     const zx = t * basisDim;
     this.projectPick(x, zx);
-    centreHead.set(centreBasis.subarray(zx, zx + HEAD), t * HEAD);
-    const [x0, x1, x2, x3, x4, x5, x6, x7] = centreHead.subarray(t * HEAD, (t + 1) * HEAD);
+    const head = centreBasis.subarray(zx, zx + HEAD);
+    // This worker's groups are slots 0, 1, … (groups id, id + W, …); the new group's head is stored now.
+    if (t % workers === id) for (let c = 0; c < HEAD; c++) scanner.heads[c][(t - id) / workers] = head[c];
     const xr = t * dim;
     this.moved = 0;
     this.movedBest = -1;
     this.movedBestIndex = 0;
-    for (let g = id; g < t; g += workers) {
-      // Cheap bound first: the first eight directions (one cache line per group), then four at a
-      // time with early exit: partial sums only grow.
-      const limit = basisThreshold[g];
-      const h = g * HEAD;
-      const v0 = x0 - centreHead[h];
-      const v1 = x1 - centreHead[h + 1];
-      const v2 = x2 - centreHead[h + 2];
-      const v3 = x3 - centreHead[h + 3];
-      const v4 = x4 - centreHead[h + 4];
-      const v5 = x5 - centreHead[h + 5];
-      const v6 = x6 - centreHead[h + 6];
-      const v7 = x7 - centreHead[h + 7];
-      let lb = v0 * v0 + v1 * v1 + (v2 * v2 + v3 * v3) + (v4 * v4 + v5 * v5 + (v6 * v6 + v7 * v7));
-      if (lb >= limit) continue;
+    // Cheap bound first: the first eight directions in the kernel for all groups, then, for those
+    // that pass, four at a time with early exit: partial sums only grow.
+    const passed = scanner.scan(t > id ? Math.ceil((t - id) / workers) : 0, head);
+    for (let i = 0; i < passed; i++) {
+      const slot = scanner.slots[i];
+      const g = id + slot * workers;
+      const limit = scanner.thresholds[slot];
+      let lb = scanner.bounds[i];
       const zg = g * basisDim;
-      for (let i = HEAD; i < basisDim && lb < limit; i += 4) {
-        const u0 = centreBasis[zx + i] - centreBasis[zg + i];
-        const u1 = centreBasis[zx + i + 1] - centreBasis[zg + i + 1];
-        const u2 = centreBasis[zx + i + 2] - centreBasis[zg + i + 2];
-        const u3 = centreBasis[zx + i + 3] - centreBasis[zg + i + 3];
+      for (let k = HEAD; k < basisDim && lb < limit; k += 4) {
+        const u0 = centreBasis[zx + k] - centreBasis[zg + k];
+        const u1 = centreBasis[zx + k + 1] - centreBasis[zg + k + 1];
+        const u2 = centreBasis[zx + k + 2] - centreBasis[zg + k + 2];
+        const u3 = centreBasis[zx + k + 3] - centreBasis[zg + k + 3];
         lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
       }
       if (lb >= limit) continue;
@@ -422,7 +416,11 @@ export class CoresetPartition {
     this.maxIndex[g] = bestIndex;
     const exact = triangleThreshold(Math.max(best, 0), eps2);
     this.exactThreshold[g] = exact;
-    // An empty group (best = −1) never passes: every squared distance is ≥ 0 > −1.
-    this.basisThreshold[g] = best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
+    // The no-centre group is never scanned; an empty group (best = −1) never passes: every
+    // squared distance is ≥ 0 > −1.
+    if (g !== this.shared.input.picks) {
+      this.scanner.thresholds[(g - this.range.id) / this.range.workers] =
+        best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
+    }
   }
 }
