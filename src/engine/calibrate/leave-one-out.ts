@@ -28,7 +28,7 @@ export interface LeaveOneOutInput {
   blurSigma: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /** Threads of the pass (engine default when absent): two or more give it a second lane. */
+  /** Threads of the pass: two or more give it a second lane; absent, one lane on the searchers' default threads. */
   threads?: number;
 }
 

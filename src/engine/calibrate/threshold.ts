@@ -145,7 +145,7 @@ export interface CalibrationInput {
   blurSigma: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /** Threads of the leave-one-out passes (engine default when absent): two or more run two lanes (`leave-one-out.ts`). */
+  /** Threads of the leave-one-out passes: two or more run two lanes (`leave-one-out.ts`); absent, one lane. */
   threads?: number;
   /**
    * The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for
