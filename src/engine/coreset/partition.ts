@@ -29,15 +29,15 @@
  * u·(‖a‖² + ‖b‖²)), and the final sqrt/rounding adds a relative 2u. So D(n, x) ≥ δ_n holds as soon as
  * the true a = ‖y_n − x‖ has a² ≥ δ²(1 + 2.1u) + ε² (test 3). For tests 1-2: with b = true ‖y_n − c‖,
  * b² ≤ δ²(1 + 2.1u) + ε², and a ≥ ‖x − c‖ − b, so ‖x − c‖² ≥ 4·δ²·(1 + 1e−6) + 4·ε² suffices.
- * The centre distance is `exactDist2`, a float64 sum of exact squares (float32 differences), within
- * a relative 128·2⁻⁵³ of the true one, far inside the 1e−12 it is shrunk by. Basis coordinates carry float32
+ * The centre distance (in the group scan's kernel, `kernels/group-scan.ts`) is a float64 sum of
+ * exact squares (float32 differences), within a relative dim·2⁻⁵³ of the true one, far inside the
+ * 1e−12 it is shrunk by. Basis coordinates carry float32
  * rounding (rows) or float64 rounding (picks); `basisSlack` = s bounds the resulting error of a
  * basis distance A, and (A − s)² ≥ A²(1 − h) − s²/h with h = 1e−6 turns "A − s ≥ bound" into a
  * test on A² without a square root. The basis sums run four terms at a time (any order of a sum
  * of squares only moves its last bits, far inside those margins).
  */
 import { GroupScan, HEAD } from '../kernels/group-scan.js';
-import { exactDist2 } from '../search/search-reference.js';
 import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
 /** Everything the workers share (read-only). */
@@ -150,14 +150,9 @@ export class CoresetPartition {
   private readonly size: Int32Array;
   private readonly maxDelta: Float64Array;
   private readonly maxIndex: Int32Array;
-  /** Skip group g when a lower bound L of ‖x − c_g‖ has L² ≥ exactThreshold[g]. */
-  private readonly exactThreshold: Float64Array;
-  /** The picks' rows and basis coordinates, in pick order. */
-  private readonly centreRows: Float32Array;
-  private readonly centreBasis: Float64Array;
   /**
-   * This worker's groups' heads (first `HEAD` basis coordinates) and the test on the squared basis
-   * distance, slack included (below 0 for an empty group), in the group scan's kernel.
+   * Tests 1 (the group tests) in the kernel: this worker's groups' centres and thresholds, and the
+   * new pick's basis coordinates (read by the rows' test 3 too) and row.
    */
   private readonly scanner: GroupScan;
   /** Rows whose distance to the new pick must be computed (padded to a multiple of 4), and their slots in the group. */
@@ -182,10 +177,7 @@ export class CoresetPartition {
     this.size = new Int32Array(groups);
     this.maxDelta = new Float64Array(groups).fill(-1);
     this.maxIndex = new Int32Array(groups);
-    this.exactThreshold = new Float64Array(groups);
-    this.centreRows = new Float32Array(input.picks * input.dim);
-    this.centreBasis = new Float64Array(input.picks * basisDim);
-    this.scanner = new GroupScan(Math.ceil(input.picks / range.workers));
+    this.scanner = new GroupScan(Math.ceil(input.picks / range.workers), basisDim, input.dim);
     // A group may gather rows of every range.
     this.pending = new Int32Array(input.count + 4);
     this.pendingAt = new Int32Array(input.count + 4);
@@ -232,44 +224,21 @@ export class CoresetPartition {
    * finished the previous pick's `update` (a barrier) before any starts this one.
    */
   update(x: number): void {
-    const { input, basisDim } = this.shared;
-    const { y, dim } = input;
-    const { centreRows, centreBasis, exactThreshold, scanner } = this;
+    const { input } = this.shared;
+    const { scanner } = this;
     const { id, workers } = this.range;
     const t = this.picked++;
     if (t > 0 && (t - 1) % workers === id) this.gather(t - 1);
-    centreRows.set(y.subarray(x * dim, (x + 1) * dim), t * dim);
-    const zx = t * basisDim;
-    this.projectPick(x, zx);
-    const head = centreBasis.subarray(zx, zx + HEAD);
-    // This worker's groups are slots 0, 1, … (groups id, id + W, …); the new group's head is stored now.
-    if (t % workers === id) for (let c = 0; c < HEAD; c++) scanner.heads[c][(t - id) / workers] = head[c];
-    const xr = t * dim;
+    this.projectPick(x);
+    scanner.setPickRow(input.y, x);
+    // This worker's groups are slots 0, 1, … (groups id, id + W, …); the new group's centre is stored now.
+    if (t % workers === id) scanner.storePickAt((t - id) / workers);
     this.moved = 0;
     this.movedBest = -1;
     this.movedBestIndex = 0;
-    // Cheap bound first: the first eight directions in the kernel for all groups, then, for those
-    // that pass, four at a time with early exit: partial sums only grow.
-    const passed = scanner.scan(t > id ? Math.ceil((t - id) / workers) : 0, head);
-    for (let i = 0; i < passed; i++) {
-      const slot = scanner.slots[i];
-      const g = id + slot * workers;
-      const limit = scanner.thresholds[slot];
-      let lb = scanner.bounds[i];
-      const zg = g * basisDim;
-      for (let k = HEAD; k < basisDim && lb < limit; k += 4) {
-        const u0 = centreBasis[zx + k] - centreBasis[zg + k];
-        const u1 = centreBasis[zx + k + 1] - centreBasis[zg + k + 1];
-        const u2 = centreBasis[zx + k + 2] - centreBasis[zg + k + 2];
-        const u3 = centreBasis[zx + k + 3] - centreBasis[zg + k + 3];
-        lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
-      }
-      if (lb >= limit) continue;
-      this.counters.centreDistances++;
-      const lower = exactDist2(centreRows, xr, centreRows, g * dim, dim) * (1 - 1e-12);
-      if (lower >= exactThreshold[g]) continue;
-      this.sweep(g, x, t, lower);
-    }
+    const passed = scanner.scan(t > id ? Math.ceil((t - id) / workers) : 0);
+    this.counters.centreDistances = scanner.exactDistances;
+    for (let i = 0; i < passed; i++) this.sweep(id + scanner.slots[i] * workers, x, t, scanner.lower[i]);
     this.sweep(input.picks, x, t, -1);
     this.exchange.moverCounts[(t & 1) * workers + id] = this.moved;
   }
@@ -304,12 +273,12 @@ export class CoresetPartition {
   private sweep(g: number, x: number, t: number, lower: number): void {
     const { input, norms, eps2, basisDim, basisSlack } = this.shared;
     const { y, dim, keep, count: rowCount } = input;
-    const { pending, pendingAt, distances, centreBasis } = this;
+    const { pending, pendingAt, distances } = this;
+    const pick = this.scanner.pickBasis;
     const { moverRows, moverDeltas } = this.exchange;
     const group = this.groups[g];
     const { rows, deltas, coords } = group;
     const size = this.size[g];
-    const zx = t * basisDim;
     const slack2 = basisSlack * basisSlack * 1e6;
     let count = 0;
     for (let m = 0; m < size; m++) {
@@ -320,10 +289,10 @@ export class CoresetPartition {
       const zn = m * basisDim;
       let lb = 0;
       for (let i = 0; i < basisDim && lb < limit; i += 4) {
-        const u0 = coords[zn + i] - centreBasis[zx + i];
-        const u1 = coords[zn + i + 1] - centreBasis[zx + i + 1];
-        const u2 = coords[zn + i + 2] - centreBasis[zx + i + 2];
-        const u3 = coords[zn + i + 3] - centreBasis[zx + i + 3];
+        const u0 = coords[zn + i] - pick[i];
+        const u1 = coords[zn + i + 1] - pick[i + 1];
+        const u2 = coords[zn + i + 2] - pick[i + 2];
+        const u3 = coords[zn + i + 3] - pick[i + 3];
         lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
       }
       if (lb < limit) {
@@ -383,14 +352,14 @@ export class CoresetPartition {
     this.setStats(g, best, bestIndex);
   }
 
-  /** Basis coordinates of pick row `x` in float64 into `centreBasis[at ..]`. */
-  private projectPick(x: number, at: number): void {
+  /** Basis coordinates of pick row `x` in float64, into the kernel's `pickBasis`. */
+  private projectPick(x: number): void {
     const { input, basis, basisDim } = this.shared;
     const { y, dim } = input;
     for (let i = 0; i < basisDim; i++) {
       let s = 0;
       for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[x * dim + k];
-      this.centreBasis[at + i] = s;
+      this.scanner.pickBasis[i] = s;
     }
   }
 
@@ -414,13 +383,12 @@ export class CoresetPartition {
     const { eps2, basisSlack } = this.shared;
     this.maxDelta[g] = best;
     this.maxIndex[g] = bestIndex;
-    const exact = triangleThreshold(Math.max(best, 0), eps2);
-    this.exactThreshold[g] = exact;
     // The no-centre group is never scanned; an empty group (best = −1) never passes: every
     // squared distance is ≥ 0 > −1.
-    if (g !== this.shared.input.picks) {
-      this.scanner.thresholds[(g - this.range.id) / this.range.workers] =
-        best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
-    }
+    if (g === this.shared.input.picks) return;
+    const exact = triangleThreshold(Math.max(best, 0), eps2);
+    const slot = (g - this.range.id) / this.range.workers;
+    this.scanner.exactThresholds[slot] = exact;
+    this.scanner.basisThresholds[slot] = best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
   }
 }

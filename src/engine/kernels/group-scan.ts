@@ -1,38 +1,77 @@
 /**
- * The coreset's group scan in WebAssembly SIMD (wasm/group-scan.as.ts): for one worker's groups,
- * the 8-coordinate lower bound of the new pick's distance to each group's centre against the
- * group's threshold, two groups per instruction. The host keeps the heads and thresholds in the
- * module's memory through the views below; slots are the worker's groups in pick order.
+ * The coreset's group scan in WebAssembly SIMD (wasm/group-scan.as.ts): which of one worker's
+ * groups a new pick may take rows from, by the group tests of `coreset/partition.ts` (the pick's
+ * distance to each group's centre on the first 8 basis coordinates, two groups per instruction,
+ * then on the others, then exact, against the group's thresholds). The centres, the thresholds and
+ * the pick live in the module's memory, written through the views below; slots are the worker's
+ * groups in pick order.
  */
 // The engine reads no data files; this is the kernel's compiled code, shipped beside this module.
 // eslint-disable-next-line no-restricted-imports
 import { readFileSync } from 'node:fs';
 
-/** Coordinates of a head. */
+/** Basis coordinates of the first test; the basis has a multiple of this many. */
 export const HEAD = 8;
 const PAGE = 65536;
 
 const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/group-scan.wasm', import.meta.url)));
 
 interface ScanExports {
-  layout(heads: number, thresholds: number, slots: number, outSlots: number, outBounds: number): void;
-  scan(count: number, x0: number, x1: number, x2: number, x3: number, x4: number, x5: number, x6: number, x7: number): number;
+  layout(
+    heads: number,
+    thresholds: number,
+    rest: number,
+    rows: number,
+    pick: number,
+    out: number,
+    slots: number,
+    basisDim: number,
+    rowStride: number,
+  ): void;
+  scan(count: number): number;
+  exactDistances(): number;
 }
 
 export class GroupScan {
-  /** Coordinate c of slot s's centre at `heads[c][s]`. */
+  /** Coordinate c < HEAD of slot s's centre at `heads[c][s]`. */
   readonly heads: Float64Array[];
-  /** Slot s's threshold on the squared bound; below 0 for an empty group. */
-  readonly thresholds: Float64Array;
-  /** After `scan`: the passing slots and their bounds, in slot order. */
+  /** Slot s's tests on the squared basis bound and on the shrunk exact distance; below 0 for an empty group. */
+  readonly basisThresholds: Float64Array;
+  readonly exactThresholds: Float64Array;
+  /** The new pick's basis coordinates (float64) and row (float32, zero-padded). */
+  readonly pickBasis: Float64Array;
+  readonly pickRow: Float32Array;
+  /** After `scan`: the passing slots and the lower bounds of their squared distances, in slot order. */
   readonly slots: Int32Array;
-  readonly bounds: Float64Array;
+  readonly lower: Float64Array;
+  private readonly rest: Float64Array;
+  private readonly rows: Float32Array;
+  private readonly rowStride: number;
   private readonly kernel: ScanExports;
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    private readonly basisDim: number,
+    private readonly dim: number,
+  ) {
     // Even, so that the last pair of lanes stays inside every array.
     const cap = capacity + (capacity % 2);
-    const bytes = cap * 8 * (HEAD + 1) + cap * (4 + 8);
+    const stride = Math.ceil(dim / 4) * 4;
+    const restDims = basisDim - HEAD;
+    let bytes = 0;
+    const take = (n: number): number => {
+      const at = bytes;
+      bytes += Math.ceil(n / 16) * 16;
+      return at;
+    };
+    const at = {
+      heads: take(HEAD * cap * 8),
+      thresholds: take(2 * cap * 8),
+      rest: take(cap * restDims * 8),
+      rows: take(cap * stride * 4),
+      pick: take(basisDim * 8 + stride * 4),
+      out: take(cap * 4 + cap * 8),
+    };
     const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
     const instance = new WebAssembly.Instance(wasm, {
       env: {
@@ -43,19 +82,40 @@ export class GroupScan {
       },
     });
     this.kernel = instance.exports as unknown as ScanExports;
+    this.kernel.layout(at.heads, at.thresholds, at.rest, at.rows, at.pick, at.out, cap, basisDim, stride);
     const buffer = memory.buffer;
-    this.heads = Array.from({ length: HEAD }, (_, c) => new Float64Array(buffer, c * cap * 8, cap));
-    const thresholdsAt = HEAD * cap * 8;
-    this.thresholds = new Float64Array(buffer, thresholdsAt, cap).fill(-1);
-    const slotsAt = thresholdsAt + cap * 8;
-    const boundsAt = slotsAt + cap * 4;
-    this.slots = new Int32Array(buffer, slotsAt, cap);
-    this.bounds = new Float64Array(buffer, boundsAt, cap);
-    this.kernel.layout(0, thresholdsAt, cap, slotsAt, boundsAt);
+    this.heads = Array.from({ length: HEAD }, (_, c) => new Float64Array(buffer, at.heads + c * cap * 8, cap));
+    this.basisThresholds = new Float64Array(buffer, at.thresholds, cap).fill(-1);
+    this.exactThresholds = new Float64Array(buffer, at.thresholds + cap * 8, cap).fill(-1);
+    this.rest = new Float64Array(buffer, at.rest, cap * restDims);
+    this.rows = new Float32Array(buffer, at.rows, cap * stride);
+    this.pickBasis = new Float64Array(buffer, at.pick, basisDim);
+    this.pickRow = new Float32Array(buffer, at.pick + basisDim * 8, stride);
+    this.slots = new Int32Array(buffer, at.out, cap);
+    this.lower = new Float64Array(buffer, at.out + cap * 4, cap);
+    this.rowStride = stride;
   }
 
-  /** Slots `0 .. count − 1` whose bound for the pick with head `x` is below their threshold; their number. */
-  scan(count: number, x: ArrayLike<number>): number {
-    return this.kernel.scan(count, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+  /** The new pick's row `x` of `y` (its basis coordinates go to `pickBasis` directly). */
+  setPickRow(y: Float32Array, x: number): void {
+    this.pickRow.set(y.subarray(x * this.dim, (x + 1) * this.dim));
+  }
+
+  /** Slot `slot`'s centre: the pick now in `pickBasis` and `pickRow`. */
+  storePickAt(slot: number): void {
+    const restDims = this.basisDim - HEAD;
+    for (let c = 0; c < HEAD; c++) this.heads[c][slot] = this.pickBasis[c];
+    this.rest.set(this.pickBasis.subarray(HEAD), slot * restDims);
+    this.rows.set(this.pickRow, slot * this.rowStride);
+  }
+
+  /** Slots `0 .. count − 1` that pass the three tests against the pick; their number. */
+  scan(count: number): number {
+    return this.kernel.scan(count);
+  }
+
+  /** Groups that reached the exact test, over every scan so far. */
+  get exactDistances(): number {
+    return this.kernel.exactDistances();
   }
 }
