@@ -5,10 +5,8 @@
  * photo's query finds a few dozen such rows under a tight limit, where the dense projected stage
  * computes all of them; each tree holds its own copy of the index in its module's memory.
  */
-// The engine reads no data files; this is the kernel's compiled code, shipped beside this module.
-// eslint-disable-next-line no-restricted-imports
-import { readFileSync } from 'node:fs';
 import { appError } from '../../common/errors.js';
+import { instantiate, kernelModule, regions } from './wasm-kernel.js';
 
 /** Coordinates of the tree's boxes. */
 const LOW_DIMS = 8;
@@ -19,7 +17,6 @@ const BLOCK_VALUES = BLOCK_DIMS + 1;
 export const TREE_MIN_DIMS = BLOCK_VALUES;
 const LEAF_ROWS = 32;
 const STACK_BYTES = 4096;
-const PAGE = 65536;
 /** Largest cap: a candidate's sort key, distance bits · cap + position, stays exact in float64. */
 const MAX_CAP = 2 ** 21;
 /** No row comes from this image. */
@@ -27,7 +24,7 @@ const NO_IMAGE = -(2 ** 31);
 /** Padding rows: every float32 difference with them overflows to Infinity, above any limit. */
 const FAR = 3.4e38;
 
-const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/candidates.wasm', import.meta.url)));
+const wasm = kernelModule('candidates');
 
 /** The kernel's exports (wasm/candidates.as.ts): the layout is set once, the calls carry a query's values. */
 interface KernelExports {
@@ -113,12 +110,8 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
 
   const stride = Math.ceil(adim / 4) * 4;
   const blocks = Math.ceil(rows / 4);
-  let bytes = 0;
-  const take = (n: number): number => {
-    const at = bytes;
-    bytes += Math.ceil(n / 16) * 16;
-    return at;
-  };
+  const space = regions();
+  const take = space.take;
   const at = {
     nodes: take(nodes.length * 16),
     boxes: take(nodes.length * 4 * 2 * LOW_DIMS),
@@ -131,16 +124,7 @@ export function candidateTree(aug: Float32Array, rows: number, adim: number, cap
     outRows: take(cap * 4),
     outDist: take(cap * 4),
   };
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
-  const instance = new WebAssembly.Instance(wasm, {
-    env: {
-      memory,
-      abort: () => {
-        throw new Error('candidate kernel aborted');
-      },
-    },
-  });
-  const kernel = instance.exports as unknown as KernelExports;
+  const { exports: kernel, memory } = instantiate<KernelExports>(wasm, space.bytes, 'candidate');
   kernel.layout(at.nodes, at.boxes, at.stack, at.blocks, at.full, stride, at.source, at.query, at.qlow, at.outRows, at.outDist);
   const f32 = new Float32Array(memory.buffer);
   const i32 = new Int32Array(memory.buffer);

@@ -6,15 +6,12 @@
  * the pick live in the module's memory, written through the views below; slots are the worker's
  * groups in pick order.
  */
-// The engine reads no data files; this is the kernel's compiled code, shipped beside this module.
-// eslint-disable-next-line no-restricted-imports
-import { readFileSync } from 'node:fs';
+import { instantiate, kernelModule, regions } from './wasm-kernel.js';
 
 /** Basis coordinates of the first test; the basis has a multiple of this many. */
 export const HEAD = 8;
-const PAGE = 65536;
 
-const wasm = new WebAssembly.Module(readFileSync(new URL('./wasm/group-scan.wasm', import.meta.url)));
+const wasm = kernelModule('group-scan');
 
 interface ScanExports {
   layout(
@@ -58,12 +55,8 @@ export class GroupScan {
     const cap = capacity + (capacity % 2);
     const stride = Math.ceil(dim / 4) * 4;
     const restDims = basisDim - HEAD;
-    let bytes = 0;
-    const take = (n: number): number => {
-      const at = bytes;
-      bytes += Math.ceil(n / 16) * 16;
-      return at;
-    };
+    const space = regions();
+    const take = space.take;
     const at = {
       heads: take(HEAD * cap * 8),
       thresholds: take(2 * cap * 8),
@@ -72,16 +65,8 @@ export class GroupScan {
       pick: take(basisDim * 8 + stride * 4),
       out: take(cap * 4 + cap * 8),
     };
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
-    const instance = new WebAssembly.Instance(wasm, {
-      env: {
-        memory,
-        abort: () => {
-          throw new Error('group scan kernel aborted');
-        },
-      },
-    });
-    this.kernel = instance.exports as unknown as ScanExports;
+    const { exports, memory } = instantiate<ScanExports>(wasm, space.bytes, 'group scan');
+    this.kernel = exports;
     this.kernel.layout(at.heads, at.thresholds, at.rest, at.rows, at.pick, at.out, cap, basisDim, stride);
     const buffer = memory.buffer;
     this.heads = Array.from({ length: HEAD }, (_, c) => new Float64Array(buffer, at.heads + c * cap * 8, cap));
