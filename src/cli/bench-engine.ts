@@ -169,11 +169,14 @@ async function measureSearch(
   patches: number,
   rowLength: number,
 ): Promise<Record<string, number>> {
+  // As a lone inspection in the service: every search thread, the tree stage on each (lanes).
   // First calls build the searchers (sessions, projected index); the median of the next ones is reported.
-  await nearestRowsGemm(bank, query, patches);
-  await nearestRows(bank, query, patches, { rowLength });
-  const gemm = await timedMedian(() => nearestRowsGemm(bank, query, patches), SEARCH_RUNS);
-  const fastSearch = await timedMedian(() => nearestRows(bank, query, patches, { rowLength }), SEARCH_RUNS);
+  const threads = loadConfig().ortThreads;
+  const opts = { rowLength, threads, lanes: threads };
+  await nearestRowsGemm(bank, query, patches, { threads });
+  await nearestRows(bank, query, patches, opts);
+  const gemm = await timedMedian(() => nearestRowsGemm(bank, query, patches, { threads }), SEARCH_RUNS);
+  const fastSearch = await timedMedian(() => nearestRows(bank, query, patches, opts), SEARCH_RUNS);
   let agree = 0;
   for (let q = 0; q < patches; q++) if (gemm.value.index[q] === fastSearch.value.index[q]) agree++;
   const refQueries = Math.min(REFERENCE_QUERIES, patches);
@@ -187,6 +190,7 @@ async function measureSearch(
   return {
     queries: patches,
     bankRows: bank.rows,
+    threads,
     exactGemmMs: gemm.ms,
     fastMs: fastSearch.ms,
     top1Agreement: agree / patches,
@@ -231,7 +235,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
   const reference = await timed(() => greedyCoresetReference({ ...input, picks: refPicks }));
   const sameSelection = reference.value.every((c, i) => c === fast.value.selected[i]);
 
-  const bankFeatures = new Float32Array(picks * dim);
+  // In shared memory, as the service keeps its banks: the search's lanes read it without a copy.
+  const bankFeatures = new Float32Array(new SharedArrayBuffer(picks * dim * 4));
   fast.value.selected.forEach((c, m) => {
     const b = Math.floor(c / patches);
     const p = c - b * patches;

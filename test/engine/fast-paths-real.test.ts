@@ -60,9 +60,11 @@ test('real features: the fast search equals the reference, rows in shared memory
   // A call may run on fewer threads than the searcher's (the service's share under load), and seed
   // from the patch above (`rowLength`): same answers. The dense stages alone (no tree): the same too.
   const dense = await createSearcher(bank, { kind: 'fast', threads: 2, tree: false });
+  // The tree stage on two threads (lanes), each with its own tree over the shared bank: the same.
+  const laned = await createSearcher(bank, { kind: 'fast', threads: 2, lanes: 2 });
   for (const opts of [{}, exclusion, { threads: 1 }, { ...exclusion, threads: 1, rowLength: 20 }, { rowLength: 20 }]) {
     const ref = nearestRowsReference(bank, queries, nq, opts);
-    for (const searcher of [fast, dense]) {
+    for (const searcher of [fast, dense, laned]) {
       const got = await searcher.nearest(queries, nq, opts);
       assert.deepEqual(Array.from(got.index), Array.from(ref.index));
       assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));
@@ -83,6 +85,10 @@ test('real features: the fast search equals the reference, rows in shared memory
   const ref = nearestRowsReference(bank, queries, nq);
   assert.deepEqual(Array.from(again.index), Array.from(ref.index));
   assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
+  // The calls on two threads split the queries at whole rows (20 patches): 300 and 300 with
+  // rowLength, 300 and 300 without; the threads: 1 calls stayed on one lane.
+  assert.equal(laned.stats().inLanes, 3 * (nq / 2));
+  laned.release();
   const s = fast.stats();
   assert.equal(s.queries, 5 * nq);
   // Real features are not isotropic: most proofs close among the first candidates.

@@ -5,9 +5,8 @@
  * this thread; each lane takes the next photo when it finishes one. A photo's score does not
  * depend on the lane that computed it.
  */
-import { Worker } from 'node:worker_threads';
-import { AppError, appError } from '../../common/errors.js';
 import { median } from '../../common/stats.js';
+import { ThreadLane } from '../kernels/thread-lane.js';
 import { anomalyMap, decisionMap } from '../score/map.js';
 import {
   type BankSearchIndexes,
@@ -62,9 +61,10 @@ export interface LaneRequest {
   wantMap: boolean;
 }
 
-export type LaneReply =
-  | { ok: true; imageScore: number; mapScores: Float32Array | null }
-  | { ok: false; error: { code: string; status: number; message: string } };
+export interface LaneAnswer {
+  imageScore: number;
+  mapScores: Float32Array | null;
+}
 
 /** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
 function soleSource(bank: Bank | null): number {
@@ -88,44 +88,6 @@ function sharedBank(bank: Bank): Bank {
     weights: share(bank.weights, (b) => new Float32Array(b)),
     sourceImage: share(bank.sourceImage, (b) => new Int32Array(b)),
   };
-}
-
-/**
- * The worker thread of the second lane. It answers requests in order, one at a time; the host
- * keeps `LANE_DEPTH` in flight, so that the next photo is there when one is done even while this
- * thread is busy with its own search.
- */
-class Lane {
-  private readonly worker: Worker;
-  private readonly waiting: { resolve: (r: LaneReply) => void; reject: (e: Error) => void }[] = [];
-  private failure: Error | null = null;
-
-  constructor(setup: LaneSetup) {
-    this.worker = new Worker(new URL('./leave-one-out-worker.js', import.meta.url), { workerData: setup });
-    this.worker.on('message', (reply: LaneReply) => this.waiting.shift()?.resolve(reply));
-    this.worker.on('error', (err) => this.fail(appError('INTERNAL', [`leave-one-out worker failed: ${err.message}`])));
-    this.worker.on('exit', (code) => this.fail(appError('INTERNAL', [`leave-one-out worker exited with code ${code}`])));
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const w of this.waiting.splice(0)) w.reject(err);
-  }
-
-  async score(request: LaneRequest): Promise<{ imageScore: number; mapScores: Float32Array | null }> {
-    if (this.failure) throw this.failure;
-    const reply = await new Promise<LaneReply>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.worker.postMessage(request);
-    });
-    if (!reply.ok) throw new AppError({ ...reply.error, message: '%s' }, [reply.error.message]);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
-  }
 }
 
 /** Leave-one-image-out image score of every training image and the median pixel score. */
@@ -170,7 +132,7 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
   // One search structure for all B images (building one per call would dominate the cost), made
   // with every thread; each lane then searches with its share.
   const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
-  let lane: Lane | null = null;
+  let lane: ThreadLane<LaneRequest, LaneAnswer> | null = null;
   try {
     const here = drain(async (b) => {
       const exclude = excludeOf(b);
@@ -184,12 +146,15 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
     });
     const runs = [here];
     if (lanes === 2) {
-      lane = new Lane({ bankSet, index: bankSearchIndexes(searchers), threads: threads ?? 1 });
+      // The lane answers in order, one at a time; holding LANE_DEPTH requests keeps the next photo
+      // there when it finishes one, even while this thread is busy with its own search.
+      const setup: LaneSetup = { bankSet, index: bankSearchIndexes(searchers), threads: threads ?? 1 };
+      lane = new ThreadLane(new URL('./leave-one-out-worker.js', import.meta.url), setup, 'leave-one-out worker');
       const second = lane;
       for (let i = 0; i < LANE_DEPTH; i++) {
         runs.push(
           drain(async (b) => {
-            const r = await second.score({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
+            const r = await second.request({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
             record(b, r.imageScore, r.mapScores);
           }),
         );

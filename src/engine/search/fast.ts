@@ -31,6 +31,7 @@ import {
   type TopKResult,
 } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
+import { ThreadLane } from '../kernels/thread-lane.js';
 import {
   candidateTree,
   excludeSource,
@@ -67,6 +68,8 @@ const FULL_ROWS = 1024;
 const PROJECT_ROWS = 8192;
 /** Candidates the tree stage may return for one query; a query with more goes to the dense stages. */
 const TREE_CAP = 4096;
+/** Queries per lane below which another lane (a message each way) costs more than it saves. */
+const MIN_LANE_QUERIES = 128;
 
 export interface FastIndexOptions {
   threads?: number;
@@ -74,6 +77,8 @@ export interface FastIndexOptions {
   candidates?: number;
   seed?: number;
   tree?: boolean;
+  /** Most threads that run the tree stage side by side (default 1); see `SearcherOptions.lanes`. */
+  lanes?: number;
 }
 
 export interface FastIndex {
@@ -90,6 +95,27 @@ export interface FastIndex {
   stats: SearchStats;
   /** The first stage's tree over the projected rows (null for indexes of fewer than `TREE_MIN_DIMS` dims). */
   tree: CandidateTree | null;
+  /** Most lanes of the tree stage, this thread's included. */
+  maxLanes: number;
+  /** The other lanes' threads, started when a search first uses them. */
+  lanes: ThreadLane<TreeLaneRequest, TreeLaneAnswer>[];
+}
+
+/** What a lane of the tree stage is started with: the bank and index data, in shared memory. */
+export interface TreeLaneSetup {
+  bank: SearchBank;
+  data: FastIndexData;
+}
+
+export interface TreeLaneRequest {
+  queries: Float32Array;
+  nq: number;
+  opts: SearchOptions;
+}
+
+export interface TreeLaneAnswer extends NearestResult {
+  /** Queries of the range (from 0) whose proof stayed open. */
+  open: Int32Array;
 }
 
 /**
@@ -152,9 +178,17 @@ export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastI
     maxAugNorm2,
     candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
     threads: opts.threads ?? DEFAULT_THREADS,
-    stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0 },
+    stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0, inLanes: 0 },
     tree: opts.tree !== false && pdim + 1 >= TREE_MIN_DIMS ? candidateTree(privateRows(data.aug), rows, pdim + 1, TREE_CAP) : null,
+    maxLanes: Math.max(1, Math.floor(opts.lanes ?? 1)),
+    lanes: [],
   };
+}
+
+/** Stops the index's lanes (their threads); later searches on this index use one thread. */
+export async function closeLanes(index: FastIndex): Promise<void> {
+  index.maxLanes = 1;
+  await Promise.all(index.lanes.splice(0).map((l) => l.close()));
 }
 
 export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
@@ -321,7 +355,7 @@ async function projectedStage(
  * norms' float32 rounding). Returns the queries left open: more candidates than the cap, or no
  * row to seed from.
  */
-async function treeStage(
+export async function treeStage(
   index: FastIndex,
   tree: CandidateTree,
   queries: Float32Array,
@@ -381,6 +415,49 @@ async function treeStage(
     found[q] = bestRow;
   }
   return open;
+}
+
+const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
+
+/**
+ * The tree stage on `lanes` threads: contiguous ranges of queries (whole rows of patches, so the
+ * seeds from the patch above stay within a range), this thread taking the first. Each answer is
+ * the one query's own, so it does not depend on the split. Lanes need the bank in shared memory.
+ */
+async function splitTreeStage(
+  index: FastIndex,
+  tree: CandidateTree,
+  queries: Float32Array,
+  nq: number,
+  opts: SearchOptions,
+  threads: number,
+  out: NearestResult,
+): Promise<number[]> {
+  const { bank, data } = index;
+  const parts = Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES));
+  if (parts < 2 || !isShared(bank.features)) return treeStage(index, tree, queries, nq, opts, threads, out);
+  while (index.lanes.length < parts - 1) {
+    const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim }, data };
+    index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
+  }
+  const { dim } = bank;
+  const row = Math.max(1, opts.rowLength ?? 1);
+  const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? nq : Math.round((nq * i) / parts / row) * row));
+  const laneOpts: SearchOptions = { ...opts, threads: 1 };
+  const remote = index.lanes.slice(0, parts - 1).map(async (lane, i) => {
+    const [a, b] = [bounds[i + 1], bounds[i + 2]];
+    const view = queries.subarray(a * dim, b * dim);
+    // A private range is copied once (moved), not the whole array it is part of.
+    const range = isShared(view) ? view : view.slice();
+    const answer = await lane.request({ queries: range, nq: b - a, opts: laneOpts }, isShared(range) ? [] : [range.buffer as ArrayBuffer]);
+    out.index.set(answer.index, a);
+    out.dist2.set(answer.dist2, a);
+    return Array.from(answer.open, (q) => q + a);
+  });
+  const here = treeStage(index, tree, queries, bounds[1], laneOpts, 1, out);
+  const open = await Promise.all([here, ...remote]);
+  index.stats.inLanes += nq - bounds[1];
+  return open.flat();
 }
 
 /** Lower bound on ‖q − b‖² from a full-dimension key `‖b‖² − 2q·b`, for a query with ‖q‖² = qn. */
@@ -463,7 +540,7 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const augNorm2 = maskExcluded(index.augNorm2, opts);
   const threads = opts.threads ?? index.threads;
   const all = Array.from({ length: nq }, (_, q) => q);
-  const first = index.tree ? await treeStage(index, index.tree, queries, nq, opts, threads, out) : all;
+  const first = index.tree ? await splitTreeStage(index, index.tree, queries, nq, opts, threads, out) : all;
   const open = first.length > 0 ? await projectedStage(index, queries, first, index.candidates, augNorm2, threads, out) : first;
   let left = open;
   // When most proofs stay open the projection says little about these distances (isotropic data):

@@ -9,7 +9,7 @@
  *   anomalous ones.
  */
 import { appError } from '../../common/errors.js';
-import { fastIndexFrom, fastNearest, prepareFastIndex, type FastIndexData } from './fast.js';
+import { closeLanes, fastIndexFrom, fastNearest, prepareFastIndex, type FastIndexData } from './fast.js';
 import { gemmNearest, prepareGemmIndex } from './gemm.js';
 import { nearestRowsReference } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
@@ -34,14 +34,21 @@ interface SearchImpl {
   run(queries: Float32Array, nq: number, opts: SearchOptions): Promise<NearestResult>;
   stats(): SearchStats;
   data: FastIndexData | null;
+  /** Stops what the searcher started (the fast index's lanes). */
+  close?(): void;
 }
 
 async function searchImpl(bank: SearchBank, kind: SearcherKind, opts: SearcherOptions): Promise<SearchImpl> {
   if (kind === 'fast') {
     const index = opts.prepared ? fastIndexFrom(bank, opts.prepared, opts) : await prepareFastIndex(bank, opts);
-    return { run: (queries, nq, o) => fastNearest(index, queries, nq, o), stats: () => ({ ...index.stats }), data: index.data };
+    return {
+      run: (queries, nq, o) => fastNearest(index, queries, nq, o),
+      stats: () => ({ ...index.stats }),
+      data: index.data,
+      close: () => void closeLanes(index),
+    };
   }
-  const counts: SearchStats = { queries: 0, projected: 0, secondStage: 0, scanned: 0 };
+  const counts: SearchStats = { queries: 0, projected: 0, secondStage: 0, scanned: 0, inLanes: 0 };
   const stats = (): SearchStats => ({ ...counts });
   if (kind === 'gemm') {
     const index = prepareGemmIndex(bank, opts.threads);
@@ -85,6 +92,7 @@ export async function createSearcher(bank: SearchBank, opts: SearcherOptions = {
     release() {
       if (impl === null) return;
       finalStats = impl.stats();
+      impl.close?.();
       // Drops the index and its tensors.
       impl = null;
     },
@@ -105,8 +113,8 @@ export function cachedSearcher(bank: SearchBank, opts: SearcherOptions = {}): Pr
     cache.set(bank.features, perBank);
   }
   // A prepared index does not change the searcher, only how fast it is made.
-  const { kind = 'fast', threads, projectionDim, candidates, seed, tree } = opts;
-  const key = JSON.stringify([kind, threads, projectionDim, candidates, seed, tree, bank.rows, bank.dim]);
+  const { kind = 'fast', threads, projectionDim, candidates, seed, tree, lanes } = opts;
+  const key = JSON.stringify([kind, threads, projectionDim, candidates, seed, tree, lanes, bank.rows, bank.dim]);
   let s = perBank.get(key);
   if (s === undefined) {
     const created = createSearcher(bank, opts);
@@ -117,7 +125,7 @@ export function cachedSearcher(bank: SearchBank, opts: SearcherOptions = {}): Pr
   return s;
 }
 
-export type PlainSearchOptions = SearchOptions & { threads?: number };
+export type PlainSearchOptions = SearchOptions & { threads?: number; lanes?: number };
 
 export async function nearestRowsGemm(
   bank: SearchBank,
@@ -135,6 +143,6 @@ export async function nearestRows(
   nq: number,
   opts: PlainSearchOptions = {},
 ): Promise<NearestResult> {
-  const searcher = await cachedSearcher(bank, { kind: 'fast', threads: opts.threads });
+  const searcher = await cachedSearcher(bank, { kind: 'fast', threads: opts.threads, lanes: opts.lanes });
   return searcher.nearest(queries, nq, opts);
 }

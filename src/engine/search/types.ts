@@ -53,6 +53,12 @@ export interface SearcherOptions {
   prepared?: FastIndexData;
   /** fast: the tree first stage (default true); false leaves the dense projected stages alone. */
   tree?: boolean;
+  /**
+   * fast: most threads that run the tree stage side by side (default 1), up to a call's `threads`.
+   * Each lane past the first is a worker thread with its own tree over the same bank (which must
+   * live in shared memory; otherwise one lane). Answers do not depend on it.
+   */
+  lanes?: number;
 }
 
 /** How the fast searcher's answers were proven, counted over its lifetime. */
@@ -64,6 +70,8 @@ export interface SearchStats {
   secondStage: number;
   /** needed a scan of every row */
   scanned: number;
+  /** fast: had their tree stage run in another lane (thread) */
+  inLanes: number;
 }
 
 /** A search structure built once per loaded bank and reused for every query batch. */

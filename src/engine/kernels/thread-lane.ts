@@ -1,0 +1,69 @@
+/**
+ * A worker thread that does a share of a job beside the calling thread: it answers requests in
+ * order, one reply per request, so the host matches replies to requests by order. Errors cross
+ * as catalogued errors. An idle lane does not keep the process alive.
+ */
+import { parentPort, Worker } from 'node:worker_threads';
+import { AppError, appError, isAppError } from '../../common/errors.js';
+
+type Reply<T> = { ok: true; value: T } | { ok: false; error: { code: string; status: number; message: string } };
+
+export class ThreadLane<Request, Answer> {
+  private readonly worker: Worker;
+  private readonly waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | null = null;
+
+  /** Starts `script` (a module that calls `serveLane`) with `workerData`; `name` goes into errors. */
+  constructor(script: URL, workerData: unknown, name: string) {
+    this.worker = new Worker(script, { workerData });
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply<Answer>) => {
+      const w = this.waiting.shift();
+      if (this.waiting.length === 0) this.worker.unref();
+      if (!w) return;
+      if (reply.ok) w.resolve(reply.value);
+      else w.reject(new AppError({ ...reply.error, message: '%s' }, [reply.error.message]));
+    });
+    this.worker.on('error', (err) => this.fail(appError('INTERNAL', [`${name} failed: ${err.message}`])));
+    this.worker.on('exit', (code) => this.fail(appError('INTERNAL', [`${name} exited with code ${code}`])));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+
+  /** The lane's answer to `request`; `transfer` lists buffers moved to the lane rather than copied. */
+  request(request: Request, transfer: ArrayBuffer[] = []): Promise<Answer> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Answer>((resolve, reject) => {
+      // Held while a reply is due, so that a caller awaiting only this lane is not cut short.
+      if (this.waiting.length === 0) this.worker.ref();
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(request, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    this.fail(appError('INTERNAL', ['lane closed']));
+    await this.worker.terminate();
+  }
+}
+
+/** The lane's side (in its worker thread): answers every request with `handle`, in order, one at a time. */
+export function serveLane<Request, Answer>(handle: (request: Request) => Promise<Answer> | Answer, name: string): void {
+  let queue: Promise<void> = Promise.resolve();
+  parentPort!.on('message', (request: Request) => {
+    queue = queue.then(async () => {
+      let reply: Reply<Answer>;
+      try {
+        reply = { ok: true, value: await handle(request) };
+      } catch (err) {
+        const e = isAppError(err) ? err : appError('INTERNAL', [`${name}: ${(err as Error).message}`]);
+        reply = { ok: false, error: { code: e.code, status: e.status, message: e.message } };
+      }
+      parentPort!.postMessage(reply);
+    });
+  });
+}
