@@ -87,7 +87,8 @@ export interface FastIndex {
   /** Squared row norms for the full-dimension stage, made when it first runs. */
   norm2: Float32Array | null;
   proj: ProjectionTensors;
-  aug: BankTensors;
+  /** The projected rows as onnxruntime's input for the dense stages, made when they first run. */
+  aug: BankTensors | null;
   augNorm2: Float32Array;
   maxAugNorm2: number;
   candidates: number;
@@ -173,13 +174,13 @@ export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastI
     data,
     norm2: null,
     proj: projectionTensors(privateRows(data.mu), privateRows(data.basis), dim, pdim),
-    aug: bankTensors(data.aug, rows, pdim + 1),
+    aug: null,
     augNorm2,
     maxAugNorm2,
     candidates: Math.max(1, Math.min(opts.candidates ?? 32, rows)),
     threads: opts.threads ?? DEFAULT_THREADS,
     stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0, inLanes: 0 },
-    tree: opts.tree !== false && pdim + 1 >= TREE_MIN_DIMS ? candidateTree(privateRows(data.aug), rows, pdim + 1, TREE_CAP) : null,
+    tree: opts.tree !== false && pdim + 1 >= TREE_MIN_DIMS ? candidateTree(data.aug, rows, pdim + 1, TREE_CAP) : null,
     maxLanes: Math.max(1, Math.floor(opts.lanes ?? 1)),
     lanes: [],
   };
@@ -335,6 +336,7 @@ async function projectedStage(
       chunk = new Float32Array(part.length * dim);
       part.forEach((q, i) => chunk.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
     }
+    index.aug ??= bankTensors(index.data.aug, index.bank.rows, index.proj.pdim + 1);
     const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, part.length, k, threads);
     part.forEach((q, i) => {
       if (!rerank(bank, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
