@@ -110,6 +110,7 @@ export interface TreeLaneSetup {
 
 export interface TreeLaneRequest {
   queries: Float32Array;
+  projected: ProjectedQueries;
   nq: number;
   opts: SearchOptions;
 }
@@ -258,6 +259,13 @@ function augRelError(index: FastIndex): number {
   return 1.01 * (2 * Math.sqrt(pdim + 1) * gamma(dim + 2) + Math.sqrt(dim) * gamma(pdim + 1) + 2 * gamma(dim));
 }
 
+/** The tree stage's queries in the index's space: augmented vectors, their squared norms and error bounds. */
+export interface ProjectedQueries {
+  aug: Float32Array;
+  norm2: Float64Array;
+  error: Float64Array;
+}
+
 /**
  * The tree stage's augmented queries [P(q − μ); r] from one product: r, the norm of the residual
  * (I − PᵀP)(q − μ), is √(‖q − μ‖² − ‖P(q − μ)‖²) in float64 instead of a second product.
@@ -266,12 +274,7 @@ function augRelError(index: FastIndex): number {
  * δ = ((2 + e)·e + 4D·2⁻⁵³)·‖v‖² of the true ones, so |r̃ − r| ≤ min(√δ, δ / (r̃ + √(r̃² − δ)));
  * and r's float32 rounding, u·r̃.
  */
-async function augmentQueries(
-  index: FastIndex,
-  queries: Float32Array,
-  nq: number,
-  threads: number,
-): Promise<{ aug: Float32Array; norm2: Float64Array; error: Float64Array }> {
+async function augmentQueries(index: FastIndex, queries: Float32Array, nq: number, threads: number): Promise<ProjectedQueries> {
   const { dim, pdim } = index.proj;
   const mu = index.data.mu;
   const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
@@ -354,21 +357,20 @@ async function projectedStage(
  * lower bound exceeds the best. A row the tree leaves out is proven farther than u: its float32
  * projected distance d̃ exceeds the limit below, d̃ ≤ (1 + γ)·d' for the distance d' of the stored
  * vectors (float32 sums of ≤ adim + 8 terms), and ‖q − b‖ ≥ √d' − (vector errors + the rest
- * norms' float32 rounding). Returns the queries left open: more candidates than the cap, or no
- * row to seed from.
+ * norms' float32 rounding). Walks the first `nq` queries (`projected` by `augmentQueries`);
+ * returns those left open: more candidates than the cap, or no row to seed from.
  */
-export async function treeStage(
+export function treeWalk(
   index: FastIndex,
   tree: CandidateTree,
   queries: Float32Array,
+  projected: ProjectedQueries,
   nq: number,
   opts: SearchOptions,
-  threads: number,
   out: NearestResult,
-): Promise<number[]> {
+): number[] {
   const { features, dim } = index.bank;
   const adim = tree.adim;
-  const projected = await augmentQueries(index, queries, nq, threads);
   const rowSlack = augRelError(index) * Math.sqrt(index.maxAugNorm2);
   const ex = opts.excludeSource;
   excludeSource(tree, ex?.sourceImage ?? null);
@@ -422,11 +424,12 @@ export async function treeStage(
 const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
 
 /**
- * The tree stage on `lanes` threads: contiguous ranges of queries (whole rows of patches, so the
- * seeds from the patch above stay within a range), this thread taking the first. Each answer is
- * the one query's own, so it does not depend on the split. Lanes need the bank in shared memory.
+ * The tree stage: the queries projected here (on `threads`), then walked on up to `threads` lanes:
+ * contiguous ranges of queries (whole rows of patches, so the seeds from the patch above stay in
+ * a range), this thread taking the first. Each answer is the one query's own, so it does not
+ * depend on the split. Lanes need the bank in shared memory.
  */
-async function splitTreeStage(
+async function treeStage(
   index: FastIndex,
   tree: CandidateTree,
   queries: Float32Array,
@@ -436,30 +439,38 @@ async function splitTreeStage(
   out: NearestResult,
 ): Promise<number[]> {
   const { bank, data } = index;
+  const projected = await augmentQueries(index, queries, nq, threads);
   const parts = Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES));
-  if (parts < 2 || !isShared(bank.features)) return treeStage(index, tree, queries, nq, opts, threads, out);
+  if (parts < 2 || !isShared(bank.features)) return treeWalk(index, tree, queries, projected, nq, opts, out);
   while (index.lanes.length < parts - 1) {
     const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim }, data };
     index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
   }
   const { dim } = bank;
+  const adim = tree.adim;
   const row = Math.max(1, opts.rowLength ?? 1);
   const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? nq : Math.round((nq * i) / parts / row) * row));
-  const laneOpts: SearchOptions = { ...opts, threads: 1 };
   const remote = index.lanes.slice(0, parts - 1).map(async (lane, i) => {
     const [a, b] = [bounds[i + 1], bounds[i + 2]];
     const view = queries.subarray(a * dim, b * dim);
-    // A private range is copied once (moved), not the whole array it is part of.
+    // A private range is copied (and moved), not the whole array it is part of.
     const range = isShared(view) ? view : view.slice();
-    const answer = await lane.request({ queries: range, nq: b - a, opts: laneOpts }, isShared(range) ? [] : [range.buffer as ArrayBuffer]);
+    const request: TreeLaneRequest = {
+      queries: range,
+      projected: { aug: projected.aug.slice(a * adim, b * adim), norm2: projected.norm2.slice(a, b), error: projected.error.slice(a, b) },
+      nq: b - a,
+      opts,
+    };
+    const answer = await lane.request(request, isShared(range) ? [] : [range.buffer as ArrayBuffer]);
     out.index.set(answer.index, a);
     out.dist2.set(answer.dist2, a);
     return Array.from(answer.open, (q) => q + a);
   });
-  const here = treeStage(index, tree, queries, bounds[1], laneOpts, 1, out);
-  const open = await Promise.all([here, ...remote]);
+  // The lanes have their requests: this thread walks its own range meanwhile.
+  const here = treeWalk(index, tree, queries, projected, bounds[1], opts, out);
+  const open = await Promise.all(remote);
   index.stats.inLanes += nq - bounds[1];
-  return open.flat();
+  return [here, ...open].flat();
 }
 
 /** Lower bound on ‖q − b‖² from a full-dimension key `‖b‖² − 2q·b`, for a query with ‖q‖² = qn. */
@@ -542,7 +553,7 @@ export async function fastNearest(index: FastIndex, queries: Float32Array, nq: n
   const augNorm2 = maskExcluded(index.augNorm2, opts);
   const threads = opts.threads ?? index.threads;
   const all = Array.from({ length: nq }, (_, q) => q);
-  const first = index.tree ? await splitTreeStage(index, index.tree, queries, nq, opts, threads, out) : all;
+  const first = index.tree ? await treeStage(index, index.tree, queries, nq, opts, threads, out) : all;
   const open = first.length > 0 ? await projectedStage(index, queries, first, index.candidates, augNorm2, threads, out) : first;
   let left = open;
   // When most proofs stay open the projection says little about these distances (isotropic data):
