@@ -71,6 +71,8 @@ export interface Bank {
   features: Float32Array;
   weights: Float32Array;
   sourceImage: Int32Array;
+  /** The shared WebAssembly memory `features` is a view of (`kernels/exact.ts`), when it is one. */
+  memory?: WebAssembly.Memory;
 }
 
 /** A built model: softpatch+ keeps separate classification and segmentation banks; others use `cls` for both. */

@@ -8,6 +8,7 @@ import { Gauge, Registry } from 'prom-client';
 import { readManifest, verifyModelFiles } from '../backbone/manifest.js';
 import type { BackboneManifest } from '../backbone/types.js';
 import type { ServiceConfig } from '../common/config.js';
+import { kernels } from '../engine/index.js';
 import { Store } from '../store/index.js';
 import { BuildManager } from './builds.js';
 import { residentBytes } from '../common/process-memory.js';
@@ -51,7 +52,8 @@ export interface Service {
 }
 
 export async function createService(config: ServiceConfig, log: Logger): Promise<Service> {
-  const store = new Store(config.dataDir, config.bankCacheBytes);
+  // Loaded bank rows in shared WebAssembly memories: the inspection workers' exact distances run there.
+  const store = new Store(config.dataDir, config.bankCacheBytes, kernels.sharedRows);
   const recovery = await store.open();
   log.info({ dataDir: config.dataDir, ...recovery }, 'data directory recovered');
 

@@ -2,13 +2,14 @@
  * Banks: immutable folders banks/<version>/ with meta.json, little-endian typed arrays
  * (<bank>.<field>.bin) and noise-report.json. A bank is written completely in the line's tmp/,
  * then renamed into place under the next version number. Loading verifies every file's sha256
- * and places the arrays in SharedArrayBuffers, so inspection workers read them without copies.
+ * and places the arrays in SharedArrayBuffers, so inspection workers read them without copies (the
+ * rows in a shared WebAssembly memory, where the search's exact distances run).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Bank, BankSet } from '../engine/index.js';
+import type { Bank, BankSet, kernels } from '../engine/index.js';
 import { appError } from '../common/errors.js';
 import { fsyncDir, readJsonIfExists, renameDurable, tmpName, writeJsonDurable, writeSynced, readdirIfExists } from './atomic.js';
 import { KeyedMutex } from './mutex.js';
@@ -33,6 +34,9 @@ export interface LoadedBank {
 }
 
 type BankName = 'cls' | 'seg';
+
+/** Where a loaded bank's rows go: a shared WebAssembly memory for `rows` × `dim` (null: a plain SharedArrayBuffer). */
+export type RowAllocator = (rows: number, dim: number) => kernels.RowMemory | null;
 const FIELDS = [
   ['features', 'float32'],
   ['weights', 'float32'],
@@ -51,10 +55,8 @@ const READ_CHUNK = 1 << 20;
 const REMOVED_FILE = 'noise-mask.bin';
 const EVALUATION_FILE = 'evaluation.json';
 
-/** Reads a file into shared memory in chunks, hashing as it goes (no long event-loop stall). */
-async function readShared(file: string, expect: BankFileRecord): Promise<SharedArrayBuffer> {
-  const sab = new SharedArrayBuffer(expect.bytes);
-  const view = new Uint8Array(sab);
+/** Reads a file into `view` (shared memory) in chunks, hashing as it goes (no long event-loop stall). */
+async function readShared(file: string, expect: BankFileRecord, view: Uint8Array): Promise<void> {
   const hash = createHash('sha256');
   const fh = await open(file, 'r');
   try {
@@ -70,13 +72,16 @@ async function readShared(file: string, expect: BankFileRecord): Promise<SharedA
     await fh.close();
   }
   if (hash.digest('hex') !== expect.sha256) throw new Error(`${path.basename(file)} does not match its sha256`);
-  return sab;
 }
 
 export class BankStore {
   private readonly locks = new KeyedMutex();
 
-  constructor(private readonly layout: Layout) {}
+  /** `rowMemory` places loaded rows where the search computes on them (engine `kernels.sharedRows`). */
+  constructor(
+    private readonly layout: Layout,
+    private readonly rowMemory: RowAllocator = () => null,
+  ) {}
 
   /** Writes a complete bank folder in the line's tmp/ (every file fsynced) and returns its path. */
   async stage(lineId: string, payload: BankPayload): Promise<string> {
@@ -182,9 +187,9 @@ export class BankStore {
     const b = meta.trainingImages.indexOf(imageId);
     if (b < 0) throw appError('IMAGE_NOT_IN_BANK', [imageId.slice(0, 80), version]);
     if (!rec) return null;
-    let all: Uint8Array;
+    const all = new Uint8Array(new SharedArrayBuffer(rec.bytes));
     try {
-      all = new Uint8Array(await readShared(path.join(this.layout.line(lineId).bank(version), REMOVED_FILE), rec));
+      await readShared(path.join(this.layout.line(lineId).bank(version), REMOVED_FILE), rec, all);
     } catch (err) {
       throw appError('BANK_CORRUPT', [`${lineId}/${version}`, (err as Error).message]);
     }
@@ -210,25 +215,35 @@ export class BankStore {
     const meta = await this.meta(lineId, version);
     const dir = this.layout.line(lineId).bank(version);
     const readBank = async (name: BankName): Promise<Bank> => {
-      const arrays: Partial<Record<(typeof FIELDS)[number][0], Float32Array | Int32Array>> = {};
-      for (const [field, dtype] of FIELDS) {
+      const record = (field: (typeof FIELDS)[number][0]): BankFileRecord => {
         const rec = meta.files[fileName(name, field)];
         if (!rec) throw appError('BANK_CORRUPT', [`${lineId}/${version}`, `${fileName(name, field)} missing from meta.json`]);
-        let sab: SharedArrayBuffer;
+        return rec;
+      };
+      const rows = record('weights').bytes / 4;
+      const dim = record('features').bytes / 4 / Math.max(1, rows);
+      const inMemory = Number.isInteger(dim) ? this.rowMemory(rows, dim) : null;
+      const arrays: Partial<Record<(typeof FIELDS)[number][0], Float32Array | Int32Array>> = {};
+      for (const [field, dtype] of FIELDS) {
+        const rec = record(field);
+        const into = field === 'features' && inMemory ? inMemory.features : null;
+        const view = into
+          ? new Uint8Array(into.buffer, into.byteOffset, into.byteLength)
+          : new Uint8Array(new SharedArrayBuffer(rec.bytes));
         try {
-          sab = await readShared(path.join(dir, fileName(name, field)), rec);
+          await readShared(path.join(dir, fileName(name, field)), rec, view);
         } catch (err) {
           throw appError('BANK_CORRUPT', [`${lineId}/${version}`, (err as Error).message]);
         }
-        arrays[field] = dtype === 'float32' ? new Float32Array(sab) : new Int32Array(sab);
+        arrays[field] = into ?? (dtype === 'float32' ? new Float32Array(view.buffer) : new Int32Array(view.buffer));
       }
-      const rows = arrays.weights!.length;
       return {
         rows,
         dim: arrays.features!.length / Math.max(1, rows),
         features: arrays.features as Float32Array,
         weights: arrays.weights as Float32Array,
         sourceImage: arrays.sourceImage as Int32Array,
+        ...(inMemory ? { memory: inMemory.memory } : {}),
       };
     };
     const cls = await readBank('cls');

@@ -3,7 +3,7 @@ import { access, constants, lstat, mkdir, readdir, rm, statfs } from 'node:fs/pr
 import path from 'node:path';
 import { appError, isNoSpace } from '../common/errors.js';
 import { BankCache } from './bank-cache.js';
-import { BankStore } from './banks.js';
+import { BankStore, type RowAllocator } from './banks.js';
 import { BuildStore } from './builds.js';
 import { ImageStore } from './images.js';
 import { LineStore } from './lines.js';
@@ -47,13 +47,13 @@ export class Store {
   readonly banks: BankStore;
   readonly bankCache: BankCache;
 
-  constructor(dataDir: string, bankCacheBytes: number) {
+  constructor(dataDir: string, bankCacheBytes: number, rowMemory?: RowAllocator) {
     this.layout = new Layout(dataDir);
     this.lines = new LineStore(this.layout);
     this.images = new ImageStore(this.layout);
     this.validation = new ImageStore(this.layout, 'validation');
     this.builds = new BuildStore(this.layout);
-    this.banks = new BankStore(this.layout);
+    this.banks = new BankStore(this.layout, rowMemory);
     this.bankCache = new BankCache(this.banks, bankCacheBytes);
   }
 

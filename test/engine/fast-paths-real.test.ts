@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadBackbone, prepareImage, type Backbone } from '../../src/backbone/index.js';
 import { greedyCoreset, greedyCoresetReference, drawStartPoints } from '../../src/engine/coreset/index.js';
-import { createRng, drawProjection, Projector, principalSubspace } from '../../src/engine/kernels/index.js';
+import { createRng, drawProjection, Projector, principalSubspace, sharedRows } from '../../src/engine/kernels/index.js';
 import { createSearcher, nearestRowsReference, type SearchBank } from '../../src/engine/search/index.js';
 import { partImage } from '../http/server.js';
 import { DEFAULT_BACKBONE_DIR } from '../helpers/paths.js';
@@ -35,7 +35,9 @@ before(async () => {
   patches = feats[0].grid.h * feats[0].grid.w;
   // Every third patch of the training photos: a bank of real rows without the cost of a full one.
   const rows = Math.floor((TRAIN * patches) / ROW_STRIDE);
-  const features = new Float32Array(new SharedArrayBuffer(rows * dim * 4));
+  // In a shared WebAssembly memory, as the service keeps banks: exact distances in the kernel.
+  const inMemory = sharedRows(rows, dim)!;
+  const features = inMemory.features;
   const sourceImage = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const n = r * ROW_STRIDE;
@@ -43,7 +45,7 @@ before(async () => {
     features.set(feats[b].data.subarray((n - b * patches) * dim, (n - b * patches + 1) * dim), r * dim);
     sourceImage[r] = b;
   }
-  bank = { features, rows, dim, sourceImage };
+  bank = { features, rows, dim, sourceImage, memory: inMemory.memory };
   // A normal and a defective test photo, and one training photo (its own rows are in the bank).
   nq = 3 * 200;
   queries = new Float32Array(nq * dim);
@@ -62,9 +64,11 @@ test('real features: the fast search equals the reference, rows in shared memory
   const dense = await createSearcher(bank, { kind: 'fast', threads: 2, tree: false });
   // The tree stage on two threads (lanes), each with its own tree over the shared bank: the same.
   const laned = await createSearcher(bank, { kind: 'fast', threads: 2, lanes: 2 });
+  // Rows in a private array: exact distances in JavaScript rather than in the kernel, the same.
+  const plain = await createSearcher({ features: bank.features.slice(), rows: bank.rows, dim }, { kind: 'fast', threads: 2 });
   for (const opts of [{}, exclusion, { threads: 1 }, { ...exclusion, threads: 1, rowLength: 20 }, { rowLength: 20 }]) {
     const ref = nearestRowsReference(bank, queries, nq, opts);
-    for (const searcher of [fast, dense, laned]) {
+    for (const searcher of [fast, dense, laned, plain]) {
       const got = await searcher.nearest(queries, nq, opts);
       assert.deepEqual(Array.from(got.index), Array.from(ref.index));
       assert.deepEqual(Array.from(got.dist2), Array.from(ref.dist2));

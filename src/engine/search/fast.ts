@@ -31,6 +31,7 @@ import {
   type TopKResult,
 } from '../kernels/ort.js';
 import { appError } from '../../common/errors.js';
+import { exactKernel, type ExactKernel } from '../kernels/exact.js';
 import { ThreadLane } from '../kernels/thread-lane.js';
 import {
   candidateTree,
@@ -96,6 +97,8 @@ export interface FastIndex {
   stats: SearchStats;
   /** The first stage's tree over the projected rows (null for indexes of fewer than `TREE_MIN_DIMS` dims). */
   tree: CandidateTree | null;
+  /** Exact distances in the bank's WebAssembly memory (null: the bank has none, or no slot was free). */
+  exact: ExactKernel | null;
   /** Most lanes of the tree stage, this thread's included. */
   maxLanes: number;
   /** The other lanes' threads, started when a search first uses them. */
@@ -182,15 +185,32 @@ export function fastIndexFrom(bank: SearchBank, data: FastIndexData, opts: FastI
     threads: opts.threads ?? DEFAULT_THREADS,
     stats: { queries: 0, projected: 0, secondStage: 0, scanned: 0, inLanes: 0 },
     tree: opts.tree !== false && pdim + 1 >= TREE_MIN_DIMS ? candidateTree(data.aug, rows, pdim + 1, TREE_CAP) : null,
+    exact: bank.memory ? exactKernel(bank.memory, bank.features, dim) : null,
     maxLanes: Math.max(1, Math.floor(opts.lanes ?? 1)),
     lanes: [],
   };
 }
 
-/** Stops the index's lanes (their threads); later searches on this index use one thread. */
-export async function closeLanes(index: FastIndex): Promise<void> {
+/** Stops the index's lanes (their threads) and gives its kernel's query slot back; the index is not used again. */
+export async function closeFastIndex(index: FastIndex): Promise<void> {
   index.maxLanes = 1;
+  index.exact?.release();
+  index.exact = null;
   await Promise.all(index.lanes.splice(0).map((l) => l.close()));
+}
+
+/**
+ * Exact distances (`exactDist2Below`) from query `q` of `queries` to bank rows, under a limit:
+ * in the bank's WebAssembly memory when it has one (the same bits), until the next call.
+ */
+function distancesFrom(index: FastIndex, queries: Float32Array, q: number): (row: number, limit: number) => number {
+  const { features, dim } = index.bank;
+  const exact = index.exact;
+  if (exact) {
+    exact.setQuery(queries, q * dim);
+    return exact.dist2Below;
+  }
+  return (row, limit) => exactDist2Below(queries, q * dim, features, row * dim, dim, limit);
 }
 
 export async function prepareFastIndex(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndex> {
@@ -209,7 +229,7 @@ function closer(d: number, row: number, best: number, bestRow: number): boolean 
  * `out` and returns true when that proof closed (or the list held every row), false otherwise.
  */
 function rerank(
-  bank: SearchBank,
+  index: FastIndex,
   queries: Float32Array,
   q: number,
   keys: TopKResult,
@@ -219,7 +239,8 @@ function rerank(
   out: NearestResult,
   slot: number,
 ): boolean {
-  const { features, dim } = bank;
+  const { bank } = index;
+  const distance = distancesFrom(index, queries, q);
   let best = Infinity;
   let bestRow = -1;
   let proven = k >= bank.rows;
@@ -232,7 +253,7 @@ function rerank(
     }
     const row = Number(keys.indices[off + j]);
     // A row already farther than the best needs no more of its dimensions.
-    const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
+    const d = distance(row, best);
     if (closer(d, row, best, bestRow)) {
       best = d;
       bestRow = row;
@@ -342,7 +363,7 @@ async function projectedStage(
     index.aug ??= bankTensors(index.data.aug, index.bank.rows, index.proj.pdim + 1);
     const top = await projectedTopK(index.proj, index.aug, augNorm2, chunk, part.length, k, threads);
     part.forEach((q, i) => {
-      if (!rerank(bank, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
+      if (!rerank(index, chunk, i, top, i * k, k, projectedBound(index, top.queryNorm2[i]), out, q)) open.push(q);
     });
   }
   return open;
@@ -369,7 +390,6 @@ export function treeWalk(
   opts: SearchOptions,
   out: NearestResult,
 ): number[] {
-  const { features, dim } = index.bank;
   const adim = tree.adim;
   const rowSlack = augRelError(index) * Math.sqrt(index.maxAugNorm2);
   const ex = opts.excludeSource;
@@ -381,8 +401,9 @@ export function treeWalk(
   for (let q = 0; q < nq; q++) {
     let best = Infinity;
     let bestRow = -1;
+    const distance = distancesFrom(index, queries, q);
     const consider = (row: number): void => {
-      const d = exactDist2Below(queries, q * dim, features, row * dim, dim, best);
+      const d = distance(row, best);
       if (closer(d, row, best, bestRow)) {
         best = d;
         bestRow = row;
@@ -443,7 +464,7 @@ async function treeStage(
   const parts = Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES));
   if (parts < 2 || !isShared(bank.features)) return treeWalk(index, tree, queries, projected, nq, opts, out);
   while (index.lanes.length < parts - 1) {
-    const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim }, data };
+    const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim, memory: bank.memory }, data };
     index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
   }
   const { dim } = bank;
@@ -536,7 +557,7 @@ async function fullStage(
   list.forEach((q, i) => {
     let qn = 0;
     for (let j = i * dim; j < (i + 1) * dim; j++) qn += sub[j] * sub[j];
-    if (!rerank(bank, sub, i, merged, i * k, k, fullBound(dim, maxNorm2, qn), out, q)) open.push(q);
+    if (!rerank(index, sub, i, merged, i * k, k, fullBound(dim, maxNorm2, qn), out, q)) open.push(q);
   });
   return open;
 }

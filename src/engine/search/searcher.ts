@@ -9,7 +9,7 @@
  *   anomalous ones.
  */
 import { appError } from '../../common/errors.js';
-import { closeLanes, fastIndexFrom, fastNearest, prepareFastIndex, type FastIndexData } from './fast.js';
+import { closeFastIndex, fastIndexFrom, fastNearest, prepareFastIndex, type FastIndexData } from './fast.js';
 import { gemmNearest, prepareGemmIndex } from './gemm.js';
 import { nearestRowsReference } from './search-reference.js';
 import type { NearestResult, SearchBank, SearchOptions, Searcher, SearcherKind, SearcherOptions, SearchStats } from './types.js';
@@ -45,7 +45,7 @@ async function searchImpl(bank: SearchBank, kind: SearcherKind, opts: SearcherOp
       run: (queries, nq, o) => fastNearest(index, queries, nq, o),
       stats: () => ({ ...index.stats }),
       data: index.data,
-      close: () => void closeLanes(index),
+      close: () => void closeFastIndex(index),
     };
   }
   const counts: SearchStats = { queries: 0, projected: 0, secondStage: 0, scanned: 0, inLanes: 0 };

@@ -8,6 +8,11 @@ export interface SearchBank {
   features: Float32Array;
   rows: number;
   dim: number;
+  /**
+   * The shared WebAssembly memory `features` is a view of (`kernels/exact.ts` `sharedRows`): the
+   * fast searcher then computes exact distances in WebAssembly, with the same bits.
+   */
+  memory?: WebAssembly.Memory;
 }
 
 /** Rows whose source image is `image` are skipped (leave-one-image-out calibration). */
