@@ -113,7 +113,8 @@ export interface TreeLaneSetup {
 
 export interface TreeLaneRequest {
   queries: Float32Array;
-  projected: ProjectedQueries;
+  /** The queries' coordinates P(q − μ), nq × pdim. */
+  coordinates: Float32Array;
   nq: number;
   opts: SearchOptions;
 }
@@ -288,17 +289,17 @@ export interface ProjectedQueries {
 }
 
 /**
- * The tree stage's augmented queries [P(q − μ); r] from one product: r, the norm of the residual
+ * The tree stage's augmented queries [P(q − μ); r] of the first `nq` queries, from their
+ * coordinates y = P(q − μ) (`projectCoordinates`, one product): r, the norm of the residual
  * (I − PᵀP)(q − μ), is √(‖q − μ‖² − ‖P(q − μ)‖²) in float64 instead of a second product.
  * `error[q]` bounds ‖q̃' − q'‖ for v = q − μ: e·‖v‖ for P(v) (the product's γ bound and the
  * basis' float32 rounding, e = 1.01·√pdim·(γ(D + 2) + u)); the two squared norms are then within
  * δ = ((2 + e)·e + 4D·2⁻⁵³)·‖v‖² of the true ones, so |r̃ − r| ≤ min(√δ, δ / (r̃ + √(r̃² − δ)));
  * and r's float32 rounding, u·r̃.
  */
-async function augmentQueries(index: FastIndex, queries: Float32Array, nq: number, threads: number): Promise<ProjectedQueries> {
+export function augmentQueries(index: FastIndex, queries: Float32Array, y: Float32Array, nq: number): ProjectedQueries {
   const { dim, pdim } = index.proj;
   const mu = index.data.mu;
-  const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
   const adim = pdim + 1;
   const aug = new Float32Array(nq * adim);
   const norm2 = new Float64Array(nq);
@@ -445,7 +446,8 @@ export function treeWalk(
 const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
 
 /**
- * The tree stage: the queries projected here (on `threads`), then walked on up to `threads` lanes:
+ * The tree stage: the queries projected here (on `threads`), then augmented and walked on up to
+ * `threads` lanes:
  * contiguous ranges of queries (whole rows of patches, so the seeds from the patch above stay in
  * a range), this thread taking the first. Each answer is the one query's own, so it does not
  * depend on the split. Lanes need the bank in shared memory.
@@ -460,15 +462,14 @@ async function treeStage(
   out: NearestResult,
 ): Promise<number[]> {
   const { bank, data } = index;
-  const projected = await augmentQueries(index, queries, nq, threads);
+  const { dim, pdim } = index.proj;
+  const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
   const parts = Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES));
-  if (parts < 2 || !isShared(bank.features)) return treeWalk(index, tree, queries, projected, nq, opts, out);
+  if (parts < 2 || !isShared(bank.features)) return treeWalk(index, tree, queries, augmentQueries(index, queries, y, nq), nq, opts, out);
   while (index.lanes.length < parts - 1) {
     const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim, memory: bank.memory }, data };
     index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
   }
-  const { dim } = bank;
-  const adim = tree.adim;
   const row = Math.max(1, opts.rowLength ?? 1);
   const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? nq : Math.round((nq * i) / parts / row) * row));
   const remote = index.lanes.slice(0, parts - 1).map(async (lane, i) => {
@@ -476,19 +477,16 @@ async function treeStage(
     const view = queries.subarray(a * dim, b * dim);
     // A private range is copied (and moved), not the whole array it is part of.
     const range = isShared(view) ? view : view.slice();
-    const request: TreeLaneRequest = {
-      queries: range,
-      projected: { aug: projected.aug.slice(a * adim, b * adim), norm2: projected.norm2.slice(a, b), error: projected.error.slice(a, b) },
-      nq: b - a,
-      opts,
-    };
-    const answer = await lane.request(request, isShared(range) ? [] : [range.buffer as ArrayBuffer]);
+    const coordinates = y.slice(a * pdim, b * pdim);
+    const request: TreeLaneRequest = { queries: range, coordinates, nq: b - a, opts };
+    const transfer = [coordinates.buffer as ArrayBuffer, ...(isShared(range) ? [] : [range.buffer as ArrayBuffer])];
+    const answer = await lane.request(request, transfer);
     out.index.set(answer.index, a);
     out.dist2.set(answer.dist2, a);
     return Array.from(answer.open, (q) => q + a);
   });
   // The lanes have their requests: this thread walks its own range meanwhile.
-  const here = treeWalk(index, tree, queries, projected, bounds[1], opts, out);
+  const here = treeWalk(index, tree, queries, augmentQueries(index, queries, y, bounds[1]), bounds[1], opts, out);
   const open = await Promise.all(remote);
   index.stats.inLanes += nq - bounds[1];
   return [here, ...open].flat();
