@@ -29,8 +29,14 @@ const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
 
 /** Queries also checked against the plain float64 loop (all of them would take minutes). */
 const REFERENCE_QUERIES = 64;
-/** Timed calls of each search, after a first one that builds the searchers. */
+/** Timed calls of each search. */
 const SEARCH_RUNS = 5;
+/**
+ * Untimed calls first: the first builds the searchers (sessions, projected index, the lanes'
+ * threads), the others let the JIT compile the lanes' code, as a service's first inspections do
+ * (after one untimed call the timed median was about half as long again as the steady state).
+ */
+const WARMUP_RUNS = 5;
 
 export const ENGINE_FEATURES = ['real', 'synthetic'] as const;
 export type EngineFeatures = (typeof ENGINE_FEATURES)[number];
@@ -170,11 +176,12 @@ async function measureSearch(
   rowLength: number,
 ): Promise<Record<string, number>> {
   // As a lone inspection in the service: every search thread, the tree stage on each (lanes).
-  // First calls build the searchers (sessions, projected index); the median of the next ones is reported.
   const threads = loadConfig().ortThreads;
   const opts = { rowLength, threads, lanes: threads };
-  await nearestRowsGemm(bank, query, patches, { threads });
-  await nearestRows(bank, query, patches, opts);
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    await nearestRowsGemm(bank, query, patches, { threads });
+    await nearestRows(bank, query, patches, opts);
+  }
   const gemm = await timedMedian(() => nearestRowsGemm(bank, query, patches, { threads }), SEARCH_RUNS);
   const fastSearch = await timedMedian(() => nearestRows(bank, query, patches, opts), SEARCH_RUNS);
   let agree = 0;
