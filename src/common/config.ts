@@ -89,6 +89,12 @@ export interface ServiceConfig {
   inspectQueue: number;
   bankCacheBytes: number;
   ortThreads: number;
+  /**
+   * Threads a lone inspection's search walks its candidate tree on (each past the first is a lane
+   * thread per inspection worker, with its own tree, about 10 MB on a 15,680-row bank); at most
+   * `ortThreads`; 1: no lanes.
+   */
+  searchLanes: number;
   /** SIGTERM: /readyz answers 503 for this long while requests are still served, then the server stops. */
   drainMs: number;
   /** Load shedding (503 + Retry-After): mean event-loop delay over a second, heap in use; 0 = off. */
@@ -117,6 +123,7 @@ export const DEFAULTS: Readonly<ServiceConfig> = Object.freeze({
   inspectQueue: 64,
   bankCacheBytes: 512 * 1024 * 1024,
   ortThreads: SIZING.ortThreads,
+  searchLanes: SIZING.ortThreads,
   drainMs: 5000,
   pressureMaxEventLoopDelayMs: 1000,
   // Near V8's heap limit the process would die of "heap out of memory": shed load before.
@@ -181,6 +188,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     inspectQueue: int(env, 'INSPECT_QUEUE', DEFAULTS.inspectQueue, 1),
     bankCacheBytes: int(env, 'BANK_CACHE_BYTES', DEFAULTS.bankCacheBytes, 1),
     ortThreads: int(env, 'ORT_THREADS', DEFAULTS.ortThreads, 1),
+    searchLanes: int(env, 'SEARCH_LANES', DEFAULTS.searchLanes, 1),
     drainMs: int(env, 'DRAIN_MS', DEFAULTS.drainMs),
     pressureMaxEventLoopDelayMs: int(env, 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS', DEFAULTS.pressureMaxEventLoopDelayMs),
     pressureMaxHeapBytes: int(env, 'PRESSURE_MAX_HEAP_BYTES', DEFAULTS.pressureMaxHeapBytes),

@@ -59,6 +59,8 @@ export interface InspectWorkerData {
    * do not oversubscribe the cores.
    */
   searchThreads: number;
+  /** Most threads a search's tree stage runs on (lanes; `SEARCH_LANES`). */
+  searchLanes: number;
   /**
    * Inspection tasks handed to the pool and not finished (one Int32 over a SharedArrayBuffer,
    * counted by the main thread, so a worker that dies mid-task cannot leave it high). Tasks beyond

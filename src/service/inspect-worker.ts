@@ -52,9 +52,9 @@ interface ReadyBank {
 async function prepareBank(bankSet: BankSet, index: BankSearchIndexes | null): Promise<ReadyBank> {
   // The bank's arrays stay in the main thread's SharedArrayBuffers (one copy for all workers):
   // the fast searcher reads them in JavaScript and keeps only its projected index privately.
-  // A lone inspection's tree stage runs on every search thread (lanes); with more in flight each
-  // takes its share (`searchShare`), one lane each when the workers are all busy.
-  const searchers = await createBankSearchers(bankSet, { threads: data.searchThreads, lanes: data.searchThreads }, index ?? undefined);
+  // A lone inspection's tree stage runs on up to `searchLanes` threads; with more in flight each
+  // search takes its share of the threads (`searchShare`), one lane each when the workers are all busy.
+  const searchers = await createBankSearchers(bankSet, { threads: data.searchThreads, lanes: data.searchLanes }, index ?? undefined);
   return { bankSet, searchers, made: index === null };
 }
 

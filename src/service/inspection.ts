@@ -85,6 +85,7 @@ export class InspectionService {
       backboneDir: config.backboneDir,
       threads: inspectThreads(config),
       searchThreads: config.ortThreads,
+      searchLanes: Math.min(config.searchLanes, config.ortThreads),
       inFlight: this.running,
       workers: config.inspectWorkers,
       cachedBankBytes: config.bankCacheBytes,

@@ -310,7 +310,8 @@ test('threshold: ?threshold= per request, a fixed line threshold at once, auto a
 
 test('restart: a second server on the same DATA_DIR answers identical scores', async () => {
   await srv.close();
-  srv = await startServer({ DATA_DIR: dataDir, MAX_PIXELS: '100000' });
+  // The second server walks each search's tree on two threads (lanes): the same scores.
+  srv = await startServer({ DATA_DIR: dataDir, MAX_PIXELS: '100000', ORT_THREADS: '2', SEARCH_LANES: '2' });
   const g = await inspect(goodTest);
   const b = await inspect(badTest);
   assert.equal(g.body.results[0].score, goodScore);

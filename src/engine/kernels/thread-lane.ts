@@ -1,23 +1,32 @@
 /**
  * A worker thread that does a share of a job beside the calling thread: it answers requests in
  * order, one reply per request, so the host matches replies to requests by order. Errors cross
- * as catalogued errors. An idle lane does not keep the process alive.
+ * as catalogued errors. An idle lane does not keep the process alive. It says when it is ready
+ * (its script has set itself up), so that a caller in a hurry can do the work itself meanwhile.
  */
 import { parentPort, Worker } from 'node:worker_threads';
 import { AppError, appError, isAppError } from '../../common/errors.js';
 
 type Reply<T> = { ok: true; value: T } | { ok: false; error: { code: string; status: number; message: string } };
+/** The lane's first message: its script has set itself up. */
+const READY = 'lane-ready';
 
 export class ThreadLane<Request, Answer> {
   private readonly worker: Worker;
   private readonly waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | null = null;
+  /** True once the lane has set itself up; requests sent before wait for it. */
+  ready = false;
 
   /** Starts `script` (a module that calls `serveLane`) with `workerData`; `name` goes into errors. */
   constructor(script: URL, workerData: unknown, name: string) {
     this.worker = new Worker(script, { workerData });
     this.worker.unref();
-    this.worker.on('message', (reply: Reply<Answer>) => {
+    this.worker.on('message', (reply: Reply<Answer> | typeof READY) => {
+      if (reply === READY) {
+        this.ready = true;
+        return;
+      }
       const w = this.waiting.shift();
       if (this.waiting.length === 0) this.worker.unref();
       if (!w) return;
@@ -54,6 +63,7 @@ export class ThreadLane<Request, Answer> {
 /** The lane's side (in its worker thread): answers every request with `handle`, in order, one at a time. */
 export function serveLane<Request, Answer>(handle: (request: Request) => Promise<Answer> | Answer, name: string): void {
   let queue: Promise<void> = Promise.resolve();
+  parentPort!.postMessage(READY);
   parentPort!.on('message', (request: Request) => {
     queue = queue.then(async () => {
       let reply: Reply<Answer>;

@@ -464,15 +464,18 @@ async function treeStage(
   const { bank, data } = index;
   const { dim, pdim } = index.proj;
   const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
-  const parts = Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES));
-  if (parts < 2 || !isShared(bank.features)) return treeWalk(index, tree, queries, augmentQueries(index, queries, y, nq), nq, opts, out);
-  while (index.lanes.length < parts - 1) {
+  const wanted = isShared(bank.features) ? Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES)) : 1;
+  while (index.lanes.length < wanted - 1) {
     const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim, memory: bank.memory }, data };
     index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
   }
+  // A lane builds its tree first (a few hundred ms): until it is ready this thread walks alone.
+  const lanes = index.lanes.slice(0, wanted - 1).filter((l) => l.ready);
+  const parts = 1 + lanes.length;
+  if (parts < 2) return treeWalk(index, tree, queries, augmentQueries(index, queries, y, nq), nq, opts, out);
   const row = Math.max(1, opts.rowLength ?? 1);
   const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? nq : Math.round((nq * i) / parts / row) * row));
-  const remote = index.lanes.slice(0, parts - 1).map(async (lane, i) => {
+  const remote = lanes.map(async (lane, i) => {
     const [a, b] = [bounds[i + 1], bounds[i + 2]];
     const view = queries.subarray(a * dim, b * dim);
     // A private range is copied (and moved), not the whole array it is part of.
