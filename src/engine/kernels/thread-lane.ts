@@ -37,6 +37,11 @@ export class ThreadLane<Request, Answer> {
     this.worker.on('exit', (code) => this.fail(appError('INTERNAL', [`${name} exited with code ${code}`])));
   }
 
+  /** True once the thread has died or been closed: later requests are refused. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   private fail(err: Error): void {
     this.failure ??= err;
     for (const w of this.waiting.splice(0)) w.reject(err);

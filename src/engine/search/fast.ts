@@ -447,10 +447,9 @@ const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArra
 
 /**
  * The tree stage: the queries projected here (on `threads`), then augmented and walked on up to
- * `threads` lanes:
- * contiguous ranges of queries (whole rows of patches, so the seeds from the patch above stay in
- * a range), this thread taking the first. Each answer is the one query's own, so it does not
- * depend on the split. Lanes need the bank in shared memory.
+ * `threads` lanes, in contiguous ranges of queries (whole rows of patches, so the seeds from the
+ * patch above stay in a range), this thread taking the first. Each answer is the one query's
+ * own, so it does not depend on the split. Lanes need the bank in shared memory.
  */
 async function treeStage(
   index: FastIndex,
@@ -465,6 +464,8 @@ async function treeStage(
   const { dim, pdim } = index.proj;
   const y = await projectCoordinates(index.proj, privateRows(queries, 0, nq * dim), nq, threads);
   const wanted = isShared(bank.features) ? Math.min(threads, index.maxLanes, Math.floor(nq / MIN_LANE_QUERIES)) : 1;
+  // A lane whose thread died failed its search; a new one takes its place.
+  index.lanes = index.lanes.filter((l) => !l.failed);
   while (index.lanes.length < wanted - 1) {
     const setup: TreeLaneSetup = { bank: { features: bank.features, rows: bank.rows, dim: bank.dim, memory: bank.memory }, data };
     index.lanes.push(new ThreadLane(new URL('./tree-lane.js', import.meta.url), setup, 'search lane'));
@@ -488,9 +489,12 @@ async function treeStage(
     out.dist2.set(answer.dist2, a);
     return Array.from(answer.open, (q) => q + a);
   });
+  const answers = Promise.all(remote);
+  // Awaited below, or dropped when this thread's own walk throws.
+  answers.catch(() => undefined);
   // The lanes have their requests: this thread walks its own range meanwhile.
   const here = treeWalk(index, tree, queries, augmentQueries(index, queries, y, bounds[1]), bounds[1], opts, out);
-  const open = await Promise.all(remote);
+  const open = await answers;
   index.stats.inLanes += nq - bounds[1];
   return [here, ...open].flat();
 }
