@@ -24,7 +24,7 @@ import { benchPhotos, type Photo } from './bench-photos.js';
 
 const { greedyCoreset, greedyCoresetReference, drawStartPoints } = coreset;
 const { discriminate, removeOutliers } = denoise;
-const { Projector, drawProjection, sharedRows } = kernels;
+const { Projector, drawProjection, bankRows } = kernels;
 const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
 
 /** Queries also checked against the plain float64 loop (all of them would take minutes). */
@@ -244,14 +244,14 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
 
   // In a shared WebAssembly memory, as the service keeps its banks: the search's lanes read it
   // without a copy and its exact distances run there.
-  const inMemory = sharedRows(picks, dim);
-  const bankFeatures = inMemory?.features ?? new Float32Array(new SharedArrayBuffer(picks * dim * 4));
+  const placed = bankRows(picks, dim);
+  const bankFeatures = placed.features;
   fast.value.selected.forEach((c, m) => {
     const b = Math.floor(c / patches);
     const p = c - b * patches;
     bankFeatures.set(perImage[b].subarray(p * dim, (p + 1) * dim), m * dim);
   });
-  const bank = { features: bankFeatures, rows: picks, dim, memory: inMemory?.memory };
+  const bank = { ...placed, rows: picks, dim };
   progress('search');
   const [good, defective] = features.queries;
 

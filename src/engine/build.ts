@@ -13,7 +13,7 @@ import { drawStartPoints } from './coreset/metric.js';
 import { type PatchSet, PositionDiscriminator } from './denoise/discriminators.js';
 import { fuseScores } from './denoise/fusion.js';
 import { windowDiscriminate } from './denoise/window.js';
-import { sharedRows } from './kernels/exact.js';
+import { bankRows } from './kernels/exact.js';
 import { Projector, drawProjection } from './kernels/projection.js';
 import { createRng } from './kernels/random.js';
 import { removeOutliers, softWeights } from './denoise/removal.js';
@@ -211,14 +211,12 @@ async function assembleBank(features: TrainingFeatures, selected: Int32Array, we
   const rows = selected.length;
   // In shared memory, so that the calibration's second lane reads this copy rather than one of its
   // own; the rows in a WebAssembly memory where they fit, for the search's exact distances.
-  const inMemory = sharedRows(rows, dim);
   const bank: Bank = {
     rows,
     dim,
-    features: inMemory?.features ?? new Float32Array(new SharedArrayBuffer(rows * dim * 4)),
+    ...bankRows(rows, dim),
     weights: new Float32Array(new SharedArrayBuffer(rows * 4)),
     sourceImage: new Int32Array(new SharedArrayBuffer(rows * 4)),
-    ...(inMemory ? { memory: inMemory.memory } : {}),
   };
   const byImage = Int32Array.from({ length: rows }, (_, m) => m).sort((x, y) => selected[x] - selected[y]);
   let img: Float32Array | null = null;

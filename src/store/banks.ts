@@ -35,8 +35,10 @@ export interface LoadedBank {
 
 type BankName = 'cls' | 'seg';
 
-/** Where a loaded bank's rows go: a shared WebAssembly memory for `rows` × `dim` (null: a plain SharedArrayBuffer). */
-export type RowAllocator = (rows: number, dim: number) => kernels.RowMemory | null;
+/** Where a loaded bank's rows go: shared memory for `rows` × `dim`, a WebAssembly memory's where it has one. */
+export type RowAllocator = (rows: number, dim: number) => kernels.RowMemory;
+
+const plainRows: RowAllocator = (rows, dim) => ({ features: new Float32Array(new SharedArrayBuffer(rows * dim * 4)), memory: null });
 const FIELDS = [
   ['features', 'float32'],
   ['weights', 'float32'],
@@ -80,7 +82,7 @@ export class BankStore {
   /** `rowMemory` places loaded rows where the search computes on them (engine `kernels.sharedRows`). */
   constructor(
     private readonly layout: Layout,
-    private readonly rowMemory: RowAllocator = () => null,
+    private readonly rowMemory: RowAllocator = plainRows,
   ) {}
 
   /** Writes a complete bank folder in the line's tmp/ (every file fsynced) and returns its path. */
@@ -239,11 +241,11 @@ export class BankStore {
       }
       return {
         rows,
-        dim: arrays.features!.length / Math.max(1, rows),
+        dim,
         features: arrays.features as Float32Array,
         weights: arrays.weights as Float32Array,
         sourceImage: arrays.sourceImage as Int32Array,
-        ...(inMemory ? { memory: inMemory.memory } : {}),
+        ...(inMemory?.memory ? { memory: inMemory.memory } : {}),
       };
     };
     const cls = await readBank('cls');

@@ -10,9 +10,15 @@ import { createRng, exactKernel, sharedRows } from '../../src/engine/kernels/ind
 import { exactDist2Below } from '../../src/engine/search/index.js';
 
 /** Rows and queries of mixed scales, with a dimension that is not a multiple of four. */
-function data(rows: number, dim: number, seed: number): { bank: NonNullable<ReturnType<typeof sharedRows>>; queries: Float32Array } {
+function data(
+  rows: number,
+  dim: number,
+  seed: number,
+): { bank: { features: Float32Array; memory: WebAssembly.Memory }; queries: Float32Array } {
   const rng = createRng(seed);
-  const bank = sharedRows(rows, dim)!;
+  const { features, memory } = sharedRows(rows, dim);
+  assert.ok(memory, 'small rows fit in a WebAssembly memory');
+  const bank = { features, memory };
   for (let i = 0; i < rows * dim; i++) bank.features[i] = (rng.next() - 0.5) * (1 + (i % 7)) * 10;
   const queries = Float32Array.from({ length: 8 * dim }, () => (rng.next() - 0.5) * 20);
   return { bank, queries };

@@ -36,7 +36,8 @@ before(async () => {
   // Every third patch of the training photos: a bank of real rows without the cost of a full one.
   const rows = Math.floor((TRAIN * patches) / ROW_STRIDE);
   // In a shared WebAssembly memory, as the service keeps banks: exact distances in the kernel.
-  const inMemory = sharedRows(rows, dim)!;
+  const inMemory = sharedRows(rows, dim);
+  assert.ok(inMemory.memory);
   const features = inMemory.features;
   const sourceImage = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {

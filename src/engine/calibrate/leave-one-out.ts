@@ -6,7 +6,7 @@
  * depend on the lane that computed it.
  */
 import { median } from '../../common/stats.js';
-import { sharedRows } from '../kernels/exact.js';
+import { bankRows } from '../kernels/exact.js';
 import { ThreadLane } from '../kernels/thread-lane.js';
 import { anomalyMap, decisionMap } from '../score/map.js';
 import {
@@ -84,11 +84,11 @@ function sharedBank(bank: Bank): Bank {
     return s;
   };
   // Private rows are copied once, into a WebAssembly memory where they fit (the search's kernel).
-  const rows = bank.features.buffer instanceof SharedArrayBuffer ? null : sharedRows(bank.rows, bank.dim);
+  const rows = bank.features.buffer instanceof SharedArrayBuffer ? null : bankRows(bank.rows, bank.dim);
   rows?.features.set(bank.features);
   return {
     ...bank,
-    ...(rows ? { features: rows.features, memory: rows.memory } : { features: share(bank.features, (b) => new Float32Array(b)) }),
+    ...rows,
     weights: share(bank.weights, (b) => new Float32Array(b)),
     sourceImage: share(bank.sourceImage, (b) => new Int32Array(b)),
   };

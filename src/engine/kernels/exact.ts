@@ -23,25 +23,32 @@ interface ExactExports {
   dist2Below(query: number, row: number, dim: number, limit: number): number;
 }
 
-/** Rows of `dim` floats in a shared WebAssembly memory. */
+/** Rows of `dim` floats in shared memory. */
 export interface RowMemory {
-  memory: WebAssembly.Memory;
-  /** The rows: a view of the memory's buffer, after the query slots. */
+  /** The rows: a view of `memory`'s buffer after the query slots, or a plain SharedArrayBuffer. */
   features: Float32Array;
+  /** The shared WebAssembly memory of `features`; null when the rows are too many for one. */
+  memory: WebAssembly.Memory | null;
 }
 
 const slotBytes = (dim: number): number => Math.ceil((dim * 4) / 16) * 16;
 
 /**
- * A zeroed memory for `rows` × `dim` floats, or null when it would exceed what WebAssembly
- * addresses (the caller then keeps the rows in a plain SharedArrayBuffer, searched in JavaScript).
+ * Zeroed shared rows for `rows` × `dim` floats: in a WebAssembly memory, or, beyond what
+ * WebAssembly addresses, in a plain SharedArrayBuffer (searched in JavaScript).
  */
-export function sharedRows(rows: number, dim: number): RowMemory | null {
+export function sharedRows(rows: number, dim: number): RowMemory {
   const at = FLAGS_BYTES + QUERY_SLOTS * slotBytes(dim);
   const pages = Math.ceil((at + rows * dim * 4) / PAGE);
-  if (pages > MAX_PAGES) return null;
+  if (pages > MAX_PAGES) return { features: new Float32Array(new SharedArrayBuffer(rows * dim * 4)), memory: null };
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  return { memory, features: new Float32Array(memory.buffer, at, rows * dim) };
+  return { features: new Float32Array(memory.buffer, at, rows * dim), memory };
+}
+
+/** The bank fields of `sharedRows`' answer: `features`, and `memory` when there is one. */
+export function bankRows(rows: number, dim: number): { features: Float32Array; memory?: WebAssembly.Memory } {
+  const { features, memory } = sharedRows(rows, dim);
+  return memory ? { features, memory } : { features };
 }
 
 /** The exact distance on bank rows, with a query slot of its own; `release` gives the slot back. */

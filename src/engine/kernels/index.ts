@@ -2,4 +2,4 @@
 export { createRng, type Rng } from './random.js';
 export { Projector, drawProjection, projectReference } from './projection.js';
 export { normalSampler, orthonormaliseRows, principalSubspace, type Subspace, type SubspaceOptions } from './linalg.js';
-export { exactKernel, sharedRows, type ExactKernel, type RowMemory } from './exact.js';
+export { bankRows, exactKernel, sharedRows, type ExactKernel, type RowMemory } from './exact.js';

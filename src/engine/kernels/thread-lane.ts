@@ -15,8 +15,7 @@ export class ThreadLane<Request, Answer> {
   private readonly worker: Worker;
   private readonly waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | null = null;
-  /** True once the lane has set itself up; requests sent before wait for it. */
-  ready = false;
+  private setUp = false;
 
   /** Starts `script` (a module that calls `serveLane`) with `workerData`; `name` goes into errors. */
   constructor(script: URL, workerData: unknown, name: string) {
@@ -24,7 +23,7 @@ export class ThreadLane<Request, Answer> {
     this.worker.unref();
     this.worker.on('message', (reply: Reply<Answer> | typeof READY) => {
       if (reply === READY) {
-        this.ready = true;
+        this.setUp = true;
         return;
       }
       const w = this.waiting.shift();
@@ -35,6 +34,11 @@ export class ThreadLane<Request, Answer> {
     });
     this.worker.on('error', (err) => this.fail(appError('INTERNAL', [`${name} failed: ${err.message}`])));
     this.worker.on('exit', (code) => this.fail(appError('INTERNAL', [`${name} exited with code ${code}`])));
+  }
+
+  /** True once the lane has set itself up; requests sent before wait for it. */
+  get ready(): boolean {
+    return this.setUp;
   }
 
   /** True once the thread has died or been closed: later requests are refused. */
