@@ -9,7 +9,9 @@ import { after, before, test } from 'node:test';
 import { loadBackbone, prepareImage, type Backbone } from '../../src/backbone/index.js';
 import { greedyCoreset, greedyCoresetReference, drawStartPoints } from '../../src/engine/coreset/index.js';
 import { createRng, drawProjection, Projector, principalSubspace, sharedRows } from '../../src/engine/kernels/index.js';
-import { createSearcher, nearestRowsReference, type SearchBank } from '../../src/engine/search/index.js';
+import { createSearcher, exactDist2, nearestRowsReference, type SearchBank } from '../../src/engine/search/index.js';
+import { imageScore, scorePatches, weightedScores } from '../../src/engine/score/index.js';
+import type { BankSet } from '../../src/engine/index.js';
 import { partImage } from '../http/server.js';
 import { DEFAULT_BACKBONE_DIR } from '../helpers/paths.js';
 
@@ -109,6 +111,41 @@ test('real features: the fast search equals the reference, rows in shared memory
   const self = await fast.nearest(queries.subarray(400 * dim), 200);
   const inBank = Array.from({ length: 200 }, (_, p) => p).filter((p) => (2 * patches + p) % ROW_STRIDE === 0);
   assert.ok(inBank.length > 50 && inBank.every((p) => self.dist2[p] === 0));
+});
+
+test('real features: a max-only search and the image score alone give the exact largest weighted distance', async () => {
+  const searcher = await createSearcher(bank, { kind: 'fast', threads: 1 });
+  // Weights as a build leaves them (LOF values near 1), from a fixed sequence.
+  const weights = Float32Array.from({ length: bank.rows }, (_, r) => 0.9 + (0.3 * ((r * 7919) % 1000)) / 1000);
+  const bankSet: BankSet = { method: 'softpatch', grid: { h: 10, w: 20 }, cls: { ...bank, weights }, seg: null };
+  const searchers = { cls: searcher, seg: null };
+  const largest = (s: Float32Array): number => s.reduce((m, v) => Math.max(m, v), -Infinity);
+  let settledEarly = 0;
+  for (let photo = 0; photo < 3; photo++) {
+    const query = queries.subarray(photo * 200 * dim, (photo + 1) * 200 * dim);
+    for (const excluded of [null, 2, photo]) {
+      const exclusion = excluded === null ? {} : { excludeSource: { sourceImage: bank.sourceImage, image: excluded } };
+      const ref = nearestRowsReference(bank, query, 200, exclusion);
+      for (const w of [weights, null]) {
+        const got = await searcher.nearest(query, 200, { ...exclusion, rowLength: 20, maxOnly: { weights: w } });
+        const exact = weightedScores(bankSet.cls, ref, w !== null);
+        assert.equal(largest(weightedScores(bankSet.cls, got, w !== null)), largest(exact));
+        // Every answer is a row the call may use, at its exact distance, never nearer than the nearest.
+        for (let q = 0; q < 200; q++) {
+          const row = got.index[q];
+          assert.ok(row >= 0 && (excluded === null || bank.sourceImage[row] !== excluded));
+          assert.equal(got.dist2[q], Math.fround(exactDist2(query, q * dim, bank.features, row * dim, dim)));
+          assert.ok(got.dist2[q] >= ref.dist2[q]);
+          if (got.index[q] !== ref.index[q]) settledEarly++;
+        }
+      }
+      const opts = { searchers, ...(excluded === null ? {} : { excludeImage: excluded }) };
+      assert.equal(await imageScore(bankSet, query, opts), (await scorePatches(bankSet, query, opts)).imageScore);
+    }
+  }
+  // Some queries stopped at a row that is not their nearest: the pruning ran.
+  assert.ok(settledEarly > 0);
+  searcher.release();
 });
 
 test('real features: the principal subspace is orthonormal and captures more variance than random directions', async () => {

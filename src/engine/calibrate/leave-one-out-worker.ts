@@ -4,14 +4,13 @@
  */
 import { workerData } from 'node:worker_threads';
 import { serveLane } from '../kernels/thread-lane.js';
-import { createBankSearchers, scorePatches } from '../score/score.js';
-import type { LaneAnswer, LaneRequest, LaneSetup } from './leave-one-out.js';
+import { createBankSearchers } from '../score/score.js';
+import { type LaneAnswer, type LaneRequest, type LaneSetup, scoreOne } from './leave-one-out.js';
 
 const setup = workerData as LaneSetup;
 const searchers = createBankSearchers(setup.bankSet, { threads: setup.threads }, setup.index ?? undefined);
 
 serveLane<LaneRequest, LaneAnswer>(async (request) => {
   const opts = { searchers: await searchers, ...(request.excludeImage === null ? {} : { excludeImage: request.excludeImage }) };
-  const r = await scorePatches(setup.bankSet, request.query, opts);
-  return { imageScore: r.imageScore, mapScores: request.wantMap ? r.mapScores : null };
+  return scoreOne(setup.bankSet, request.query, opts, request.wantMap);
 }, 'leave-one-out worker');

@@ -14,6 +14,7 @@ import {
   bankSearchIndexes,
   createBankSearchers,
   releaseBankSearchers,
+  imageScore,
   scorePatches,
   type ScoreOptions,
 } from '../score/score.js';
@@ -65,6 +66,13 @@ export interface LaneRequest {
 export interface LaneAnswer {
   imageScore: number;
   mapScores: Float32Array | null;
+}
+
+/** A photo's leave-one-out score, and its map scores when `wantMap` (else only the image score is searched for). */
+export async function scoreOne(bankSet: BankSet, query: Float32Array, opts: ScoreOptions, wantMap: boolean): Promise<LaneAnswer> {
+  if (!wantMap) return { imageScore: await imageScore(bankSet, query, opts), mapScores: null };
+  const r = await scorePatches(bankSet, query, opts);
+  return { imageScore: r.imageScore, mapScores: r.mapScores };
 }
 
 /** The training image every row of `bank` comes from, or -1 (rows from several images, or none). */
@@ -145,8 +153,8 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
         ...(threads === undefined ? {} : { threads }),
         ...(exclude === null ? {} : { excludeImage: exclude }),
       };
-      const r = await scorePatches(bankSet, await features.read(b), opts);
-      record(b, r.imageScore, b % pixelStride === 0 ? r.mapScores : null);
+      const r = await scoreOne(bankSet, await features.read(b), opts, b % pixelStride === 0);
+      record(b, r.imageScore, r.mapScores);
     });
     const runs = [here];
     if (lanes === 2) {

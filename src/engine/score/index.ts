@@ -4,6 +4,7 @@ export {
   createBankSearchers,
   releaseBankSearchers,
   type BankSearchIndexes,
+  imageScore,
   scorePatches,
   weightedScores,
   type BankSearchers,

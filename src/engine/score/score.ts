@@ -73,32 +73,60 @@ async function bankScores(
   query: Float32Array,
   grid: { h: number; w: number },
   opts: ScoreOptions,
+  maxOnly = false,
 ): Promise<Float32Array> {
   if (searcher.rows !== bank.rows || searcher.dim !== bank.dim) {
     throw appError('ENGINE_INPUT', [`searcher for ${searcher.rows} × ${searcher.dim} does not match bank ${bank.rows} × ${bank.dim}`]);
   }
   const exclude = opts.excludeImage === undefined ? {} : { excludeSource: { sourceImage: bank.sourceImage, image: opts.excludeImage } };
-  const nearest = await searcher.nearest(query, grid.h * grid.w, { ...exclude, threads: opts.threads, rowLength: grid.w });
-  return weightedScores(bank, nearest, opts.softWeights ?? true);
+  const softWeights = opts.softWeights ?? true;
+  const nearest = await searcher.nearest(query, grid.h * grid.w, {
+    ...exclude,
+    threads: opts.threads,
+    rowLength: grid.w,
+    ...(maxOnly ? { maxOnly: { weights: softWeights ? bank.weights : null } } : {}),
+  });
+  return weightedScores(bank, nearest, softWeights);
 }
 
-export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<PatchScores> {
+async function searchersOf(bankSet: BankSet, query: Float32Array, opts: ScoreOptions): Promise<BankSearchers> {
   const patches = bankSet.grid.h * bankSet.grid.w;
   const dim = bankSet.cls.dim;
   if (query.length !== patches * dim) {
     throw appError('ENGINE_INPUT', [`query has ${query.length} floats, expected ${patches} patches × ${dim}`]);
   }
-  const searchers = opts.searchers ?? {
-    cls: await cachedSearcher(bankSet.cls),
-    seg: bankSet.seg === null ? null : await cachedSearcher(bankSet.seg),
-  };
+  return (
+    opts.searchers ?? {
+      cls: await cachedSearcher(bankSet.cls),
+      seg: bankSet.seg === null ? null : await cachedSearcher(bankSet.seg),
+    }
+  );
+}
+
+function maxOf(scores: Float32Array): number {
+  let m = -Infinity;
+  for (const v of scores) m = Math.max(m, v);
+  return m;
+}
+
+export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<PatchScores> {
+  const searchers = await searchersOf(bankSet, query, opts);
   const scores = await bankScores(bankSet.cls, searchers.cls, query, bankSet.grid, opts);
-  let imageScore = -Infinity;
-  for (let p = 0; p < patches; p++) imageScore = Math.max(imageScore, scores[p]);
+  const imageScore = maxOf(scores);
   let mapScores = scores;
   if (bankSet.seg !== null) {
     if (searchers.seg === null) throw appError('ENGINE_INPUT', ['softpatch+ bank set scored without a segmentation searcher']);
     mapScores = await bankScores(bankSet.seg, searchers.seg, query, bankSet.grid, opts);
   }
   return { scores, imageScore, mapScores };
+}
+
+/**
+ * The image score alone, `scorePatches(…).imageScore` to the bit: the classification bank's search
+ * settles most patches at a row that proves they are not the largest (`SearchOptions.maxOnly`),
+ * and the segmentation bank is not searched.
+ */
+export async function imageScore(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<number> {
+  const searchers = await searchersOf(bankSet, query, opts);
+  return maxOf(await bankScores(bankSet.cls, searchers.cls, query, bankSet.grid, opts, true));
 }

@@ -370,17 +370,53 @@ async function projectedStage(
   return open;
 }
 
+/** The row nearest by projection in the leaf a descent reaches, per query, and its exact distance. */
+interface LeafSeeds {
+  row: Int32Array;
+  dist: Float64Array;
+}
+
 /**
- * The first stage: per query, in order, an upper bound u from exact distances (the row nearest
- * by projection in the leaf a descent of the tree reaches, and the nearest rows of the previous
+ * Max-only walks (`SearchOptions.maxOnly`): every query's leaf seed first, then the queries
+ * ordered by its distance, largest first, so that the largest weighted distance is proven early
+ * and settles most of the others at their seed; queries without a seed last.
+ */
+function largestFirst(
+  index: FastIndex,
+  tree: CandidateTree,
+  queries: Float32Array,
+  aug: Float32Array,
+  nq: number,
+  exclude: number | null,
+): { order: Int32Array; seeds: LeafSeeds } {
+  const seeds: LeafSeeds = { row: new Int32Array(nq), dist: new Float64Array(nq) };
+  for (let q = 0; q < nq; q++) {
+    loadQuery(tree, aug, q * tree.adim);
+    const s0 = nearestInLeaf(tree, exclude);
+    seeds.row[q] = s0;
+    seeds.dist[q] = s0 < 0 ? -1 : distancesFrom(index, queries, q)(s0, Infinity);
+  }
+  const order = Int32Array.from({ length: nq }, (_, q) => q).sort((a, b) => seeds.dist[b] - seeds.dist[a] || a - b);
+  return { order, seeds };
+}
+
+/**
+ * The first stage: per query, an upper bound u from exact distances (the row nearest by
+ * projection in the leaf a descent of the tree reaches, and the nearest rows of the previous
  * query and, with `rowLength`, of the patch above, which neighbouring patches often share;
  * together they are the best row for most queries), then every row the tree finds within it
  * (kernels/candidates.ts), walked with exact distances by their projected distance until its
  * lower bound exceeds the best. A row the tree leaves out is proven farther than u: its float32
  * projected distance d̃ exceeds the limit below, d̃ ≤ (1 + γ)·d' for the distance d' of the stored
  * vectors (float32 sums of ≤ adim + 8 terms), and ‖q − b‖ ≥ √d' − (vector errors + the rest
- * norms' float32 rounding). Walks the first `nq` queries (`projected` by `augmentQueries`);
- * returns those left open: more candidates than the cap, or no row to seed from.
+ * norms' float32 rounding). Walks the first `nq` queries (`projected` by `augmentQueries`), in
+ * order or, with `maxOnly`, largest first; returns those left open, ascending: more candidates
+ * than the cap, or no row to seed from.
+ *
+ * With `maxOnly` a query stops at the first best row b with W·fl(d_b) ≤ A, W the largest weight
+ * and A the largest fl(w·fl(d)) proven exact so far: its nearest row n has d_n ≤ d_b, so its
+ * weighted distance fl(w_n·fl(d_n)) ≤ fl(W·fl(d_b)) ≤ A (rounding is monotone), and so is the one
+ * this answer gives; the largest over the queries is then the exact one.
  */
 export function treeWalk(
   index: FastIndex,
@@ -394,14 +430,41 @@ export function treeWalk(
   const adim = tree.adim;
   const rowSlack = augRelError(index) * Math.sqrt(index.maxAugNorm2);
   const ex = opts.excludeSource;
+  const exclude = ex?.image ?? null;
   excludeSource(tree, ex?.sourceImage ?? null);
   const relSum = gamma(adim + 8);
   const above = opts.rowLength ?? 0;
   const found = new Int32Array(nq).fill(-1);
   const open: number[] = [];
-  for (let q = 0; q < nq; q++) {
+  const maxOnly = opts.maxOnly !== undefined;
+  const weights = opts.maxOnly?.weights ?? null;
+  let maxWeight = 1;
+  if (weights) {
+    maxWeight = 0;
+    for (let r = 0; r < index.bank.rows; r++) maxWeight = Math.max(maxWeight, weights[r]);
+  }
+  let largest = 0;
+  const settled = (d: number): boolean => maxOnly && maxWeight * Math.fround(d) <= largest;
+  const first = maxOnly ? largestFirst(index, tree, queries, projected.aug, nq, exclude) : null;
+  for (let i = 0; i < nq; i++) {
+    const q = first ? first.order[i] : i;
     let best = Infinity;
     let bestRow = -1;
+    // The seeds (−1: none); each row's exact distance is computed once.
+    let s0 = -1;
+    if (first) {
+      s0 = first.seeds.row[q];
+      if (s0 >= 0) {
+        best = first.seeds.dist[q];
+        bestRow = s0;
+      }
+      if (bestRow >= 0 && settled(best)) {
+        out.index[q] = bestRow;
+        out.dist2[q] = best;
+        found[q] = bestRow;
+        continue;
+      }
+    }
     const distance = distancesFrom(index, queries, q);
     const consider = (row: number): void => {
       const d = distance(row, best);
@@ -411,36 +474,47 @@ export function treeWalk(
       }
     };
     loadQuery(tree, projected.aug, q * adim);
-    // The seeds (−1: none); each row's exact distance is computed once.
-    const s0 = nearestInLeaf(tree, ex?.image ?? null);
+    if (!first) {
+      s0 = nearestInLeaf(tree, exclude);
+      if (s0 >= 0) consider(s0);
+    }
     const s1 = q > 0 && found[q - 1] !== s0 ? found[q - 1] : -1;
     const s2 = above > 0 && q >= above && found[q - above] !== s0 && found[q - above] !== s1 ? found[q - above] : -1;
-    for (const row of [s0, s1, s2]) if (row >= 0) consider(row);
+    for (const row of [s1, s2]) if (row >= 0) consider(row);
     if (bestRow < 0) {
       open.push(q);
       continue;
     }
-    const qn2 = projected.norm2[q];
-    const slack = projected.error[q] + rowSlack + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
-    // Rounded up into float32 for the kernel.
-    const limit = (1 + relSum) * (Math.sqrt(best) + slack) ** 2 * (1 + 4 * U);
-    const c = treeCandidates(tree, limit, ex?.image ?? null);
-    if (c === null) {
-      open.push(q);
-      continue;
-    }
-    // Rows at equal distances share their bound, so their order cannot change the answer.
-    for (let i = 0; i < c.count; i++) {
-      const root = Math.sqrt(c.dist[i] / (1 + relSum)) - slack;
-      if (root > 0 && root * root > best) break;
-      const row = c.rows[i];
-      if (row !== s0 && row !== s1 && row !== s2) consider(row);
+    if (!settled(best)) {
+      const qn2 = projected.norm2[q];
+      const slack = projected.error[q] + rowSlack + 2.02 * U * (Math.sqrt(qn2) + Math.sqrt(index.maxAugNorm2));
+      // Rounded up into float32 for the kernel.
+      const limit = (1 + relSum) * (Math.sqrt(best) + slack) ** 2 * (1 + 4 * U);
+      const c = treeCandidates(tree, limit, exclude);
+      if (c === null) {
+        open.push(q);
+        continue;
+      }
+      // Rows at equal distances share their bound, so their order cannot change the answer.
+      let proven = true;
+      for (let j = 0; j < c.count; j++) {
+        const root = Math.sqrt(c.dist[j] / (1 + relSum)) - slack;
+        if (root > 0 && root * root > best) break;
+        if (settled(best)) {
+          proven = false;
+          break;
+        }
+        const row = c.rows[j];
+        if (row !== s0 && row !== s1 && row !== s2) consider(row);
+      }
+      if (maxOnly && proven) largest = Math.max(largest, Math.fround((weights ? weights[bestRow] : 1) * Math.fround(best)));
     }
     out.index[q] = bestRow;
     out.dist2[q] = best;
     found[q] = bestRow;
   }
-  return open;
+  // The dense stages read the open queries in ascending runs.
+  return first ? open.sort((a, b) => a - b) : open;
 }
 
 const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;

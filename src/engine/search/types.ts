@@ -30,6 +30,14 @@ export interface SearchOptions {
    * seeds each query with the nearest row of the patch above too. Answers do not depend on it.
    */
   rowLength?: number;
+  /**
+   * The caller needs only the largest weighted distance over the queries, max_q w[index_q]·dist2_q
+   * (as `weightedScores` rounds it; `weights` null: all 1). The fast searcher's tree stage then
+   * answers a query with the first row that proves its weighted distance cannot exceed the largest
+   * one it has proven exact so far (walking the queries by their first upper bound, largest first).
+   * That maximum is exact; the other answers are rows within it, not the nearest.
+   */
+  maxOnly?: { weights: Float32Array | null };
 }
 
 /** Per query: the nearest row (-1 when every row is excluded) and its squared distance (Infinity then). */
