@@ -116,33 +116,6 @@ function newGroup(capacity: number, basisDim: number): Group {
   return { rows: new Int32Array(capacity), deltas: new Float32Array(capacity), coords: new Float32Array(capacity * basisDim) };
 }
 
-/** Basis coordinates of rows `lo .. hi − 1` into `coords` (four basis rows per pass over a row). */
-function projectRange(shared: CoresetShared, coords: Float32Array, lo: number, hi: number): void {
-  const { input, basis, basisDim } = shared;
-  const { y, dim } = input;
-  for (let n = lo; n < hi; n++) {
-    const yr = n * dim;
-    for (let i = 0; i < basisDim; i += 4) {
-      const b0 = i * dim;
-      let s0 = 0,
-        s1 = 0,
-        s2 = 0,
-        s3 = 0;
-      for (let k = 0; k < dim; k++) {
-        const v = y[yr + k];
-        s0 += basis[b0 + k] * v;
-        s1 += basis[b0 + dim + k] * v;
-        s2 += basis[b0 + 2 * dim + k] * v;
-        s3 += basis[b0 + 3 * dim + k] * v;
-      }
-      coords[n * basisDim + i] = s0;
-      coords[n * basisDim + i + 1] = s1;
-      coords[n * basisDim + i + 2] = s2;
-      coords[n * basisDim + i + 3] = s3;
-    }
-  }
-}
-
 export class CoresetPartition {
   readonly counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
   /** Group g < picks belongs to pick g (used when this worker owns it); group `picks` holds this range's rows without a centre. */
@@ -182,7 +155,8 @@ export class CoresetPartition {
     this.pending = new Int32Array(input.count + 4);
     this.pendingAt = new Int32Array(input.count + 4);
     this.distances = new Float32Array(input.count + 4);
-    projectRange(shared, exchange.coords, lo, hi);
+    this.scanner.setBasis(shared.basis);
+    this.scanner.project(input.y, lo, hi, exchange.coords, lo * basisDim);
     const start = startDistances(input, shared.norms, lo, hi);
     const none = newGroup(hi - lo, basisDim);
     let size = 0;
@@ -280,10 +254,12 @@ export class CoresetPartition {
     const { rows, deltas, coords } = group;
     const size = this.size[g];
     const slack2 = basisSlack * basisSlack * 1e6;
+    // Removed rows only ever sit in the no-centre group (below): only its rows need the mask.
+    const masked = g === input.picks;
     let count = 0;
     for (let m = 0; m < size; m++) {
       const dn = deltas[m];
-      if (keep[rows[m]] === 0 || lower >= triangleThreshold(dn, eps2)) continue;
+      if (lower >= triangleThreshold(dn, eps2) || (masked && keep[rows[m]] === 0)) continue;
       // Test 3, with early exit: (√lb − s)² ≥ δ²(1 + 1e−6) + ε² settles the row.
       const limit = (dn * dn * (1 + 1e-6) + eps2 + slack2) / (1 - 1e-6);
       const zn = m * basisDim;
@@ -307,7 +283,7 @@ export class CoresetPartition {
     }
     // Removed rows only ever sit in a no-centre group, before the first pick (δ = κ·D = 0): that
     // group is always compacted. Any other stays as it is unless a row moves.
-    if (g !== input.picks) {
+    if (!masked) {
       let moves = false;
       for (let i = 0; i < count && !moves; i++) moves = distances[i] < deltas[pendingAt[i]];
       if (!moves) return;
@@ -319,7 +295,7 @@ export class CoresetPartition {
     let bestIndex = 0;
     for (let m = 0; m < size; m++) {
       const n = rows[m];
-      if (keep[n] === 0) continue;
+      if (masked && keep[n] === 0) continue;
       const dn = deltas[m];
       if (next < count && pendingAt[next] === m) {
         const d = distances[next++];
@@ -354,13 +330,7 @@ export class CoresetPartition {
 
   /** Basis coordinates of pick row `x` in float64, into the kernel's `pickBasis`. */
   private projectPick(x: number): void {
-    const { input, basis, basisDim } = this.shared;
-    const { y, dim } = input;
-    for (let i = 0; i < basisDim; i++) {
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += basis[i * dim + k] * y[x * dim + k];
-      this.scanner.pickBasis[i] = s;
-    }
+    this.scanner.project(this.shared.input.y, x, x + 1, this.scanner.pickBasis, 0);
   }
 
   private setGroup(g: number, group: Group, size: number): void {

@@ -4,7 +4,7 @@
  * distance to each group's centre on the first 8 basis coordinates, two groups per instruction,
  * then on the others, then exact, against the group's thresholds). The centres, the thresholds and
  * the pick live in the module's memory, written through the views below; slots are the worker's
- * groups in pick order.
+ * groups in pick order. The same kernel computes basis coordinates of rows (`project`).
  */
 import { instantiate, kernelModule, regions } from './wasm-kernel.js';
 
@@ -12,6 +12,8 @@ import { instantiate, kernelModule, regions } from './wasm-kernel.js';
 export const HEAD = 8;
 
 const wasm = kernelModule('group-scan');
+/** Rows projected per kernel call. */
+const PROJECT_CHUNK = 256;
 
 interface ScanExports {
   layout(
@@ -27,6 +29,8 @@ interface ScanExports {
   ): void;
   scan(count: number): number;
   exactDistances(): number;
+  layoutProjection(basis: number, rows: number, out: number, dim: number): void;
+  projectRows(count: number): void;
 }
 
 export class GroupScan {
@@ -45,6 +49,9 @@ export class GroupScan {
   private readonly rows: Float32Array;
   private readonly rowStride: number;
   private readonly kernel: ScanExports;
+  private readonly projBasis: Float64Array;
+  private readonly projRows: Float32Array;
+  private readonly projOut: Float64Array;
 
   constructor(
     capacity: number,
@@ -64,11 +71,18 @@ export class GroupScan {
       rows: take(cap * stride * 4),
       pick: take(basisDim * 8 + stride * 4),
       out: take(cap * 4 + cap * 8),
+      projBasis: take(basisDim * dim * 8),
+      projRows: take(PROJECT_CHUNK * dim * 4),
+      projOut: take(PROJECT_CHUNK * basisDim * 8),
     };
     const { exports, memory } = instantiate<ScanExports>(wasm, space.bytes, 'group scan');
     this.kernel = exports;
     this.kernel.layout(at.heads, at.thresholds, at.rest, at.rows, at.pick, at.out, cap, basisDim, stride);
+    this.kernel.layoutProjection(at.projBasis, at.projRows, at.projOut, dim);
     const buffer = memory.buffer;
+    this.projBasis = new Float64Array(buffer, at.projBasis, basisDim * dim);
+    this.projRows = new Float32Array(buffer, at.projRows, PROJECT_CHUNK * dim);
+    this.projOut = new Float64Array(buffer, at.projOut, PROJECT_CHUNK * basisDim);
     this.heads = Array.from({ length: HEAD }, (_, c) => new Float64Array(buffer, at.heads + c * cap * 8, cap));
     this.basisThresholds = new Float64Array(buffer, at.thresholds, cap).fill(-1);
     this.exactThresholds = new Float64Array(buffer, at.thresholds + cap * 8, cap).fill(-1);
@@ -79,6 +93,31 @@ export class GroupScan {
     this.slots = new Int32Array(buffer, at.out, cap);
     this.lower = new Float64Array(buffer, at.out + cap * 4, cap);
     this.rowStride = stride;
+  }
+
+  /** The orthonormal basis (`basisDim × dim`, float64) that `project` uses. */
+  setBasis(basis: Float64Array): void {
+    const { basisDim, dim } = this;
+    for (let p = 0; p < basisDim; p += 2) {
+      for (let k = 0; k < dim; k++) {
+        this.projBasis[p * dim + 2 * k] = basis[p * dim + k];
+        this.projBasis[p * dim + 2 * k + 1] = basis[(p + 1) * dim + k];
+      }
+    }
+  }
+
+  /**
+   * Basis coordinates of rows `lo .. hi − 1` of `y` into `out` from index `at` (`basisDim` per row):
+   * float64 sums, rounded on storing into a float32 `out`.
+   */
+  project(y: Float32Array, lo: number, hi: number, out: Float32Array | Float64Array, at: number): void {
+    const { basisDim, dim } = this;
+    for (let n0 = lo; n0 < hi; n0 += PROJECT_CHUNK) {
+      const count = Math.min(PROJECT_CHUNK, hi - n0);
+      this.projRows.set(y.subarray(n0 * dim, (n0 + count) * dim));
+      this.kernel.projectRows(count);
+      out.set(this.projOut.subarray(0, count * basisDim), at + (n0 - lo) * basisDim);
+    }
   }
 
   /** The new pick's row `x` of `y` (its basis coordinates go to `pickBasis` directly). */

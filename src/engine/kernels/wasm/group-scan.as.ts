@@ -14,6 +14,13 @@
 //   rows        f32 × rowStride per slot: the centre's row, zero-padded to a multiple of four
 //   pick        f64 × basisDim, then f32 × rowStride: the new pick's coordinates and row
 //   out         i32 slot and f64 bound per group that passes all three
+//
+// It also computes the basis coordinates of rows (every row's once, each pick's), in float64: basis
+// rows in pairs, one per lane, each lane's sum over the dimensions in order, as the JavaScript it
+// replaced summed them (products rounded, then added; no fused multiply-add). The host lays out:
+//   projBasis   f64 × 2 × dim per pair of basis rows, the pair's coordinates interleaved
+//   projRows    f32 × dim per row to project
+//   projOut     f64 × basisDim per row
 
 const HEAD: i32 = 8;
 
@@ -31,6 +38,10 @@ let basisDim: i32 = 0;
 let rowStride: i32 = 0;
 /** Groups that reached test 3 (the host's `centreDistances` counter). */
 let exactCount: i32 = 0;
+let projBasis: usize = 0;
+let projRows: usize = 0;
+let projOut: usize = 0;
+let projDim: i32 = 0;
 
 export function layout(
   headsAt: usize,
@@ -55,6 +66,42 @@ export function layout(
   pickRow = pickAt + ((<usize>dims) << 3);
   outSlots = outAt;
   outLower = outAt + ((<usize>slots) << 2);
+}
+
+export function layoutProjection(basisAt: usize, rowsAt: usize, outAt: usize, dim: i32): void {
+  projBasis = basisAt;
+  projRows = rowsAt;
+  projOut = outAt;
+  projDim = dim;
+}
+
+/** Basis coordinates of the first `count` rows at `projRows`, into `projOut`: four pairs of basis rows per pass over a row. */
+export function projectRows(count: i32): void {
+  const pairBytes = (<usize>projDim) << 4;
+  for (let n: i32 = 0; n < count; n++) {
+    const row = projRows + ((<usize>(n * projDim)) << 2);
+    const out = projOut + ((<usize>(n * basisDim)) << 3);
+    for (let p: i32 = 0; p < basisDim; p += 8) {
+      const b = projBasis + (<usize>(p >> 1)) * pairBytes;
+      let s0 = f64x2.splat(0);
+      let s1 = f64x2.splat(0);
+      let s2 = f64x2.splat(0);
+      let s3 = f64x2.splat(0);
+      for (let k: i32 = 0; k < projDim; k++) {
+        const v = f64x2.splat(<f64>load<f32>(row + ((<usize>k) << 2)));
+        const at = b + ((<usize>k) << 4);
+        s0 = f64x2.add(s0, f64x2.mul(v128.load(at), v));
+        s1 = f64x2.add(s1, f64x2.mul(v128.load(at + pairBytes), v));
+        s2 = f64x2.add(s2, f64x2.mul(v128.load(at + 2 * pairBytes), v));
+        s3 = f64x2.add(s3, f64x2.mul(v128.load(at + 3 * pairBytes), v));
+      }
+      const o = out + ((<usize>p) << 3);
+      v128.store(o, s0);
+      v128.store(o + 16, s1);
+      v128.store(o + 32, s2);
+      v128.store(o + 48, s3);
+    }
+  }
 }
 
 export function exactDistances(): i32 {
