@@ -99,6 +99,16 @@ test('real features: the fast search equals the reference, rows in shared memory
   const ref = nearestRowsReference(bank, queries, nq);
   assert.deepEqual(Array.from(again.index), Array.from(ref.index));
   assert.deepEqual(Array.from(again.dist2), Array.from(ref.dist2));
+  // A bank much like this one (its first 1,000 rows) indexed with this one's centre and basis
+  // rather than its own: they are borrowed, and the answers are still its own nearest rows.
+  const part: SearchBank = { features: bank.features.subarray(0, 1000 * dim), rows: 1000, dim };
+  const borrowed = await createSearcher(part, { kind: 'fast', threads: 2, similar: data });
+  assert.deepEqual(borrowed.indexData()!.basis, data.basis);
+  const own = nearestRowsReference(part, queries, nq);
+  const got = await borrowed.nearest(queries, nq);
+  assert.deepEqual(Array.from(got.index), Array.from(own.index));
+  assert.deepEqual(Array.from(got.dist2), Array.from(own.dist2));
+  borrowed.release();
   // The calls on two threads split the queries at whole rows (20 patches): 300 and 300 with
   // rowLength, 300 and 300 without; the threads: 1 calls stayed on one lane.
   assert.equal(laned.stats().inLanes - before, 3 * (nq / 2));

@@ -31,6 +31,8 @@ export interface LeaveOneOutInput {
   signal?: AbortSignal;
   /** Threads of the pass: two or more give it a second lane; absent, one lane on the searchers' default threads. */
   threads?: number;
+  /** The search indexes of an earlier pass over much the same banks: their bases are reused (speed only). */
+  similar?: BankSearchIndexes | null;
 }
 
 export interface LeaveOneOutScores {
@@ -41,6 +43,8 @@ export interface LeaveOneOutScores {
    * against the whole bank and must stay out of the threshold, like suspects.
    */
   notLeftOut: number[];
+  /** The pass's search indexes (null for searchers without one), for a later pass's `similar`. */
+  indexes: BankSearchIndexes | null;
 }
 
 /** Training images whose maps estimate the median pixel score (the colour scale's low end). */
@@ -143,7 +147,13 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
   };
   // One search structure for all B images (building one per call would dominate the cost), made
   // with every thread; each lane then searches with its share.
-  const searchers = await createBankSearchers(bankSet, input.threads === undefined ? {} : { threads: input.threads });
+  const searchers = await createBankSearchers(
+    bankSet,
+    input.threads === undefined ? {} : { threads: input.threads },
+    undefined,
+    input.similar ?? undefined,
+  );
+  const indexes = bankSearchIndexes(searchers);
   let lane: ThreadLane<LaneRequest, LaneAnswer> | null = null;
   try {
     const here = drain(async (b) => {
@@ -160,7 +170,7 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
     if (lanes === 2) {
       // The lane answers in order, one at a time; holding LANE_DEPTH requests keeps the next photo
       // there when it finishes one, even while this thread is busy with its own search.
-      const setup: LaneSetup = { bankSet, index: bankSearchIndexes(searchers), threads: threads ?? 1 };
+      const setup: LaneSetup = { bankSet, index: indexes, threads: threads ?? 1 };
       lane = new ThreadLane(new URL('./leave-one-out-worker.js', import.meta.url), setup, 'leave-one-out worker');
       const second = lane;
       for (let i = 0; i < LANE_DEPTH; i++) {
@@ -180,5 +190,5 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
     await lane?.close();
   }
   const medians = [...pixelMedians.entries()].sort((x, y) => x[0] - y[0]).map(([, m]) => m);
-  return { scores, pixelMedian: median(medians), notLeftOut: [...owners].sort((x, y) => x - y) };
+  return { scores, pixelMedian: median(medians), notLeftOut: [...owners].sort((x, y) => x - y), indexes };
 }

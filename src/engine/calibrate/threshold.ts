@@ -185,7 +185,13 @@ export async function calibrateFrom(first: LeaveOneOutScores, input: Calibration
       input.onProgress?.(done, total + B);
     });
     input.signal?.throwIfAborted();
-    final = await scoreLeaveOneOut({ ...input, bankSet, onProgress: (done) => input.onProgress?.(rebuildSteps + done, rebuildSteps + B) });
+    final = await scoreLeaveOneOut({
+      ...input,
+      bankSet,
+      // The bank chosen again differs from the first in the left-out photos' rows: the first's bases serve.
+      similar: first.indexes,
+      onProgress: (done) => input.onProgress?.(rebuildSteps + done, rebuildSteps + B),
+    });
     const out = new Set([...leftOut, ...first.notLeftOut, ...final.notLeftOut]);
     decision = { ...d, ...thresholdOf(final.scores, out, input.rules) };
   }

@@ -21,13 +21,18 @@ export interface BankSearchIndexes {
   seg: FastIndexData | null;
 }
 
+/** `prepared`: these banks' own indexes; `similar`: the indexes of much the same banks (`SearcherOptions.similar`). */
 export async function createBankSearchers(
   bankSet: BankSet,
   opts: SearcherOptions = {},
   prepared?: BankSearchIndexes,
+  similar?: BankSearchIndexes,
 ): Promise<BankSearchers> {
-  const cls = await createSearcher(bankSet.cls, { ...opts, prepared: prepared?.cls });
-  const seg = bankSet.seg === null ? null : await createSearcher(bankSet.seg, { ...opts, prepared: prepared?.seg ?? undefined });
+  const cls = await createSearcher(bankSet.cls, { ...opts, prepared: prepared?.cls, similar: similar?.cls });
+  const seg =
+    bankSet.seg === null
+      ? null
+      : await createSearcher(bankSet.seg, { ...opts, prepared: prepared?.seg ?? undefined, similar: similar?.seg ?? undefined });
   return { cls, seg };
 }
 

@@ -80,6 +80,8 @@ export interface FastIndexOptions {
   tree?: boolean;
   /** Most threads that run the tree stage side by side (default 1); see `SearcherOptions.lanes`. */
   lanes?: number;
+  /** The centre and basis of this index (`SearcherOptions.similar`). */
+  similar?: FastIndexData;
 }
 
 export interface FastIndex {
@@ -140,10 +142,13 @@ export interface FastIndexData {
 export async function fastIndexData(bank: SearchBank, opts: FastIndexOptions = {}): Promise<FastIndexData> {
   const { rows, dim } = bank;
   const threads = opts.threads ?? DEFAULT_THREADS;
-  const pdim = Math.max(1, Math.min(opts.projectionDim ?? 128, dim - 1));
-  const sub = await principalSubspace(bank.features, rows, dim, pdim, { seed: opts.seed ?? 0, iterations: SUBSPACE_ITERATIONS, threads });
-  const mu = Float32Array.from(sub.mean);
-  const basis = Float32Array.from(sub.basis);
+  const similar = opts.similar && opts.similar.mu.length === dim ? opts.similar : null;
+  const pdim = similar ? similar.pdim : Math.max(1, Math.min(opts.projectionDim ?? 128, dim - 1));
+  const sub = similar
+    ? null
+    : await principalSubspace(bank.features, rows, dim, pdim, { seed: opts.seed ?? 0, iterations: SUBSPACE_ITERATIONS, threads });
+  const mu = similar ? Float32Array.from(similar.mu) : Float32Array.from(sub!.mean);
+  const basis = similar ? Float32Array.from(similar.basis) : Float32Array.from(sub!.basis);
   const proj = projectionTensors(mu, basis, dim, pdim);
   const adim = pdim + 1;
   const aug = new Float32Array(rows * adim);

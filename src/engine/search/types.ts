@@ -64,6 +64,11 @@ export interface SearcherOptions {
   seed?: number;
   /** fast: an index made earlier for this bank (`Searcher.indexData()`, maybe in another thread). */
   prepared?: FastIndexData;
+  /**
+   * fast: the index of a bank much like this one (the same build's bank chosen again): its centre
+   * and basis are used instead of computing this bank's principal subspace (they steer speed only).
+   */
+  similar?: FastIndexData;
   /** fast: the tree first stage (default true); false leaves the dense projected stages alone. */
   tree?: boolean;
   /**

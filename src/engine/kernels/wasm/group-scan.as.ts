@@ -82,7 +82,7 @@ export function projectRows(count: i32): void {
     const row = projRows + ((<usize>(n * projDim)) << 2);
     const out = projOut + ((<usize>(n * basisDim)) << 3);
     for (let p: i32 = 0; p < basisDim; p += 8) {
-      const b = projBasis + (<usize>(p >> 1)) * pairBytes;
+      const b = projBasis + <usize>(p >> 1) * pairBytes;
       let s0 = f64x2.splat(0);
       let s1 = f64x2.splat(0);
       let s2 = f64x2.splat(0);
