@@ -23,7 +23,7 @@ import { DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import { benchPhotos, type Photo } from './bench-photos.js';
 
 const { greedyCoreset, greedyCoresetReference, drawStartPoints } = coreset;
-const { discriminate, removeOutliers } = denoise;
+const { discriminatePositions, removeOutliers } = denoise;
 const { Projector, drawProjection, bankRows } = kernels;
 const { nearestRows, nearestRowsGemm, nearestRowsReference } = search;
 
@@ -220,7 +220,8 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
   const rDisc = drawProjection(rng, PROJECTION_DIM, dim);
   const rCore = drawProjection(rng, PROJECTION_DIM, dim);
   const starts = drawStartPoints(rng, n, 10);
-  const zDisc = new Float32Array(n * PROJECTION_DIM);
+  // Shared, as the build's: its positions are scored on the build's threads.
+  const zDisc = new Float32Array(new SharedArrayBuffer(n * PROJECTION_DIM * 4));
   const yCore = new Float32Array(new SharedArrayBuffer(n * PROJECTION_DIM * 4));
   const projector = new Projector([rDisc, rCore], dim, loadConfig().ortThreads);
   const projection = await timed(async () => {
@@ -232,7 +233,9 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
     patches,
     dim: PROJECTION_DIM,
   };
-  const lof = await timed(() => discriminate(set, ['lof'], { lofK: 6, lofScoreCap: null }).get('lof')!);
+  const lof = await timed(async () =>
+    (await discriminatePositions(set, ['lof'], { lofK: 6, lofScoreCap: null }, { threads: loadConfig().ortThreads })).get('lof')!,
+  );
   const { keep } = removeOutliers(lof.value, 0.15);
 
   const picks = Math.max(1, Math.floor(ratio * n));
@@ -264,7 +267,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<Record<stri
     seed,
     embedMs: features.embedMs,
     projectionMs: projection.ms,
-    discrimination: { method: 'lof', ms: lof.ms },
+    discrimination: { method: 'lof', ms: lof.ms, threads: loadConfig().ortThreads },
     coreset: {
       ratio,
       selected: picks,

@@ -10,7 +10,8 @@ import { appError } from '../common/errors.js';
 import { resolveEngineConfig } from './config.js';
 import { greedyCoreset } from './coreset/coreset.js';
 import { drawStartPoints } from './coreset/metric.js';
-import { type PatchSet, PositionDiscriminator } from './denoise/discriminators.js';
+import { type PatchSet } from './denoise/discriminators.js';
+import { discriminatePositions } from './denoise/positions.js';
 import { fuseScores } from './denoise/fusion.js';
 import { windowDiscriminate } from './denoise/window.js';
 import { bankRows } from './kernels/exact.js';
@@ -27,9 +28,6 @@ export interface BuildHooks {
   /** Threads of the projection and the coreset (default 1 and up to 2); never changes the result. */
   threads?: number;
 }
-
-/** Positions scored between two looks at the abort signal (~20 ms of work). */
-const POSITIONS_PER_STEP = 16;
 
 function cancelled(): Error {
   return appError('CANCELLED', ['build cancelled']);
@@ -152,7 +150,8 @@ async function project(
   const identity = d === dim;
   const wantDisc = discriminatorsOf(config).length > 0 && config.discriminatorSpace === 'proj128' && !identity;
   const shared = (): Float32Array => new Float32Array(new SharedArrayBuffer(n * d * 4));
-  const disc = wantDisc ? new Float32Array(n * d) : null;
+  // Shared, so that a second thread can score positions (`discriminatePositions`).
+  const disc = wantDisc ? shared() : null;
   const core = identity ? [shared()] : matrices.core.map(() => shared());
   const used = [...(disc ? [matrices.disc] : []), ...(identity ? [] : matrices.core)];
   const outs = [...(disc ? [disc] : []), ...(identity ? [] : core)];
@@ -359,13 +358,11 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
       for (const n of windowed) scores.set(n, n === 'lof' ? w.lof : w.nearest);
     }
     if (perPosition.length > 0) {
-      const discriminator = new PositionDiscriminator(set, perPosition, opts);
-      for (let p0 = 0; p0 < P; p0 += POSITIONS_PER_STEP) {
-        const p1 = Math.min(P, p0 + POSITIONS_PER_STEP);
-        discriminator.run(p0, p1);
-        await denoised(I + p1);
-      }
-      for (const [n, v] of discriminator.scores) scores.set(n, v);
+      const perPositionScores = await discriminatePositions(set, perPosition, opts, {
+        threads: hooks.threads,
+        onPositions: (done) => denoised(I + done),
+      });
+      for (const [n, v] of perPositionScores) scores.set(n, v);
     }
   }
   lap('discrimination');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   discriminate,
+  discriminatePositions,
   type PatchSet,
   discriminateReference,
   gaussianReference,
@@ -131,4 +132,40 @@ test('fast == reference on random data, several positions and odd sizes', () => 
     const ref = discriminateReference(set, names, opts);
     for (const name of names) close([...fast.get(name)!], [...ref.get(name)!], name === 'gaussian' ? 1e-9 : 0);
   }
+});
+
+test('every position on two threads (a lane over the shared set) equals one thread, bit for bit, with progress', async () => {
+  const rng = createRng(5);
+  const images = 30;
+  const patches = 150;
+  const dim = 12;
+  const buffer = new SharedArrayBuffer(images * patches * dim * 4);
+  const all = new Float32Array(buffer);
+  for (let i = 0; i < all.length; i++) all[i] = rng.next() * 4 - 2;
+  const set: PatchSet = {
+    images: Array.from({ length: images }, (_, b) => all.subarray(b * patches * dim, (b + 1) * patches * dim)),
+    patches,
+    dim,
+  };
+  const names: DiscriminatorName[] = ['lof', 'nearest'];
+  const opts = { lofK: 6, lofScoreCap: null };
+  const seen: number[] = [];
+  const laned = await discriminatePositions(set, names, opts, { threads: 2, onPositions: (done) => void seen.push(done) });
+  const one = discriminate(set, names, opts);
+  for (const name of names) {
+    assert.ok(laned.get(name)!.buffer instanceof SharedArrayBuffer, 'written by both threads');
+    assert.deepEqual([...laned.get(name)!], [...one.get(name)!]);
+  }
+  assert.equal(seen.at(-1), patches);
+  assert.ok(seen.every((d, i) => i === 0 || d > seen[i - 1]));
+  // A failing progress callback stops the work and is the call's error.
+  await assert.rejects(
+    discriminatePositions(set, names, opts, {
+      threads: 2,
+      onPositions: () => {
+        throw new Error('stop');
+      },
+    }),
+    /stop/,
+  );
 });

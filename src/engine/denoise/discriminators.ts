@@ -130,16 +130,18 @@ export class PositionDiscriminator {
   private readonly centred: Float64Array;
   private readonly cov: Float64Array;
 
+  /** `scores`: where to write each discriminator's scores (`B·P` each; e.g. shared with another thread); default new arrays. */
   constructor(
     private readonly set: PatchSet,
     private readonly names: readonly DiscriminatorName[],
     private readonly opts: DiscriminatorOptions,
+    scores?: Map<DiscriminatorName, Float64Array>,
   ) {
     const count = set.images.length;
     const { dim } = set;
     this.count = count;
     this.kk = Math.max(1, Math.min(opts.lofK, count - 1));
-    this.scores = new Map(names.map((n) => [n, new Float64Array(count * set.patches)]));
+    this.scores = scores ?? new Map(names.map((n) => [n, new Float64Array(count * set.patches)]));
     this.points = new Float64Array(count * dim);
     const needsMatrix = names.includes('lof') || names.includes('nearest');
     this.dm = new Float64Array(needsMatrix ? count * count : 0);

@@ -2,6 +2,7 @@
 export { discriminate, gatherPosition, PositionDiscriminator, type DiscriminatorOptions, type PatchSet } from './discriminators.js';
 export { discriminateReference, gaussianReference, lofReference, nearestReference } from './discriminators-reference.js';
 export { fuseScores, ranks } from './fusion.js';
+export { discriminatePositions, type PositionsOptions } from './positions.js';
 export { quantileLinear, removeOutliers, softWeights, type Removal } from './removal.js';
 export {
   windowDiscriminate,
