@@ -9,6 +9,7 @@ import {
   rowDot,
   squaredNorms,
   greedyCoresetReference,
+  GroupArena,
 } from '../../src/engine/coreset/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
@@ -130,4 +131,59 @@ test('bad inputs are refused', async () => {
   await assert.rejects(greedyCoreset({ ...line(), picks: 0 }), (err: unknown) => isAppError(err) && /picks/.test(err.message));
   await assert.rejects(greedyCoreset({ ...line(), keep: new Uint8Array(2) }), /keep mask/);
   await assert.rejects(greedyCoreset({ ...line(), startPoints: Int32Array.from([9]) }), /start points/);
+});
+
+test('group arena: blocks keep their rows through compaction in place and into a larger buffer', () => {
+  const B = 4;
+  const arena = new GroupArena(8, B, 6);
+  const capacity = arena.f32.length;
+  const room = Math.floor(capacity / (2 + B));
+  const fill = (g: number, rows: number, size: number): void => {
+    arena.allocate(g, rows);
+    const at = arena.start[g];
+    for (let m = 0; m < size; m++) {
+      arena.f32[at + m] = g + m / 10;
+      arena.i32[at + rows + m] = 100 * g + m;
+      for (let k = 0; k < B; k++) arena.f32[at + 2 * rows + m * B + k] = 1000 * g + 10 * m + k;
+    }
+    arena.size[g] = size;
+  };
+  const check = (g: number, size: number): void => {
+    const at = arena.start[g];
+    const cap = arena.cap[g];
+    assert.equal(arena.size[g], size);
+    for (let m = 0; m < size; m++) {
+      assert.equal(arena.f32[at + m], Math.fround(g + m / 10));
+      assert.equal(arena.i32[at + cap + m], 100 * g + m);
+      for (let k = 0; k < B; k++) assert.equal(arena.f32[at + 2 * cap + m * B + k], 1000 * g + 10 * m + k);
+    }
+  };
+  const half = Math.floor(room / 2);
+  fill(0, half, 3); // room given back
+  fill(1, 2, 0); // emptied: dropped
+  fill(2, 1, 1);
+  // More rows than are left: the live blocks slide down in place, shrunk to their rows.
+  fill(3, room - half, 4);
+  assert.equal(arena.f32.length, capacity);
+  assert.equal(arena.start[0], 0);
+  assert.equal(arena.cap[0], 3);
+  assert.equal(arena.cap[1], 0);
+  for (const [g, size] of [
+    [0, 3],
+    [2, 1],
+    [3, 4],
+  ])
+    check(g, size);
+  // A block larger than the buffer: a larger buffer, the blocks copied.
+  const more = room + 1;
+  fill(4, more, 5);
+  assert.ok(arena.f32.length > capacity);
+  assert.equal(arena.i32.buffer, arena.f32.buffer);
+  for (const [g, size] of [
+    [0, 3],
+    [2, 1],
+    [3, 4],
+    [4, 5],
+  ])
+    check(g, size);
 });

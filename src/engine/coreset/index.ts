@@ -2,3 +2,4 @@
 export { greedyCoreset, type CoresetOptions, type CoresetResult } from './coreset.js';
 export { greedyCoresetReference } from './coreset-reference.js';
 export { coresetDistance, coresetDistances4, drawStartPoints, rowDot, squaredNorms, type CoresetInput } from './metric.js';
+export { GroupArena } from './group-arena.js';

@@ -38,6 +38,7 @@
  * of squares only moves its last bits, far inside those margins).
  */
 import { GroupScan, HEAD } from '../kernels/group-scan.js';
+import { GroupArena } from './group-arena.js';
 import { type CoresetInput, coresetDistances4, startDistances } from './metric.js';
 
 /** Everything the workers share (read-only). */
@@ -101,26 +102,15 @@ function triangleThreshold(r: number, eps2: number): number {
   return 4.000004 * r * r + 4 * eps2;
 }
 
-/**
- * One group's rows, stored contiguously (row index, δ, basis coordinates) so that the sweep's tests
- * stream through memory; only the rows that survive them are read from the scattered input. The
- * row count lives in the partition's `size` array.
- */
-interface Group {
-  rows: Int32Array;
-  deltas: Float32Array;
-  coords: Float32Array;
-}
-
-function newGroup(capacity: number, basisDim: number): Group {
-  return { rows: new Int32Array(capacity), deltas: new Float32Array(capacity), coords: new Float32Array(capacity * basisDim) };
-}
-
 export class CoresetPartition {
   readonly counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
-  /** Group g < picks belongs to pick g (used when this worker owns it); group `picks` holds this range's rows without a centre. */
-  private readonly groups: Group[];
-  private readonly size: Int32Array;
+  /**
+   * Group g < picks belongs to pick g (used when this worker owns it); group `picks` holds this
+   * range's rows without a centre. Each group's rows (row index, δ, basis coordinates) are stored
+   * together, so that the sweep's tests stream through memory; only the rows that survive them
+   * are read from the scattered input.
+   */
+  private readonly arena: GroupArena;
   private readonly maxDelta: Float64Array;
   private readonly maxIndex: Int32Array;
   /**
@@ -146,8 +136,8 @@ export class CoresetPartition {
     const { input, basisDim } = shared;
     const { lo, hi } = range;
     const groups = input.picks + 1;
-    this.groups = Array.from({ length: groups }, () => newGroup(0, basisDim));
-    this.size = new Int32Array(groups);
+    // Room for this range's rows twice over: the groups hold about as many rows, from every range.
+    this.arena = new GroupArena(groups, basisDim, 2 * (hi - lo));
     this.maxDelta = new Float64Array(groups).fill(-1);
     this.maxIndex = new Int32Array(groups);
     this.scanner = new GroupScan(Math.ceil(input.picks / range.workers), basisDim, input.dim);
@@ -158,26 +148,31 @@ export class CoresetPartition {
     this.scanner.setBasis(shared.basis);
     this.scanner.project(input.y, lo, hi, exchange.coords, lo * basisDim);
     const start = startDistances(input, shared.norms, lo, hi);
-    const none = newGroup(hi - lo, basisDim);
+    const none = input.picks;
+    const arena = this.arena;
+    arena.allocate(none, hi - lo);
+    const at = arena.start[none];
+    const cap = arena.cap[none];
     let size = 0;
     for (let n = lo; n < hi; n++) {
       if (input.firstPickRespectsMask && input.keep[n] === 0) continue;
-      none.rows[size] = n;
-      none.deltas[size] = start[n - lo];
-      none.coords.set(exchange.coords.subarray(n * basisDim, (n + 1) * basisDim), size * basisDim);
+      arena.f32[at + size] = start[n - lo];
+      arena.i32[at + cap + size] = n;
+      arena.f32.set(exchange.coords.subarray(n * basisDim, (n + 1) * basisDim), at + 2 * cap + size * basisDim);
       size++;
     }
-    this.setGroup(input.picks, none, size);
+    this.setGroup(none, size);
   }
 
   /** Largest δ this worker holds, lowest row index on ties (all δ = 0: the range's first row; no rows: index −1). */
   argmax(): Argmax {
     const none = this.shared.input.picks;
     const { id, workers, lo, hi } = this.range;
-    let value = this.size[none] > 0 ? this.maxDelta[none] : -1;
+    const { size } = this.arena;
+    let value = size[none] > 0 ? this.maxDelta[none] : -1;
     let index = this.maxIndex[none];
     for (let g = id; g < this.picked; g += workers) {
-      if (this.size[g] === 0) continue;
+      if (size[g] === 0) continue;
       const v = this.maxDelta[g];
       if (v > value || (v === value && this.maxIndex[g] < index)) {
         value = v;
@@ -222,21 +217,25 @@ export class CoresetPartition {
     const { input, basisDim } = this.shared;
     const { coords, moverRows, moverDeltas, moverCounts } = this.exchange;
     const { workers } = this.range;
+    const arena = this.arena;
     const first = (t & 1) * workers;
     let total = 0;
     for (let w = 0; w < workers; w++) total += moverCounts[first + w];
-    const group = newGroup(total, basisDim);
+    arena.allocate(t, total);
+    const { f32, i32 } = arena;
+    const at = arena.start[t];
     let i = 0;
     for (let w = 0; w < workers; w++) {
       const off = (first + w) * input.count;
       for (let j = 0, c = moverCounts[first + w]; j < c; j++, i++) {
         const n = moverRows[off + j];
-        group.rows[i] = n;
-        group.deltas[i] = moverDeltas[off + j];
-        for (let k = 0; k < basisDim; k++) group.coords[i * basisDim + k] = coords[n * basisDim + k];
+        f32[at + i] = moverDeltas[off + j];
+        i32[at + total + i] = n;
+        const to = at + 2 * total + i * basisDim;
+        for (let k = 0; k < basisDim; k++) f32[to + k] = coords[n * basisDim + k];
       }
     }
-    this.setGroup(t, group, total);
+    this.setGroup(t, total);
   }
 
   /**
@@ -247,33 +246,36 @@ export class CoresetPartition {
   private sweep(g: number, x: number, t: number, lower: number): void {
     const { input, norms, eps2, basisDim, basisSlack } = this.shared;
     const { y, dim, keep, count: rowCount } = input;
-    const { pending, pendingAt, distances } = this;
+    const { pending, pendingAt, distances, arena } = this;
     const pick = this.scanner.pickBasis;
     const { moverRows, moverDeltas } = this.exchange;
-    const group = this.groups[g];
-    const { rows, deltas, coords } = group;
-    const size = this.size[g];
+    const { f32, i32 } = arena;
+    const size = arena.size[g];
+    // The group's δ from d0, its rows from r0, its basis coordinates from c0.
+    const d0 = arena.start[g];
+    const r0 = d0 + arena.cap[g];
+    const c0 = r0 + arena.cap[g];
     const slack2 = basisSlack * basisSlack * 1e6;
     // Removed rows only ever sit in the no-centre group (below): only its rows need the mask.
     const masked = g === input.picks;
     let count = 0;
     for (let m = 0; m < size; m++) {
-      const dn = deltas[m];
-      if (lower >= triangleThreshold(dn, eps2) || (masked && keep[rows[m]] === 0)) continue;
+      const dn = f32[d0 + m];
+      if (lower >= triangleThreshold(dn, eps2) || (masked && keep[i32[r0 + m]] === 0)) continue;
       // Test 3, with early exit: (√lb − s)² ≥ δ²(1 + 1e−6) + ε² settles the row.
       const limit = (dn * dn * (1 + 1e-6) + eps2 + slack2) / (1 - 1e-6);
-      const zn = m * basisDim;
+      const zn = c0 + m * basisDim;
       let lb = 0;
       for (let i = 0; i < basisDim && lb < limit; i += 4) {
-        const u0 = coords[zn + i] - pick[i];
-        const u1 = coords[zn + i + 1] - pick[i + 1];
-        const u2 = coords[zn + i + 2] - pick[i + 2];
-        const u3 = coords[zn + i + 3] - pick[i + 3];
+        const u0 = f32[zn + i] - pick[i];
+        const u1 = f32[zn + i + 1] - pick[i + 1];
+        const u2 = f32[zn + i + 2] - pick[i + 2];
+        const u3 = f32[zn + i + 3] - pick[i + 3];
         lb += u0 * u0 + u1 * u1 + (u2 * u2 + u3 * u3);
       }
       if (lb < limit) {
         pendingAt[count] = m;
-        pending[count++] = rows[m];
+        pending[count++] = i32[r0 + m];
       }
     }
     if (count > 0) {
@@ -285,7 +287,7 @@ export class CoresetPartition {
     // group is always compacted. Any other stays as it is unless a row moves.
     if (!masked) {
       let moves = false;
-      for (let i = 0; i < count && !moves; i++) moves = distances[i] < deltas[pendingAt[i]];
+      for (let i = 0; i < count && !moves; i++) moves = distances[i] < f32[d0 + pendingAt[i]];
       if (!moves) return;
     }
     const out = ((t & 1) * this.range.workers + this.range.id) * rowCount;
@@ -294,9 +296,9 @@ export class CoresetPartition {
     let best = -1;
     let bestIndex = 0;
     for (let m = 0; m < size; m++) {
-      const n = rows[m];
+      const n = i32[r0 + m];
       if (masked && keep[n] === 0) continue;
-      const dn = deltas[m];
+      const dn = f32[d0 + m];
       if (next < count && pendingAt[next] === m) {
         const d = distances[next++];
         if (d < dn) {
@@ -311,9 +313,9 @@ export class CoresetPartition {
         }
       }
       if (kept !== m) {
-        rows[kept] = n;
-        deltas[kept] = dn;
-        for (let k = 0, a = kept * basisDim, b = m * basisDim; k < basisDim; k++) coords[a + k] = coords[b + k];
+        f32[d0 + kept] = dn;
+        i32[r0 + kept] = n;
+        f32.copyWithin(c0 + kept * basisDim, c0 + m * basisDim, c0 + (m + 1) * basisDim);
       }
       kept++;
       if (dn > best || (dn === best && n < bestIndex)) {
@@ -321,10 +323,7 @@ export class CoresetPartition {
         bestIndex = n;
       }
     }
-    this.size[g] = kept;
-    if (kept * 4 < rows.length && rows.length > 64) {
-      this.groups[g] = { rows: rows.slice(0, kept), deltas: deltas.slice(0, kept), coords: coords.slice(0, kept * basisDim) };
-    }
+    arena.size[g] = kept;
     this.setStats(g, best, bestIndex);
   }
 
@@ -333,14 +332,15 @@ export class CoresetPartition {
     this.scanner.project(this.shared.input.y, x, x + 1, this.scanner.pickBasis, 0);
   }
 
-  private setGroup(g: number, group: Group, size: number): void {
-    this.groups[g] = group;
-    this.size[g] = size;
+  /** Group g's statistics once its first `size` rows are written. */
+  private setGroup(g: number, size: number): void {
+    const { f32, i32, start, cap } = this.arena;
+    this.arena.size[g] = size;
     let best = -1;
     let bestIndex = 0;
     for (let m = 0; m < size; m++) {
-      const dn = group.deltas[m];
-      const n = group.rows[m];
+      const dn = f32[start[g] + m];
+      const n = i32[start[g] + cap[g] + m];
       if (dn > best || (dn === best && n < bestIndex)) {
         best = dn;
         bestIndex = n;
