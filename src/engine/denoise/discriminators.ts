@@ -1,10 +1,12 @@
 /**
  * Noise discriminators (spec §4.2), fast versions. Each position's `B × B` distance matrix is
- * computed once (upper triangle, 2 × 2 register blocks) and shared by `lof` and `nearest`; the
+ * computed once (upper triangle, in a WebAssembly SIMD kernel: kernels/position-distances.ts)
+ * and shared by `lof` and `nearest`; the
  * neighbour lists are kept by insertion instead of a full sort. Distances use the same float64
  * sums of squared differences, in the same order, as `discriminators-reference.ts`, so `lof` and
  * `nearest` agree with it bit for bit; `gaussian` agrees to rounding.
  */
+import { PositionDistances } from '../kernels/position-distances.js';
 import type { DiscriminatorName } from '../types.js';
 
 /** `images[b]` holds `patches` rows of `dim` float32 values (row p = position p of image b). */
@@ -28,52 +30,6 @@ export function gatherPosition(set: PatchSet, p: number, out: Float64Array): voi
     const s = p * dim;
     for (let k = 0; k < dim; k++) out[o + k] = src[s + k];
   }
-}
-
-/** Full symmetric Euclidean distance matrix of `count` points (diagonal 0). */
-function distanceMatrix(points: Float64Array, count: number, dim: number, out: Float64Array): void {
-  for (let q = 0; q < count; q += 2) {
-    const q1 = Math.min(q + 1, count - 1);
-    const a0 = q * dim;
-    const a1 = q1 * dim;
-    for (let o = q; o < count; o += 2) {
-      const o1 = Math.min(o + 1, count - 1);
-      const b0 = o * dim;
-      const b1 = o1 * dim;
-      let s00 = 0,
-        s01 = 0,
-        s10 = 0,
-        s11 = 0;
-      for (let k = 0; k < dim; k++) {
-        const x = points[a0 + k],
-          y = points[a1 + k],
-          u = points[b0 + k],
-          v = points[b1 + k];
-        let t = x - u;
-        s00 += t * t;
-        t = x - v;
-        s01 += t * t;
-        t = y - u;
-        s10 += t * t;
-        t = y - v;
-        s11 += t * t;
-      }
-      // Blocks past the last odd row/column repeat the last point; those writes are harmless.
-      const d00 = Math.sqrt(s00),
-        d01 = Math.sqrt(s01),
-        d10 = Math.sqrt(s10),
-        d11 = Math.sqrt(s11);
-      out[q * count + o] = d00;
-      out[o * count + q] = d00;
-      out[q * count + o1] = d01;
-      out[o1 * count + q] = d01;
-      out[q1 * count + o] = d10;
-      out[o * count + q1] = d10;
-      out[q1 * count + o1] = d11;
-      out[o1 * count + q1] = d11;
-    }
-  }
-  for (let q = 0; q < count; q++) out[q * count + q] = 0;
 }
 
 /**
@@ -123,6 +79,8 @@ export class PositionDiscriminator {
   private readonly count: number;
   private readonly kk: number;
   private readonly points: Float64Array;
+  /** The distance matrix of the position being scored (in the kernel's memory); null when no discriminator needs it. */
+  private readonly distances: PositionDistances | null;
   private readonly dm: Float64Array;
   private readonly nbIdx: Int32Array;
   private readonly nbDist: Float64Array;
@@ -144,7 +102,8 @@ export class PositionDiscriminator {
     this.scores = scores ?? new Map(names.map((n) => [n, new Float64Array(count * set.patches)]));
     this.points = new Float64Array(count * dim);
     const needsMatrix = names.includes('lof') || names.includes('nearest');
-    this.dm = new Float64Array(needsMatrix ? count * count : 0);
+    this.distances = needsMatrix && count > 1 ? new PositionDistances(count, dim) : null;
+    this.dm = this.distances?.matrix ?? new Float64Array(0);
     this.nbIdx = new Int32Array(names.includes('lof') ? count * this.kk : 0);
     this.nbDist = new Float64Array(this.nbIdx.length);
     this.lrd = new Float64Array(count);
@@ -155,10 +114,9 @@ export class PositionDiscriminator {
 
   /** Scores positions `p0 .. p1 − 1`. */
   run(p0: number, p1: number): void {
-    const { count } = this;
     for (let p = p0; p < p1; p++) {
       gatherPosition(this.set, p, this.points);
-      if (this.dm.length > 0 && count > 1) distanceMatrix(this.points, count, this.set.dim, this.dm);
+      this.distances?.compute(this.points);
       for (const name of this.names) {
         const out = this.scores.get(name)!;
         if (name === 'lof') this.lof(p, out);
