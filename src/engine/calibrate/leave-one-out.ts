@@ -7,7 +7,7 @@
  */
 import { median } from '../../common/stats.js';
 import { bankRows } from '../kernels/exact.js';
-import { ThreadLane } from '../kernels/thread-lane.js';
+import { shareWork, sharedCopy, ThreadLane } from '../kernels/thread-lane.js';
 import { anomalyMap, decisionMap } from '../score/map.js';
 import {
   type BankSearchIndexes,
@@ -51,7 +51,7 @@ export interface LeaveOneOutScores {
 const PIXEL_MEDIAN_IMAGES = 32;
 /** Below this many photos a second lane (a thread, its own search tree) costs more than it saves. */
 const MIN_PHOTOS_FOR_LANE = 16;
-/** Requests the second lane holds at once. */
+/** Requests the second lane holds at once: the next photo is there when it finishes one. */
 const LANE_DEPTH = 2;
 
 /** What the second lane is started with. */
@@ -89,20 +89,14 @@ function soleSource(bank: Bank | null): number {
 
 /** A bank whose arrays live in shared memory, so that the lane reads the same copy. */
 function sharedBank(bank: Bank): Bank {
-  const share = <T extends Float32Array | Int32Array>(a: T, make: (b: SharedArrayBuffer) => T): T => {
-    if (a.buffer instanceof SharedArrayBuffer) return a;
-    const s = make(new SharedArrayBuffer(a.byteLength));
-    s.set(a as never);
-    return s;
-  };
   // Private rows are copied once, into a WebAssembly memory where they fit (the search's kernel).
   const rows = bank.features.buffer instanceof SharedArrayBuffer ? null : bankRows(bank.rows, bank.dim);
   rows?.features.set(bank.features);
   return {
     ...bank,
     ...rows,
-    weights: share(bank.weights, (b) => new Float32Array(b)),
-    sourceImage: share(bank.sourceImage, (b) => new Int32Array(b)),
+    weights: sharedCopy(bank.weights, (b) => new Float32Array(b)),
+    sourceImage: sharedCopy(bank.sourceImage, (b) => new Int32Array(b)),
   };
 }
 
@@ -122,7 +116,6 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
   const pixelStride = Math.max(1, Math.ceil(B / PIXEL_MEDIAN_IMAGES));
   let next = 0;
   let done = 0;
-  let failed = false;
   const excludeOf = (b: number): number | null => (owners.has(b) ? null : b);
   const record = (b: number, imageScore: number, mapScores: Float32Array | null): void => {
     scores[b] = imageScore;
@@ -133,17 +126,9 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
       pixelMedians.set(b, median(decisionMap(anomalyMap(mapScores, bankSet.grid, mapSize.h, mapSize.w, input.blurSigma), imageScore)));
     input.onProgress?.(++done, B);
   };
-  /** Runs `scoreOne` on the next photos until none is left or a lane failed. */
-  const drain = async (scoreOne: (b: number) => Promise<void>): Promise<void> => {
-    try {
-      for (let b = next++; b < B && !failed; b = next++) {
-        input.signal?.throwIfAborted();
-        await scoreOne(b);
-      }
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
+  const take = (): number | null => {
+    input.signal?.throwIfAborted();
+    return next < B ? next++ : null;
   };
   // One search structure for all B images (building one per call would dominate the cost), made
   // with every thread; each lane then searches with its share.
@@ -156,35 +141,30 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
   const indexes = bankSearchIndexes(searchers);
   let lane: ThreadLane<LaneRequest, LaneAnswer> | null = null;
   try {
-    const here = drain(async (b) => {
-      const exclude = excludeOf(b);
-      const opts: ScoreOptions = {
-        searchers,
-        ...(threads === undefined ? {} : { threads }),
-        ...(exclude === null ? {} : { excludeImage: exclude }),
-      };
-      const r = await scoreOne(bankSet, await features.read(b), opts, b % pixelStride === 0);
-      record(b, r.imageScore, r.mapScores);
-    });
-    const runs = [here];
     if (lanes === 2) {
-      // The lane answers in order, one at a time; holding LANE_DEPTH requests keeps the next photo
-      // there when it finishes one, even while this thread is busy with its own search.
       const setup: LaneSetup = { bankSet, index: indexes, threads: threads ?? 1 };
       lane = new ThreadLane(new URL('./leave-one-out-worker.js', import.meta.url), setup, 'leave-one-out worker');
-      const second = lane;
-      for (let i = 0; i < LANE_DEPTH; i++) {
-        runs.push(
-          drain(async (b) => {
-            const r = await second.request({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
-            record(b, r.imageScore, r.mapScores);
-          }),
-        );
-      }
     }
-    const settled = await Promise.allSettled(runs);
-    const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (error) throw error.reason;
+    const second = lane;
+    await shareWork(
+      take,
+      async (b) => {
+        const exclude = excludeOf(b);
+        const opts: ScoreOptions = {
+          searchers,
+          ...(threads === undefined ? {} : { threads }),
+          ...(exclude === null ? {} : { excludeImage: exclude }),
+        };
+        const r = await scoreOne(bankSet, await features.read(b), opts, b % pixelStride === 0);
+        record(b, r.imageScore, r.mapScores);
+      },
+      second &&
+        (async (b) => {
+          const r = await second.request({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
+          record(b, r.imageScore, r.mapScores);
+        }),
+      LANE_DEPTH,
+    );
   } finally {
     releaseBankSearchers(searchers);
     await lane?.close();

@@ -21,6 +21,7 @@ import {
   type PartitionCounters,
 } from './partition.js';
 import { principalSubspace } from '../kernels/linalg.js';
+import { sharedCopy } from '../kernels/thread-lane.js';
 
 export interface CoresetOptions {
   /** Worker threads (default: up to 2, the cores this service is sized for); 1 = this thread. */
@@ -144,13 +145,6 @@ async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): P
   }
   opts.onProgress?.(input.picks, input.picks);
   return { selected, counters: part.counters, threads: 1 };
-}
-
-function sharedCopy<T extends Float32Array | Uint8Array | Int32Array | Float64Array>(a: T, make: (buf: SharedArrayBuffer) => T): T {
-  if (a.buffer instanceof SharedArrayBuffer) return a;
-  const out = make(new SharedArrayBuffer(a.byteLength));
-  out.set(a as never);
-  return out;
 }
 
 async function coresetInWorkers(input: CoresetInput, workers: number, opts: CoresetOptions): Promise<CoresetResult> {

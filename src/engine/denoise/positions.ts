@@ -5,7 +5,7 @@
  * scores depend on that position alone, so they do not depend on the lane that computed them.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { ThreadLane } from '../kernels/thread-lane.js';
+import { shareWork, ThreadLane } from '../kernels/thread-lane.js';
 import type { DiscriminatorName } from '../types.js';
 import { type DiscriminatorOptions, type PatchSet, PositionDiscriminator } from './discriminators.js';
 
@@ -52,24 +52,15 @@ export async function discriminatePositions(
   const here = new PositionDiscriminator(set, names, opts, scores);
   let next = 0;
   let done = 0;
-  let failed = false;
   const take = (): PositionLaneRequest | null => {
-    if (failed || next >= P) return null;
+    if (next >= P) return null;
     const from = next;
     next = Math.min(P, next + POSITIONS_PER_STEP);
     return { from, to: next };
   };
-  const drain = async (score: (r: PositionLaneRequest) => Promise<void> | void): Promise<void> => {
-    try {
-      for (let r = take(); r; r = take()) {
-        await score(r);
-        done += r.to - r.from;
-        await options.onPositions?.(done);
-      }
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
+  const scored = async (r: PositionLaneRequest): Promise<void> => {
+    done += r.to - r.from;
+    await options.onPositions?.(done);
   };
   const lane = laned
     ? new ThreadLane<PositionLaneRequest, number>(
@@ -79,17 +70,21 @@ export async function discriminatePositions(
       )
     : null;
   try {
-    const runs = [
-      drain(async (r) => {
+    await shareWork(
+      take,
+      async (r) => {
         here.run(r.from, r.to);
+        await scored(r);
         // The lane's replies are events: let them in between this thread's blocks.
         if (lane) await yieldToLoop();
-      }),
-    ];
-    for (let i = 0; lane && i < LANE_DEPTH; i++) runs.push(drain(async (r) => void (await lane.request(r))));
-    const settled = await Promise.allSettled(runs);
-    const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (error) throw error.reason;
+      },
+      lane &&
+        (async (r) => {
+          await lane.request(r);
+          await scored(r);
+        }),
+      LANE_DEPTH,
+    );
   } finally {
     await lane?.close();
   }

@@ -86,3 +86,39 @@ export function serveLane<Request, Answer>(handle: (request: Request) => Promise
     });
   });
 }
+
+/**
+ * Shares a job's items between this thread and a lane: `here` handles items on this thread and,
+ * when there is a lane, `depth` requests stay in flight through `there` (so the lane has the next
+ * item when it finishes one, even while this thread computes). Each run takes the next item from
+ * `take` until it answers null or a run has failed; the first failure is the call's error.
+ */
+export async function shareWork<T>(
+  take: () => T | null,
+  here: (item: T) => Promise<void>,
+  there: ((item: T) => Promise<void>) | null,
+  depth: number,
+): Promise<void> {
+  let failed = false;
+  const drain = async (run: (item: T) => Promise<void>): Promise<void> => {
+    try {
+      for (let item = failed ? null : take(); item !== null; item = failed ? null : take()) await run(item);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
+  const runs = [drain(here)];
+  for (let i = 0; there && i < depth; i++) runs.push(drain(there));
+  const settled = await Promise.allSettled(runs);
+  const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (error) throw error.reason;
+}
+
+/** `a` itself when it lives in shared memory, else a copy of it there (`make` views a SharedArrayBuffer). */
+export function sharedCopy<T extends Float32Array | Uint8Array | Int32Array | Float64Array>(a: T, make: (buf: SharedArrayBuffer) => T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const out = make(new SharedArrayBuffer(a.byteLength));
+  out.set(a as never);
+  return out;
+}

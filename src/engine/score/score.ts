@@ -94,7 +94,8 @@ async function bankScores(
   return weightedScores(bank, nearest, softWeights);
 }
 
-async function searchersOf(bankSet: BankSet, query: Float32Array, opts: ScoreOptions): Promise<BankSearchers> {
+/** The query checked against the bank set's shape; the searchers to use (the segmentation bank's only when `withSeg`). */
+async function searchersOf(bankSet: BankSet, query: Float32Array, opts: ScoreOptions, withSeg: boolean): Promise<BankSearchers> {
   const patches = bankSet.grid.h * bankSet.grid.w;
   const dim = bankSet.cls.dim;
   if (query.length !== patches * dim) {
@@ -103,7 +104,7 @@ async function searchersOf(bankSet: BankSet, query: Float32Array, opts: ScoreOpt
   return (
     opts.searchers ?? {
       cls: await cachedSearcher(bankSet.cls),
-      seg: bankSet.seg === null ? null : await cachedSearcher(bankSet.seg),
+      seg: bankSet.seg === null || !withSeg ? null : await cachedSearcher(bankSet.seg),
     }
   );
 }
@@ -115,7 +116,7 @@ function maxOf(scores: Float32Array): number {
 }
 
 export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<PatchScores> {
-  const searchers = await searchersOf(bankSet, query, opts);
+  const searchers = await searchersOf(bankSet, query, opts, true);
   const scores = await bankScores(bankSet.cls, searchers.cls, query, bankSet.grid, opts);
   const imageScore = maxOf(scores);
   let mapScores = scores;
@@ -132,6 +133,6 @@ export async function scorePatches(bankSet: BankSet, query: Float32Array, opts: 
  * and the segmentation bank is not searched.
  */
 export async function imageScore(bankSet: BankSet, query: Float32Array, opts: ScoreOptions = {}): Promise<number> {
-  const searchers = await searchersOf(bankSet, query, opts);
+  const searchers = await searchersOf(bankSet, query, opts, false);
   return maxOf(await bankScores(bankSet.cls, searchers.cls, query, bankSet.grid, opts, true));
 }
