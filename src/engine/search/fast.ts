@@ -145,10 +145,10 @@ export async function fastIndexData(bank: SearchBank, opts: FastIndexOptions = {
   const similar = opts.similar && opts.similar.mu.length === dim ? opts.similar : null;
   const pdim = similar ? similar.pdim : Math.max(1, Math.min(opts.projectionDim ?? 128, dim - 1));
   const sub = similar
-    ? null
+    ? { mean: similar.mu, basis: similar.basis }
     : await principalSubspace(bank.features, rows, dim, pdim, { seed: opts.seed ?? 0, iterations: SUBSPACE_ITERATIONS, threads });
-  const mu = similar ? Float32Array.from(similar.mu) : Float32Array.from(sub!.mean);
-  const basis = similar ? Float32Array.from(similar.basis) : Float32Array.from(sub!.basis);
+  const mu = Float32Array.from(sub.mean);
+  const basis = Float32Array.from(sub.basis);
   const proj = projectionTensors(mu, basis, dim, pdim);
   const adim = pdim + 1;
   const aug = new Float32Array(rows * adim);
