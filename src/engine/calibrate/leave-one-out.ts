@@ -51,8 +51,6 @@ export interface LeaveOneOutScores {
 const PIXEL_MEDIAN_IMAGES = 32;
 /** Below this many photos a second lane (a thread, its own search tree) costs more than it saves. */
 const MIN_PHOTOS_FOR_LANE = 16;
-/** Requests the second lane holds at once: the next photo is there when it finishes one. */
-const LANE_DEPTH = 2;
 
 /** What the second lane is started with. */
 export interface LaneSetup {
@@ -163,7 +161,6 @@ export async function scoreLeaveOneOut(input: LeaveOneOutInput): Promise<LeaveOn
           const r = await second.request({ query: await features.read(b), excludeImage: excludeOf(b), wantMap: b % pixelStride === 0 });
           record(b, r.imageScore, r.mapScores);
         }),
-      LANE_DEPTH,
     );
   } finally {
     releaseBankSearchers(searchers);

@@ -13,8 +13,6 @@ import { type DiscriminatorOptions, type PatchSet, PositionDiscriminator } from 
 const POSITIONS_PER_STEP = 16;
 /** Below this many positions a second thread costs more than it saves. */
 const MIN_POSITIONS_FOR_LANE = 4 * POSITIONS_PER_STEP;
-/** Blocks the lane holds at once: the next is there when it finishes one, even while this thread computes. */
-const LANE_DEPTH = 2;
 
 export interface PositionsOptions {
   /** Two or more: a second lane when the patch set lives in shared memory (default 1). */
@@ -83,7 +81,6 @@ export async function discriminatePositions(
           await lane.request(r);
           await scored(r);
         }),
-      LANE_DEPTH,
     );
   } finally {
     await lane?.close();

@@ -87,17 +87,19 @@ export function serveLane<Request, Answer>(handle: (request: Request) => Promise
   });
 }
 
+/** Requests `shareWork` keeps in flight to a lane: the next item is there when it finishes one, even while this thread computes. */
+const LANE_DEPTH = 2;
+
 /**
  * Shares a job's items between this thread and a lane: `here` handles items on this thread and,
- * when there is a lane, `depth` requests stay in flight through `there` (so the lane has the next
- * item when it finishes one, even while this thread computes). Each run takes the next item from
- * `take` until it answers null or a run has failed; the first failure is the call's error.
+ * when there is a lane, `LANE_DEPTH` requests stay in flight through `there`. Each run takes the
+ * next item from `take` until it answers null or a run has failed; the first failure is the
+ * call's error.
  */
 export async function shareWork<T>(
   take: () => T | null,
   here: (item: T) => Promise<void>,
   there: ((item: T) => Promise<void>) | null,
-  depth: number,
 ): Promise<void> {
   let failed = false;
   const drain = async (run: (item: T) => Promise<void>): Promise<void> => {
@@ -109,7 +111,7 @@ export async function shareWork<T>(
     }
   };
   const runs = [drain(here)];
-  for (let i = 0; there && i < depth; i++) runs.push(drain(there));
+  for (let i = 0; there && i < LANE_DEPTH; i++) runs.push(drain(there));
   const settled = await Promise.allSettled(runs);
   const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (error) throw error.reason;
