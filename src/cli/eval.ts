@@ -7,7 +7,15 @@ import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
 import { loadBackbone, TRAIN_ROTATIONS } from '../backbone/index.js';
-import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
+import {
+  DISCRIMINATORS,
+  METHODS,
+  SUSPECT_EVIDENCE,
+  SUSPECT_FENCES,
+  SUSPECT_REBUILDS,
+  THRESHOLD_RULES,
+  type SuspectRebuild,
+} from '../engine/index.js';
 import { decisionRulesFor, DEFAULT_LINE_CONFIG } from '../service/line-config.js';
 import type { GtRule } from '../eval/mvtec.js';
 import { NOISE_MODES } from '../eval/noise.js';
@@ -39,7 +47,7 @@ const variantOf = (r: EvalRun): string => {
     r.thresholdRule,
     r.suspectEvidence === 'removedShare' ? 'share' : 'score',
     r.suspectFence === 'gumbel' ? 'gumbel' : '',
-    r.excludeSuspects ? 'exclude' : '',
+    r.excludeSuspects ? `exclude${r.suspectRebuild === 'repair' ? ' (repair)' : ''}` : '',
   ].filter(Boolean);
   return `${r.method} (${parts.join(', ')})`;
 };
@@ -160,6 +168,11 @@ const spec = {
       arg: 'list',
       description: `excludeSuspects decided on each build: off, on or off,on (line default ${DEFAULT_LINE_CONFIG.excludeSuspects ? 'on' : 'off'})`,
     },
+    'suspect-rebuild': {
+      type: 'string',
+      arg: 'list',
+      description: `how excludeSuspects chooses the bank again, decided on each build: ${SUSPECT_REBUILDS.join(', ')} (line default ${DEFAULT_LINE_CONFIG.suspectRebuild})`,
+    },
     sensitivity: { type: 'string', arg: 'k', description: 'k of the fence rule (line default 3.5)' },
     'false-alarm-rate': { type: 'string', arg: 'α', description: 'α of the tail rule (line default 0.01)' },
     'suspect-share': { type: 'string', arg: 'share', description: 'floor of the removedShare evidence (line default 0.3)' },
@@ -218,14 +231,21 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
   const excludes = (values['exclude-suspects'] ?? (lineRules.excludeSuspects ? 'on' : 'off'))
     .split(',')
     .map((v) => oneOf('exclude-suspects', v.trim(), ['off', 'on'] as const) === 'on');
+  const rebuilds = (values['suspect-rebuild'] ?? lineRules.suspectRebuild)
+    .split(',')
+    .map((v) => oneOf('suspect-rebuild', v.trim(), SUSPECT_REBUILDS));
+  // Without excludeSuspects nothing is chosen again: one run, whatever the rebuilds listed.
+  const banks = excludes.flatMap((excludeSuspects): { excludeSuspects: boolean; suspectRebuild: SuspectRebuild }[] =>
+    excludeSuspects
+      ? rebuilds.map((suspectRebuild) => ({ excludeSuspects, suspectRebuild }))
+      : [{ excludeSuspects, suspectRebuild: lineRules.suspectRebuild }],
+  );
   const fences = (values['suspect-fence'] ?? lineRules.suspectFence)
     .split(',')
     .map((v) => oneOf('suspect-fence', v.trim(), SUSPECT_FENCES));
   const combos = thresholdRules.flatMap((thresholdRule) =>
     evidences.flatMap((suspectEvidence) =>
-      fences.flatMap((suspectFence) =>
-        excludes.map((excludeSuspects) => ({ thresholdRule, suspectEvidence, suspectFence, excludeSuspects })),
-      ),
+      fences.flatMap((suspectFence) => banks.map((bank) => ({ thresholdRule, suspectEvidence, suspectFence, ...bank }))),
     ),
   );
   const rules = combos.map((combo) => ({

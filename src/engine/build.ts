@@ -10,6 +10,7 @@ import { appError } from '../common/errors.js';
 import { resolveEngineConfig } from './config.js';
 import { greedyCoreset } from './coreset/coreset.js';
 import { drawStartPoints } from './coreset/metric.js';
+import { type FinishedRun, repairCoreset } from './coreset/repair.js';
 import { type PatchSet } from './denoise/discriminators.js';
 import { discriminatePositions } from './denoise/positions.js';
 import { fuseScores } from './denoise/fusion.js';
@@ -18,7 +19,17 @@ import { bankRows } from './kernels/exact.js';
 import { Projector, drawProjection } from './kernels/projection.js';
 import { createRng } from './kernels/random.js';
 import { removeOutliers, softWeights } from './denoise/removal.js';
-import type { Bank, BankSet, BuildProgress, BuildResult, DiscriminatorName, EngineConfig, NoiseEntry, TrainingFeatures } from './types.js';
+import type {
+  Bank,
+  BankSet,
+  BuildProgress,
+  RebuildHooks,
+  BuildResult,
+  DiscriminatorName,
+  EngineConfig,
+  NoiseEntry,
+  TrainingFeatures,
+} from './types.js';
 
 export interface BuildHooks {
   onProgress?(p: BuildProgress): void;
@@ -378,32 +389,42 @@ export async function buildBankSet(features: TrainingFeatures, config: EngineCon
    * bank keeps ρ rows per patch of a photo as uploaded, whatever its views: turned views widen the
    * poses it chooses from, not its size (nor the cost of an inspection).
    */
-  const chooseBanks = async (without: ReadonlySet<number>, coresetHooks: Pick<BuildHooks, 'onProgress' | 'signal'>): Promise<Bank[]> => {
+  // The first choice's runs, for `suspectRebuild: 'repair'`.
+  const finished: FinishedRun[] = [];
+  const chooseBanks = async (without: ReadonlySet<number>, coresetHooks: RebuildHooks): Promise<Bank[]> => {
+    const how = coresetHooks.how ?? 'coreset';
     const photos = B - without.size;
+    const repair = without.size > 0 && how === 'repair';
     const totalPicks = runs.reduce((s, r) => s + picksFor(r.ratio, photos * P), 0);
     let picksBefore = 0;
     const banks: Bank[] = [];
-    for (const run of runs) {
+    for (const [i, run] of runs.entries()) {
       const keep = without.size === 0 ? run.keep : Uint8Array.from(run.keep, (k, n) => (without.has(Math.floor(n / (V * P))) ? 0 : k));
       const picks = picksFor(run.ratio, photos * P);
-      const { selected } = await greedyCoreset(
-        {
-          y: projections.core[run.core],
-          count: N,
-          dim: projections.coreDim,
-          keep,
-          picks,
-          startPoints: starts[run.core],
-          // Without photos, none of their patches may be picked first either.
-          firstPickRespectsMask: cfg.firstPickRespectsMask || without.size > 0,
-        },
-        {
+      const input = {
+        y: projections.core[run.core],
+        count: N,
+        dim: projections.coreDim,
+        keep,
+        picks,
+        startPoints: starts[run.core],
+        // Without photos, none of their patches may be picked first either.
+        firstPickRespectsMask: cfg.firstPickRespectsMask || without.size > 0,
+      };
+      let selected: Int32Array;
+      if (repair) {
+        selected = (await repairCoreset(input, finished[i], hooks.threads ?? 1)).selected;
+      } else {
+        const result = await greedyCoreset(input, {
           threads: hooks.threads,
           signal: coresetHooks.signal,
           onProgress: (done) => coresetHooks.onProgress?.({ stage: 'coreset', done: picksBefore + done, total: totalPicks }),
-        },
-      );
+        });
+        selected = result.selected;
+        if (without.size === 0) finished.push(result);
+      }
       picksBefore += picks;
+      coresetHooks.onProgress?.({ stage: 'coreset', done: picksBefore, total: totalPicks });
       banks.push(await assembleBank(features, selected, removal.weights));
       if (without.size === 0) lap(run.name);
     }

@@ -4,7 +4,7 @@
  * sub-systems are also exported as namespaces for benchmarks.
  */
 export type * from './types.js';
-export { DISCRIMINATORS, METHODS } from './types.js';
+export { DISCRIMINATORS, METHODS, SUSPECT_REBUILDS } from './types.js';
 export { DEFAULT_ENGINE_CONFIG, resolveEngineConfig, type DeepPartial } from './config.js';
 export { buildBankSet, estimateBuildBytes, type BuildHooks } from './build.js';
 export { featuresInMemory } from './features.js';

@@ -112,7 +112,22 @@ export interface BuildResult {
    * of their patches; as many rows per remaining patch), on this build's projections, denoising
    * and start points (`excludeSuspects`).
    */
-  rebuildWithout(without: ReadonlySet<number>, hooks?: { onProgress?(p: BuildProgress): void; signal?: AbortSignal }): Promise<BankSet>;
+  rebuildWithout(without: ReadonlySet<number>, hooks?: RebuildHooks): Promise<BankSet>;
+}
+
+/**
+ * How a bank is chosen without some photos (`excludeSuspects`). `coreset`: the greedy coreset again
+ * over the rows left. `repair`: the first coreset's picks without the photos' rows, topped up to
+ * the bank's size by the same greedy loop (`coreset/repair.ts`).
+ */
+export const SUSPECT_REBUILDS = ['coreset', 'repair'] as const;
+export type SuspectRebuild = (typeof SUSPECT_REBUILDS)[number];
+
+export interface RebuildHooks {
+  onProgress?(p: BuildProgress): void;
+  signal?: AbortSignal;
+  /** Default `coreset`. */
+  how?: SuspectRebuild;
 }
 
 export interface PatchScores {

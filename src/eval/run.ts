@@ -23,6 +23,7 @@ import {
   scoreLeaveOneOut,
   type SuspectEvidence,
   type SuspectFence,
+  type SuspectRebuild,
   type ThresholdRule,
 } from '../engine/index.js';
 import { accuracyAt, aupro, auroc, confusionAt, f1At, f1Max } from './metrics.js';
@@ -70,6 +71,7 @@ export interface EvalRun {
   suspectFence: SuspectFence;
   /** `excludeSuspects`, and the rows of the classification bank kept. */
   excludeSuspects: boolean;
+  suspectRebuild: SuspectRebuild;
   bankRows: number;
   /** Photos left out of the threshold (and under `excludeSuspects` the bank). */
   leftOut: number;
@@ -220,7 +222,7 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
           noise: built.noise,
           mapSize,
           blurSigma: config.blurSigma,
-          rebuild: (without: ReadonlySet<number>) => built.rebuildWithout(without),
+          rebuild: (without: ReadonlySet<number>, _progress: unknown, how: SuspectRebuild) => built.rebuildWithout(without, { how }),
         };
         const injectedIdx = split.train.map((t, i) => (injected.has(t.name) ? i : -1)).filter((i) => i >= 0);
         // The test photos scored once per bank: rules that keep the built bank share it.
@@ -252,6 +254,7 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             suspectEvidence: rules.suspectEvidence,
             suspectFence: rules.suspectFence,
             excludeSuspects: rules.excludeSuspects,
+            suspectRebuild: rules.suspectRebuild,
             bankRows: cal.bankSet.cls.rows,
             leftOut: cal.excluded.length,
             noise,

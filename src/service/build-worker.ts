@@ -170,7 +170,8 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
     signal: abort.signal,
     threads: job.threads,
     // `excludeSuspects`: the coreset again, its picks counted in the calibrating stage's steps.
-    rebuild: (without, onPicks) => built.rebuildWithout(without, { signal: abort.signal, onProgress: (p) => onPicks(p.done, p.total) }),
+    rebuild: (without, onPicks, how) =>
+      built.rebuildWithout(without, { how, signal: abort.signal, onProgress: (p) => onPicks(p.done, p.total) }),
   });
   const suspects = new Set(cal.suspects.suspects);
   // The report shows the evidence the suspects were chosen by (scores against the built bank).

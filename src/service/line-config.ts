@@ -51,6 +51,7 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   // bank (docs/BENCHMARKS.md, issue 15).
   suspectFence: 'gumbel',
   excludeSuspects: true,
+  suspectRebuild: 'coreset',
 });
 
 /** A stored line's settings with the defaults of fields added since it was written. */
@@ -106,6 +107,7 @@ export function decisionRulesFor(config: LineConfig): DecisionRules {
     suspectFence: config.suspectFence,
     suspectShare: config.suspectShare,
     excludeSuspects: config.excludeSuspects,
+    suspectRebuild: config.suspectRebuild,
   };
 }
 

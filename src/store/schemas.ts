@@ -6,7 +6,7 @@
  */
 import { Type, type TSchema } from 'typebox';
 import { TRAIN_ROTATIONS } from '../backbone/rotate.js';
-import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, THRESHOLD_RULES } from '../engine/index.js';
+import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, SUSPECT_REBUILDS, THRESHOLD_RULES } from '../engine/index.js';
 
 export const strict = { additionalProperties: false } as const;
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -53,6 +53,10 @@ export const buildSettingFields = {
   }),
   excludeSuspects: Type.Boolean({
     description: "drop every memory row of the noise report's suspects and calibrate the threshold on the reduced bank",
+  }),
+  suspectRebuild: Type.Enum(SUSPECT_REBUILDS, {
+    description:
+      'excludeSuspects: "coreset" chooses the bank again by a second greedy coreset; "repair" keeps the first coreset\'s picks without the suspects\' rows and tops them up by the same greedy loop',
   }),
 };
 

@@ -230,6 +230,20 @@ test('excludeSuspects: the bank is chosen again without any patch of a suspect; 
   assert.ok((await scorePatches(built.bankSet, probe)).imageScore < 1e-6);
   const excluded = (await scorePatches(cal.bankSet, probe)).imageScore;
   assert.ok(excluded > 100 && excluded > cal.threshold, `score ${excluded}, threshold ${cal.threshold}`);
+  // The rules say how the bank is chosen again; the repaired bank holds no row of the suspect either.
+  const asked: string[] = [];
+  const repaired = await calibrate({
+    ...base,
+    rules: { ...on, suspectRebuild: 'repair' },
+    rebuild: (without, _onPicks, how) => {
+      asked.push(how);
+      return built.rebuildWithout(without, { how });
+    },
+  });
+  assert.deepEqual(asked, ['repair']);
+  assert.equal(repaired.bankSet.cls.rows, cal.bankSet.cls.rows);
+  assert.ok(!repaired.bankSet.cls.sourceImage.includes(12), 'repair: no row of the suspect');
+  assert.ok((await scorePatches(repaired.bankSet, probe)).imageScore > repaired.threshold);
 });
 
 test('suspect fence gumbel: the 1 − 1/B quantile of the robust Gumbel; a long clean tail is flagged less', () => {

@@ -10,6 +10,8 @@ import {
   squaredNorms,
   greedyCoresetReference,
   GroupArena,
+  repairCoreset,
+  repairCoresetReference,
 } from '../../src/engine/coreset/index.js';
 import { createRng } from '../../src/engine/kernels/index.js';
 import { isAppError } from '../../src/common/errors.js';
@@ -114,6 +116,51 @@ test('worker threads agree with the reference over many picks in few dimensions'
   // pick, rows start in ranges); with half the rows removed and the first-pick switch on, too.
   await bothSelections(clustered(20_000, 3, 11, 0.5, 1200, true), 2);
   await bothSelections(clustered(20_000, 5, 12, 0, 600), 3);
+});
+
+/** Rows `from .. to` removed as well: the rows of photos left out after a run. */
+function without(input: CoresetInput, from: number, to: number, picks: number): CoresetInput {
+  const keep = Uint8Array.from(input.keep, (k, n) => (n >= from && n < to ? 0 : k));
+  return { ...input, keep, picks, firstPickRespectsMask: true };
+}
+
+/** The repair of a run (this thread or workers) against the reference, and what it returned. */
+async function bothRepairs(input: CoresetInput, narrowed: CoresetInput, threads: number): Promise<number[]> {
+  const run = await greedyCoreset(input, { threads });
+  const ref = [...repairCoresetReference(narrowed, run.selected)];
+  const fast = await repairCoreset(narrowed, run);
+  assert.deepEqual([...fast.selected], ref, 'repaired selection differs from the reference');
+  const removedPicks = [...run.selected].filter((r) => narrowed.keep[r] === 0).length;
+  assert.equal(fast.added, Math.max(0, narrowed.picks - (input.picks - removedPicks)));
+  return ref;
+}
+
+test("repair, by hand: the run's picks without the removed rows, then the loop", async () => {
+  // The run picks 5 3 2 1 4 0 (first test). Without rows 2 and 3, keeping 5 picks: 5 1 4 0 are
+  // kept; δ after them is 0 everywhere except the removed rows (0 too), so the fifth is row 0.
+  const input = { ...line(), picks: 6 };
+  assert.deepEqual(await bothRepairs(input, without(input, 2, 4, 5), 1), [5, 1, 4, 0, 0]);
+  // Three picks of a run over all rows, row 5 left out: 3 and 2 stay; δ = 0 1 0 0 1 0 → row 1.
+  const short = { ...line(), picks: 3 };
+  assert.deepEqual(await bothRepairs(short, without(short, 5, 6, 3), 1), [3, 2, 1]);
+});
+
+test('repair == reference: orphans, picks added, fewer picks than the run kept, run in workers', async () => {
+  const input = clustered(3000, 16, 21, 0.15, 300);
+  // A whole cluster's worth of rows out: many orphans and picks to add.
+  await bothRepairs(input, without(input, 0, 600, 260), 1);
+  // Fewer picks than the run keeps: its first ones.
+  await bothRepairs(input, without(input, 2900, 3000, 100), 1);
+  const big = clustered(20_000, 8, 22, 0.1, 400, false);
+  await bothRepairs(big, without(big, 5000, 7000, 380), 2);
+});
+
+test('repair refuses a run over other rows, or rows the run had removed', async () => {
+  const input = clustered(2000, 8, 23, 0.2, 100);
+  const run = await greedyCoreset(input, { threads: 1 });
+  await assert.rejects(repairCoreset({ ...input, keep: new Uint8Array(input.count).fill(1) }, run), /removed in the run/);
+  const short = { ...run, state: { delta: run.state.delta.subarray(1), centre: run.state.centre } };
+  await assert.rejects(repairCoreset(input, short), /state holds/);
 });
 
 test('cancellation stops the loop (this thread and workers)', async () => {

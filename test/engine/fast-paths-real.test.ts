@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadBackbone, prepareImage, type Backbone } from '../../src/backbone/index.js';
-import { greedyCoreset, greedyCoresetReference, drawStartPoints } from '../../src/engine/coreset/index.js';
+import {
+  greedyCoreset,
+  greedyCoresetReference,
+  drawStartPoints,
+  repairCoreset,
+  repairCoresetReference,
+} from '../../src/engine/coreset/index.js';
 import { createRng, drawProjection, Projector, principalSubspace, sharedRows } from '../../src/engine/kernels/index.js';
 import { createSearcher, exactDist2, nearestRowsReference, type SearchBank } from '../../src/engine/search/index.js';
 import { imageScore, scorePatches, weightedScores } from '../../src/engine/score/index.js';
@@ -212,4 +218,15 @@ test('real features: the fast coreset picks what the reference loop picks on pro
   };
   const fast = await greedyCoreset(input, { threads: 1 });
   assert.deepEqual(Array.from(fast.selected), Array.from(greedyCoresetReference(input)));
+  // One training photo left out (as `excludeSuspects` does): the repair keeps agreeing.
+  const perPhoto = Math.ceil(patches / ROW_STRIDE);
+  const narrowed = {
+    ...input,
+    keep: Uint8Array.from(keep, (k, r) => (r >= perPhoto && r < 2 * perPhoto ? 0 : k)),
+    picks: 110,
+    firstPickRespectsMask: true,
+  };
+  const repaired = await repairCoreset(narrowed, fast);
+  assert.ok(repaired.orphans > 0, "the photo held some rows' closest picks");
+  assert.deepEqual(Array.from(repaired.selected), Array.from(repairCoresetReference(narrowed, fast.selected)));
 });

@@ -32,6 +32,7 @@ const CONFIG: LineConfig = {
   suspectEvidence: 'removedShare',
   suspectFence: 'mad',
   excludeSuspects: false,
+  suspectRebuild: 'coreset',
   trainImages: null,
   keepBanks: null,
   pruneImages: false,

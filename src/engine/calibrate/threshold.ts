@@ -8,7 +8,7 @@
  * those scores.
  */
 import { appError } from '../../common/errors.js';
-import type { BankSet, NoiseEntry, TrainingFeatures } from '../types.js';
+import type { BankSet, NoiseEntry, SuspectRebuild, TrainingFeatures } from '../types.js';
 import { type LeaveOneOutScores, scoreLeaveOneOut } from './leave-one-out.js';
 import { DEFAULT_SENSITIVITY, thresholdFrom } from './fence.js';
 import { DEFAULT_SUSPECT_SHARE, type SuspectEvidence, type SuspectFence, type SuspectReport, suspectReport } from './suspects.js';
@@ -39,6 +39,8 @@ export interface DecisionRules {
    * in the bank and match the same defect in a test photo).
    */
   excludeSuspects: boolean;
+  /** How that bank is chosen (`SuspectRebuild`). */
+  suspectRebuild: SuspectRebuild;
 }
 
 /**
@@ -55,6 +57,7 @@ export const SPEC_DECISION_RULES: Readonly<DecisionRules> = Object.freeze({
   suspectFence: 'mad',
   suspectShare: DEFAULT_SUSPECT_SHARE,
   excludeSuspects: false,
+  suspectRebuild: 'coreset',
 });
 
 export interface Decision {
@@ -151,7 +154,7 @@ export interface CalibrationInput {
    * The bank set chosen without some photos (`BuildResult.rebuildWithout`); needed for
    * `excludeSuspects`. It reports its own steps (the coreset's picks), counted in the calibration's.
    */
-  rebuild?: (without: ReadonlySet<number>, onProgress: (done: number, total: number) => void) => Promise<BankSet>;
+  rebuild?: (without: ReadonlySet<number>, onProgress: (done: number, total: number) => void, how: SuspectRebuild) => Promise<BankSet>;
 }
 
 /**
@@ -180,10 +183,14 @@ export async function calibrateFrom(first: LeaveOneOutScores, input: Calibration
   let rebuildSteps = 0;
   if (input.rules.excludeSuspects && leftOut.size > 0 && leftOut.size < B) {
     if (!input.rebuild) throw appError('ENGINE_INPUT', ['excludeSuspects needs the build (rebuild) to choose the bank again']);
-    bankSet = await input.rebuild(leftOut, (done, total) => {
-      rebuildSteps = total;
-      input.onProgress?.(done, total + B);
-    });
+    bankSet = await input.rebuild(
+      leftOut,
+      (done, total) => {
+        rebuildSteps = total;
+        input.onProgress?.(done, total + B);
+      },
+      input.rules.suspectRebuild,
+    );
     input.signal?.throwIfAborted();
     final = await scoreLeaveOneOut({
       ...input,

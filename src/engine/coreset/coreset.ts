@@ -17,6 +17,7 @@ import {
   type CoresetExchange,
   type CoresetShared,
   CoresetPartition,
+  type CoresetState,
   newExchange,
   type PartitionCounters,
 } from './partition.js';
@@ -37,6 +38,8 @@ export interface CoresetResult {
   /** Picked rows, in pick order. */
   selected: Int32Array;
   counters: PartitionCounters;
+  /** Every row's δ and centre after the last pick: what `repairCoreset` starts from. */
+  state: CoresetState;
   /** Worker threads used (1 = this thread). */
   threads: number;
 }
@@ -60,6 +63,8 @@ export interface WorkerSetup {
   results: Float64Array;
   selected: Int32Array;
   exchange: CoresetExchange;
+  /** Filled by the workers at the end (`CoresetPartition.finish`). */
+  state: CoresetState;
   count: number;
   dim: number;
   picks: number;
@@ -124,6 +129,12 @@ export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = 
   return useWorkers ? coresetInWorkers(input, threads, opts) : coresetInThisThread(input, opts);
 }
 
+/** State arrays for `finish`: rows no group holds at the end are removed rows (centre −2). */
+function newState(count: number, memory: (bytes: number) => ArrayBufferLike): CoresetState {
+  const centre = new Int32Array(memory(count * 4)).fill(-2);
+  return { delta: new Float32Array(memory(count * 4)), centre };
+}
+
 async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): Promise<CoresetResult> {
   const norms = squaredNorms(input.y, input.count, input.dim);
   const shared = await sharedState(input, norms, opts.basisDim ?? DEFAULT_BASIS_DIM);
@@ -143,8 +154,10 @@ async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): P
       opts.onProgress?.(t + 1, input.picks);
     }
   }
+  const state = newState(input.count, (bytes) => new ArrayBuffer(bytes));
+  part.finish(state);
   opts.onProgress?.(input.picks, input.picks);
-  return { selected, counters: part.counters, threads: 1 };
+  return { selected, counters: part.counters, state, threads: 1 };
 }
 
 async function coresetInWorkers(input: CoresetInput, workers: number, opts: CoresetOptions): Promise<CoresetResult> {
@@ -157,6 +170,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
   const results = new Float64Array(new SharedArrayBuffer(2 * workers * 2 * 8));
   const selected = new Int32Array(new SharedArrayBuffer(picks * 4));
   const exchange = newExchange(count, shared.basisDim, workers, (bytes) => new SharedArrayBuffer(bytes));
+  const state = newState(count, (bytes) => new SharedArrayBuffer(bytes));
   const url = new URL('./worker.js', import.meta.url);
   const threads: Worker[] = [];
   const counters: PartitionCounters = { pointDistances: 0, centreDistances: 0 };
@@ -186,6 +200,7 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
         results,
         selected,
         exchange,
+        state,
         count,
         dim,
         picks,
@@ -217,5 +232,5 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
     }
   });
   opts.onProgress?.(picks, picks);
-  return { selected: Int32Array.from(selected), counters, threads: workers };
+  return { selected: Int32Array.from(selected), counters, state, threads: workers };
 }

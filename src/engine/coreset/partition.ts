@@ -73,6 +73,14 @@ export interface PartitionRange {
   workers: number;
 }
 
+/** Where a finished run leaves every row (`CoresetPartition.finish`), for `repairCoreset`. */
+export interface CoresetState {
+  /** δ_n after the last pick. */
+  delta: Float32Array;
+  /** Ordinal of the pick δ_n is the distance to; −1: none (δ_n is the start distance); −2: a removed row. */
+  centre: Int32Array;
+}
+
 export interface Argmax {
   value: number;
   index: number;
@@ -210,6 +218,27 @@ export class CoresetPartition {
     for (let i = 0; i < passed; i++) this.sweep(id + scanner.slots[i] * workers, x, t, scanner.lower[i]);
     this.sweep(input.picks, x, t, -1);
     this.exchange.moverCounts[(t & 1) * workers + id] = this.moved;
+  }
+
+  /**
+   * After the last pick (and a barrier): each row this worker holds gets its δ and its centre's
+   * pick ordinal (−1: none yet, δ is its start distance) in `state`. Removed rows are in no group
+   * after the first pick; they keep centre −2.
+   */
+  finish(state: CoresetState): void {
+    const { picks } = this.shared.input;
+    const { id, workers } = this.range;
+    if ((picks - 1) % workers === id) this.gather(picks - 1);
+    const { f32, i32, start, cap, size } = this.arena;
+    const dump = (g: number, centre: number): void => {
+      for (let m = 0; m < size[g]; m++) {
+        const n = i32[start[g] + cap[g] + m];
+        state.delta[n] = f32[start[g] + m];
+        state.centre[n] = centre;
+      }
+    };
+    for (let g = id; g < picks; g += workers) dump(g, g);
+    dump(picks, -1);
   }
 
   /** The movers every worker listed for pick `t` become its group (this worker owns it). */

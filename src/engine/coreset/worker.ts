@@ -69,6 +69,9 @@ function run(setup: WorkerSetup): void {
     }
     part.update(pick.index);
   }
+  // Every worker has listed the last pick's movers before its owner gathers them.
+  barrier(control, workers);
+  part.finish(setup.state);
   parentPort!.postMessage({ type: 'done', counters: part.counters } satisfies WorkerMessage);
 }
 
