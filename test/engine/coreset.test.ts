@@ -130,16 +130,18 @@ async function bothRepairs(input: CoresetInput, narrowed: CoresetInput, threads:
   const ref = [...repairCoresetReference(narrowed, run.selected)];
   const fast = await repairCoreset(narrowed, run);
   assert.deepEqual([...fast.selected], ref, 'repaired selection differs from the reference');
-  const removedPicks = [...run.selected].filter((r) => narrowed.keep[r] === 0).length;
-  assert.equal(fast.added, Math.max(0, narrowed.picks - (input.picks - removedPicks)));
+  const removedPicks = [...run.selected.subarray(0, narrowed.picks)].filter((r) => narrowed.keep[r] === 0).length;
+  assert.equal(fast.added, removedPicks, 'each removed pick of the prefix is replaced');
   return ref;
 }
 
 test("repair, by hand: the run's picks without the removed rows, then the loop", async () => {
-  // The run picks 5 3 2 1 4 0 (first test). Without rows 2 and 3, keeping 5 picks: 5 1 4 0 are
-  // kept; δ after them is 0 everywhere except the removed rows (0 too), so the fifth is row 0.
+  // The run picks 5 3 2 1 4 0 (first test). Without rows 2 and 3, 5 picks: of its first five, 5 1 4
+  // stay; δ is then 0 everywhere (row 0 is the start point): row 0.
   const input = { ...line(), picks: 6 };
   assert.deepEqual(await bothRepairs(input, without(input, 2, 4, 5), 1), [5, 1, 4, 0, 0]);
+  // Four picks: of 5 3 2 1 only 5 and 1 stay; δ = 0 0 0 0 9 0: row 4, then all 0: row 0.
+  assert.deepEqual(await bothRepairs(input, without(input, 2, 4, 4), 1), [5, 1, 4, 0]);
   // Three picks of a run over all rows, row 5 left out: 3 and 2 stay; δ = 0 1 0 0 1 0 → row 1.
   const short = { ...line(), picks: 3 };
   assert.deepEqual(await bothRepairs(short, without(short, 5, 6, 3), 1), [3, 2, 1]);
@@ -149,7 +151,7 @@ test('repair == reference: orphans, picks added, fewer picks than the run kept, 
   const input = clustered(3000, 16, 21, 0.15, 300);
   // A whole cluster's worth of rows out: many orphans and picks to add.
   await bothRepairs(input, without(input, 0, 600, 260), 1);
-  // Fewer picks than the run keeps: its first ones.
+  // Far fewer picks than the run made: its first ones, then the loop.
   await bothRepairs(input, without(input, 2900, 3000, 100), 1);
   const big = clustered(20_000, 8, 22, 0.1, 400, false);
   await bothRepairs(big, without(big, 5000, 7000, 380), 2);

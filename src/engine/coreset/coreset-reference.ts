@@ -32,13 +32,13 @@ export function greedyCoresetReference(input: CoresetInput): Int32Array {
 }
 
 /**
- * `repair.ts` as plain loops: the picks of an earlier run (`first`, over the rows that `keep` now
- * narrows) that `keep` still allows, at most `picks` of them in their order, then the loop of
- * `greedyCoresetReference` until there are `picks`. Removed rows are never picked first.
+ * `repair.ts` as plain loops: the first `picks` picks of an earlier run (`first`, over the rows that
+ * `keep` now narrows) that `keep` still allows, then the loop of `greedyCoresetReference` until
+ * there are `picks`. Removed rows are never picked first.
  */
 export function repairCoresetReference(input: CoresetInput, first: Int32Array): Int32Array {
   const norms = squaredNorms(input.y, input.count, input.dim);
-  const kept = first.filter((r) => input.keep[r] !== 0).slice(0, input.picks);
+  const kept = first.subarray(0, input.picks).filter((r) => input.keep[r] !== 0);
   const delta = startDistances({ ...input, firstPickRespectsMask: true }, norms, 0, input.count);
   for (const c of kept) update(input, norms, delta, c);
   const selected = new Int32Array(input.picks);

@@ -17,6 +17,7 @@ import {
   type CoresetExchange,
   type CoresetShared,
   CoresetPartition,
+  type CoresetBounds,
   type CoresetState,
   newExchange,
   type PartitionCounters,
@@ -38,8 +39,9 @@ export interface CoresetResult {
   /** Picked rows, in pick order. */
   selected: Int32Array;
   counters: PartitionCounters;
-  /** Every row's δ and centre after the last pick: what `repairCoreset` starts from. */
+  /** Every row's δ and centre after the last pick, and the run's bounds: what `repairCoreset` starts from. */
   state: CoresetState;
+  bounds: CoresetBounds;
   /** Worker threads used (1 = this thread). */
   threads: number;
 }
@@ -129,6 +131,10 @@ export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = 
   return useWorkers ? coresetInWorkers(input, threads, opts) : coresetInThisThread(input, opts);
 }
 
+function boundsOf(shared: CoresetShared): CoresetBounds {
+  return { basis: shared.basis, basisDim: shared.basisDim, eps2: shared.eps2, basisSlack: shared.basisSlack };
+}
+
 /** State arrays for `finish`: rows no group holds at the end are removed rows (centre −2). */
 function newState(count: number, memory: (bytes: number) => ArrayBufferLike): CoresetState {
   const centre = new Int32Array(memory(count * 4)).fill(-2);
@@ -157,7 +163,7 @@ async function coresetInThisThread(input: CoresetInput, opts: CoresetOptions): P
   const state = newState(input.count, (bytes) => new ArrayBuffer(bytes));
   part.finish(state);
   opts.onProgress?.(input.picks, input.picks);
-  return { selected, counters: part.counters, state, threads: 1 };
+  return { selected, counters: part.counters, state, bounds: boundsOf(shared), threads: 1 };
 }
 
 async function coresetInWorkers(input: CoresetInput, workers: number, opts: CoresetOptions): Promise<CoresetResult> {
@@ -232,5 +238,5 @@ async function coresetInWorkers(input: CoresetInput, workers: number, opts: Core
     }
   });
   opts.onProgress?.(picks, picks);
-  return { selected: Int32Array.from(selected), counters, state, threads: workers };
+  return { selected: Int32Array.from(selected), counters, state, bounds: boundsOf(shared), threads: workers };
 }

@@ -73,6 +73,9 @@ export interface PartitionRange {
   workers: number;
 }
 
+/** The bounds' basis and margins of a run, for `repairCoreset` to prune with the same proofs. */
+export type CoresetBounds = Pick<CoresetShared, 'basis' | 'basisDim' | 'eps2' | 'basisSlack'>;
+
 /** Where a finished run leaves every row (`CoresetPartition.finish`), for `repairCoreset`. */
 export interface CoresetState {
   /** δ_n after the last pick. */
@@ -106,8 +109,17 @@ export function newExchange(count: number, basisDim: number, workers: number, me
 export const BASIS_BLOCK = HEAD;
 
 /** Test 1/2 threshold on a lower bound of ‖x − c‖²: proves a row with δ = r cannot change. */
-function triangleThreshold(r: number, eps2: number): number {
+export function triangleThreshold(r: number, eps2: number): number {
   return 4.000004 * r * r + 4 * eps2;
+}
+
+/**
+ * A group's two thresholds in the scan (`GroupScan`) for its largest δ `best` (−1: empty, never
+ * passes): on the exact squared centre distance, and on its basis bound (`basisSlack` of the header).
+ */
+export function groupThresholds(best: number, eps2: number, basisSlack: number): { exact: number; basis: number } {
+  const exact = triangleThreshold(Math.max(best, 0), eps2);
+  return { exact, basis: best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6) };
 }
 
 export class CoresetPartition {
@@ -385,9 +397,9 @@ export class CoresetPartition {
     // The no-centre group is never scanned; an empty group (best = −1) never passes: every
     // squared distance is ≥ 0 > −1.
     if (g === this.shared.input.picks) return;
-    const exact = triangleThreshold(Math.max(best, 0), eps2);
+    const { exact, basis } = groupThresholds(best, eps2, basisSlack);
     const slot = (g - this.range.id) / this.range.workers;
     this.scanner.exactThresholds[slot] = exact;
-    this.scanner.basisThresholds[slot] = best < 0 ? -1 : (exact + basisSlack * basisSlack * 1e6) / (1 - 1e-6);
+    this.scanner.basisThresholds[slot] = basis;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The coreset of fewer rows from a finished run over more (`excludeSuspects` with `suspectRebuild:
- * 'repair'`): the run's picks that the new mask still allows, in their order, then spec §5's loop
- * until there are `picks` again (`repairCoresetReference`). A fresh run over the smaller set picks
+ * 'repair'`): the run's first `picks` picks, those of them that the new mask still allows, then
+ * spec §5's loop until there are `picks` again (`repairCoresetReference`): every removed pick is
+ * replaced by the row then farthest from the bank. A fresh run over the smaller set picks
  * the same rows only until the first pick of a removed row, then drifts apart (on bottle a third of
  * the rows differ once four photos are left out); this one keeps the run's work instead.
  *
@@ -9,19 +10,20 @@
  * still there. Only an orphan, whose closest pick is gone, needs its δ again: its nearest kept picks
  * by one matrix product (float32, onnxruntime), then the spec's float32 distance to every pick
  * within that product's error bound of the nearest. The picks added after the run's are the
- * coreset's own loop, pruned as in `partition.ts` by the triangle inequality around each row's
- * closest pick. Both shortcuts only skip distances a bound proves cannot win, so the picks equal
- * the reference's.
+ * coreset's own loop, pruned by the run's own proofs (`partition.ts`, its basis and margins).
+ * Both shortcuts only skip distances a bound proves cannot win, so the picks equal the reference's.
  */
 import { appError } from '../../common/errors.js';
 import { bankTensors, gemmTopK } from '../kernels/ort.js';
+import { GroupScan } from '../kernels/group-scan.js';
 import { type CoresetInput, coresetDistance, coresetDistances4, squaredNorms, startDistances } from './metric.js';
-import type { CoresetState } from './partition.js';
+import { type CoresetBounds, type CoresetState, groupThresholds, triangleThreshold } from './partition.js';
 
 /** What a finished run leaves (`CoresetResult`). */
 export interface FinishedRun {
   selected: Int32Array;
   state: CoresetState;
+  bounds: CoresetBounds;
 }
 
 export interface RepairResult {
@@ -37,10 +39,12 @@ const ORPHAN_CHUNK = 256;
 /** Nearest picks per orphan from the product; more are read exactly only when all of them tie within the bound. */
 const NEAREST = 16;
 
-/** The picks of `run` that `keep` allows, in their order, at most `picks` of them. */
+/**
+ * The run's first `picks` picks (a greedy run's prefix is the greedy coreset of that size) that
+ * `keep` still allows, in their order.
+ */
 export function keptPicks(run: FinishedRun, keep: Uint8Array, picks: number): Int32Array {
-  const kept = run.selected.filter((r) => keep[r] !== 0);
-  return kept.length > picks ? kept.slice(0, picks) : kept;
+  return run.selected.subarray(0, picks).filter((r) => keep[r] !== 0);
 }
 
 function checkRepair(input: CoresetInput, run: FinishedRun): void {
@@ -83,7 +87,7 @@ export async function repairCoreset(input: CoresetInput, run: FinishedRun, threa
   await coverOrphans(input, norms, kept, orphans, cover, threads);
   const selected = new Int32Array(picks);
   selected.set(kept);
-  topUp(input, norms, selected, kept.length, cover);
+  topUp(input, norms, run.bounds, selected, kept.length, cover);
   return { selected, orphans: orphans.length, added: picks - kept.length };
 }
 
@@ -156,22 +160,28 @@ async function coverOrphans(
 }
 
 /**
- * Spec §5's loop from the picks `selected[0 .. from)` to `selected.length`. A row n whose closest
- * pick c has D(x, c)² ≥ 4.000004·δ_n² + 5ε² (x the new pick, D the float32 formula) cannot get
- * closer to x: that is the partition's test 2 (`partition.ts`), with one more ε² for computing
- * D(x, c) by the formula instead of exactly; a group whose largest δ passes it is skipped whole.
+ * Spec §5's loop from the picks `selected[0 .. from)` to `selected.length`, pruned by the run's
+ * proofs (`partition.ts`): the kept picks are the groups' centres, each row is in the group of its
+ * closest pick, and the scan kernel finds the groups a new pick x may take rows from (test 1: a
+ * lower bound of ‖x − c‖², on the basis, then exact); of those, a row moves only if it fails
+ * test 2 with its own δ. Groups keep their largest δ as rows leave (a bound that only loosens).
  */
-function topUp(input: CoresetInput, norms: Float32Array, selected: Int32Array, from: number, cover: Coverage): void {
+function topUp(input: CoresetInput, norms: Float32Array, bounds: CoresetBounds, selected: Int32Array, from: number, cover: Coverage): void {
   const { y, dim, keep, count } = input;
   const picks = selected.length;
   if (from >= picks) return;
   const { delta, centre } = cover;
-  const eps2 = 16 * U * maxNorm(norms);
-  const bound = (d: number): number => 4.000004 * d * d + 5 * eps2;
+  const { eps2, basisSlack } = bounds;
+  const scanner = new GroupScan(picks, bounds.basisDim, dim);
+  scanner.setBasis(bounds.basis);
+  const load = (x: number): void => {
+    scanner.project(y, x, x + 1, scanner.pickBasis, 0);
+    scanner.setPickRow(y, x);
+  };
   // Rows by closest pick (a row that moves is listed again under its new pick; stale entries are skipped).
   const groups: number[][] = Array.from({ length: picks }, () => []);
   const loose: number[] = [];
-  const groupMax = new Float32Array(picks);
+  const groupMax = new Float64Array(picks).fill(-1);
   for (let n = 0; n < count; n++) {
     if (keep[n] === 0) continue;
     const c = centre[n];
@@ -181,38 +191,43 @@ function topUp(input: CoresetInput, norms: Float32Array, selected: Int32Array, f
       if (delta[n] > groupMax[c]) groupMax[c] = delta[n];
     }
   }
-  const pickDist = new Float32Array(picks + 4);
-  const slots = new Int32Array(picks + 4);
-  const pending = new Int32Array(count + 4);
-  const pendingDist = new Float32Array(count + 4);
-  const rows = (list: Int32Array, n: number, x: number, out: Float32Array): void => {
-    for (let i = n; i % 4 !== 0; i++) list[i] = list[n - 1];
-    for (let i = 0; i < n; i += 4) coresetDistances4(y, norms, list, i, y, x, norms[x], dim, out);
+  const setThresholds = (t: number): void => {
+    const { exact, basis } = groupThresholds(groupMax[t], eps2, basisSlack);
+    scanner.exactThresholds[t] = exact;
+    scanner.basisThresholds[t] = basis;
   };
+  for (let t = 0; t < from; t++) {
+    load(selected[t]);
+    scanner.storePickAt(t);
+    setThresholds(t);
+  }
+  const pending = new Int32Array(count + 4);
+  const distances = new Float32Array(count + 4);
   for (let t = from; t < picks; t++) {
     let x = 0;
     for (let n = 1; n < count; n++) if (delta[n] > delta[x]) x = n;
     selected[t] = x;
-    if (t > 0) {
-      slots.set(selected.subarray(0, t));
-      rows(slots, t, x, pickDist);
-    }
+    load(x);
     let waiting = 0;
-    for (let c = 0; c < t; c++) {
-      const dc = pickDist[c];
-      if (dc * dc >= bound(groupMax[c])) continue;
-      for (const n of groups[c]) if (centre[n] === c && dc * dc < bound(delta[n])) pending[waiting++] = n;
+    const passed = scanner.scan(t);
+    for (let i = 0; i < passed; i++) {
+      const c = scanner.slots[i];
+      const lower = scanner.lower[i];
+      for (const n of groups[c]) if (centre[n] === c && lower < triangleThreshold(delta[n], eps2)) pending[waiting++] = n;
     }
     for (const n of loose) if (centre[n] < 0) pending[waiting++] = n;
-    if (waiting > 0) rows(pending, waiting, x, pendingDist);
+    for (let i = waiting; i % 4 !== 0; i++) pending[i] = pending[waiting - 1];
+    for (let i = 0; i < waiting; i += 4) coresetDistances4(y, norms, pending, i, y, x, norms[x], dim, distances);
     for (let i = 0; i < waiting; i++) {
       const n = pending[i];
-      if (pendingDist[i] < delta[n]) {
-        delta[n] = pendingDist[i];
+      if (distances[i] < delta[n]) {
+        delta[n] = distances[i];
         centre[n] = t;
         groups[t].push(n);
         if (delta[n] > groupMax[t]) groupMax[t] = delta[n];
       }
     }
+    scanner.storePickAt(t);
+    setThresholds(t);
   }
 }
