@@ -51,6 +51,7 @@ test('excludeSuspects: no bank row comes from a suspect; meta.json records the s
   const dir = path.join(dataDir, 'lines', LINE, 'banks', '1');
   const meta = JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8'));
   assert.equal(meta.config.excludeSuspects, true);
+  assert.equal(meta.config.suspectRebuild, 'repair', 'the default way to choose the bank again');
   const bytes = await readFile(path.join(dir, 'cls.sourceImage.bin'));
   const sources = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   assert.equal(sources.length, meta.rows.cls);

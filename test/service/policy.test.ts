@@ -27,6 +27,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     suspectEvidence: 'calibrationScore',
     suspectFence: 'gumbel',
     excludeSuspects: true,
+    suspectRebuild: 'repair',
     trainImages: null,
     keepBanks: 10,
     pruneImages: false,
