@@ -14,6 +14,7 @@ export {
   bankSearchIndexes,
   createBankSearchers,
   decisionMap,
+  imageScore,
   releaseBankSearchers,
   scorePatches,
   type BankSearchers,

@@ -12,6 +12,7 @@ import {
   bankSearchIndexes,
   createBankSearchers,
   decisionMap,
+  imageScore,
   type BankSearchIndexes,
   releaseBankSearchers,
   scorePatches,
@@ -133,16 +134,20 @@ async function inspect(task: InspectTask): Promise<InspectTaskResult> {
       return { ok: false, index: i, error: { code: err.code, status: err.status, message: err.message } };
     }
     const t2 = performance.now();
-    const ps = await scorePatches(bank.bankSet, features[i].data, { searchers: bank.searchers, threads: searchShare() });
+    const opts = { searchers: bank.searchers, threads: searchShare() };
+    // Without a map to draw or regions to find, the score alone: the same bits, about half the search.
+    const wantMap = task.heatmap !== 'none' || task.regions;
+    const ps = wantMap ? await scorePatches(bank.bankSet, features[i].data, opts) : null;
+    const score = ps ? ps.imageScore : await imageScore(bank.bankSet, features[i].data, opts);
     const t3 = performance.now();
     const g = prepared[i].geometry;
     const result: InspectImageResult = {
       width: g.originalWidth,
       height: g.originalHeight,
-      score: ps.imageScore,
+      score,
       timingsMs: { decode: decodeMs[i], backbone: backboneMs, search: t3 - t2, render: 0 },
     };
-    if (task.heatmap !== 'none' || task.regions) {
+    if (ps) {
       const map = decisionMap(anomalyMap(ps.mapScores, bank.bankSet.grid, g.cropHeight, g.cropWidth, task.blurSigma), ps.imageScore);
       if (task.heatmap === 'heatmap') result.heatmap = await renderHeatmapPng(map, g.cropWidth, g.cropHeight, g, task.scale);
       if (task.heatmap === 'overlay')

@@ -162,6 +162,20 @@ test('real features: a max-only search and the image score alone give the exact 
   // Some queries stopped at a row that is not their nearest: the pruning ran.
   assert.ok(settledEarly > 0);
   searcher.release();
+  // As an inspection worker calls it: two threads, the tree stage split with a lane (each part
+  // proves its own largest; the image score is the largest of them).
+  // Two of the photos' rows of patches at once: enough queries for a lane.
+  const laned = await createSearcher(bank, { kind: 'fast', threads: 2, lanes: 2 });
+  const wide: BankSet = { ...bankSet, grid: { h: 20, w: 20 } };
+  const onLanes = { searchers: { cls: laned, seg: null }, threads: 2 };
+  for (let i = 0; i < 200 && laned.stats().inLanes === 0; i++) await imageScore(wide, queries.subarray(0, 400 * dim), onLanes);
+  assert.ok(laned.stats().inLanes > 0, 'the lane took part');
+  for (const from of [0, 200]) {
+    const query = queries.subarray(from * dim, (from + 400) * dim);
+    const exact = largest(weightedScores(wide.cls, nearestRowsReference(bank, query, 400), true));
+    assert.equal(await imageScore(wide, query, onLanes), exact);
+  }
+  laned.release();
 });
 
 test('real features: the principal subspace is orthonormal and captures more variance than random directions', async () => {

@@ -187,6 +187,13 @@ test('inspection: the defective part scores higher, is flagged, and its heatmap 
   assert.equal(br.normalizedScore, br.score / br.threshold);
   assert.equal(gr.heatmap, undefined, 'no heatmap unless asked');
   for (const k of ['decode', 'backbone', 'search', 'render']) assert.equal(typeof br.timingsMs[k], 'number');
+  // A plain JSON inspection searches for the score alone; with a map asked for, every patch: the same score.
+  for (const [photo, score] of [
+    [badTest, br.score],
+    [goodTest, (await inspect(goodTest, '?regions=true')).body.results[0].score],
+  ] as const) {
+    assert.equal((await inspect(photo)).body.results[0].score, score);
+  }
   goodScore = gr.score;
   badScore = br.score;
 
