@@ -132,7 +132,7 @@ export async function greedyCoreset(input: CoresetInput, opts: CoresetOptions = 
 }
 
 function boundsOf(shared: CoresetShared): CoresetBounds {
-  return { basis: shared.basis, basisDim: shared.basisDim, eps2: shared.eps2, basisSlack: shared.basisSlack };
+  return { norms: shared.norms, basis: shared.basis, basisDim: shared.basisDim, eps2: shared.eps2, basisSlack: shared.basisSlack };
 }
 
 /** State arrays for `finish`: rows no group holds at the end are removed rows (centre −2). */

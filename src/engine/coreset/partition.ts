@@ -73,8 +73,8 @@ export interface PartitionRange {
   workers: number;
 }
 
-/** The bounds' basis and margins of a run, for `repairCoreset` to prune with the same proofs. */
-export type CoresetBounds = Pick<CoresetShared, 'basis' | 'basisDim' | 'eps2' | 'basisSlack'>;
+/** A run's squared norms, and its bounds' basis and margins, for `repairCoreset` to prune with the same proofs. */
+export type CoresetBounds = Pick<CoresetShared, 'norms' | 'basis' | 'basisDim' | 'eps2' | 'basisSlack'>;
 
 /** Where a finished run leaves every row (`CoresetPartition.finish`), for `repairCoreset`. */
 export interface CoresetState {

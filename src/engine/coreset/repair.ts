@@ -16,7 +16,7 @@
 import { appError } from '../../common/errors.js';
 import { bankTensors, gemmTopK } from '../kernels/ort.js';
 import { GroupScan } from '../kernels/group-scan.js';
-import { type CoresetInput, coresetDistance, coresetDistances4, squaredNorms, startDistances } from './metric.js';
+import { type CoresetInput, coresetDistance, coresetDistances4, startDistances } from './metric.js';
 import { type CoresetBounds, type CoresetState, groupThresholds, triangleThreshold } from './partition.js';
 
 /** What a finished run leaves (`CoresetResult`). */
@@ -39,14 +39,6 @@ const ORPHAN_CHUNK = 256;
 /** Nearest picks per orphan from the product; more are read exactly only when all of them tie within the bound. */
 const NEAREST = 16;
 
-/**
- * The run's first `picks` picks (a greedy run's prefix is the greedy coreset of that size) that
- * `keep` still allows, in their order.
- */
-export function keptPicks(run: FinishedRun, keep: Uint8Array, picks: number): Int32Array {
-  return run.selected.subarray(0, picks).filter((r) => keep[r] !== 0);
-}
-
 function checkRepair(input: CoresetInput, run: FinishedRun): void {
   const { count, keep } = input;
   if (run.state.delta.length !== count || run.state.centre.length !== count)
@@ -66,12 +58,15 @@ interface Coverage {
 export async function repairCoreset(input: CoresetInput, run: FinishedRun, threads = 1): Promise<RepairResult> {
   checkRepair(input, run);
   const { count, keep, picks } = input;
-  const norms = squaredNorms(input.y, count, input.dim);
-  const kept = keptPicks(run, keep, picks);
+  const { norms } = run.bounds;
+  // The run's first `picks` picks (a greedy run's prefix is the greedy coreset of that size) that
+  // `keep` still allows, in their order; each run ordinal's place among them (−1: gone).
   const ordinal = new Int32Array(run.selected.length).fill(-1);
-  const keptAt = new Map<number, number>();
-  kept.forEach((r, t) => keptAt.set(r, t));
-  run.selected.forEach((r, t) => (ordinal[t] = keptAt.get(r) ?? -1));
+  const keptRows: number[] = [];
+  run.selected.subarray(0, picks).forEach((r, t) => {
+    if (keep[r] !== 0) ordinal[t] = keptRows.push(r) - 1;
+  });
+  const kept = Int32Array.from(keptRows);
   const cover: Coverage = { delta: new Float32Array(count), centre: new Int32Array(count).fill(-1) };
   const orphans: number[] = [];
   for (let n = 0; n < count; n++) {
