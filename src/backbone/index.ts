@@ -10,9 +10,10 @@ import { aggregateLayers, type LayerMap } from './aggregate.js';
 import { readManifest, verifyModelFiles } from './manifest.js';
 import type { BackboneManifest, PatchFeatures, PreparedImage } from './types.js';
 
-export type { BackboneManifest, PatchFeatures, PreparedImage, ImageGeometry, PreprocessOptions } from './types.js';
+export type { BackboneManifest, PatchFeatures, PreparedImage, ImageGeometry, PartPose, PreprocessOptions } from './types.js';
 export { prepareImage, probeImage, computeGeometry } from './preprocess.js';
 export { TRAIN_ROTATIONS, turnPrepared, viewTurns, type TrainRotations } from './rotate.js';
+export { ALIGNMENTS, alignedToFrame, frameToAligned, type Alignment } from './align.js';
 
 export interface BackboneOptions {
   threads: number;

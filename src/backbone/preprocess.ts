@@ -5,6 +5,7 @@
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { appError, isAppError } from '../common/errors.js';
+import { alignPrepared } from './align.js';
 import type { ImageGeometry, PreparedImage, PreprocessOptions } from './types.js';
 
 /** Formats a station may send (guide §2.3); sharp's names. */
@@ -77,7 +78,7 @@ export async function probeImage(bytes: Buffer, maxPixels: number): Promise<Imag
   return { format, width, height };
 }
 
-/** Decode, orient, resize, crop; planar float32 RGB (C, H, W) in 0..255. */
+/** Decode, orient, resize, crop, and with `align` turn the part onto its axis; planar float32 RGB (C, H, W) in 0..255. */
 export async function prepareImage(bytes: Buffer, opts: PreprocessOptions): Promise<PreparedImage> {
   const maxPixels = opts.maxPixels ?? 50_000_000;
   const info = await probeImage(bytes, maxPixels);
@@ -109,5 +110,6 @@ export async function prepareImage(bytes: Buffer, opts: PreprocessOptions): Prom
     data[plane + p] = src[s + 1];
     data[2 * plane + p] = src[s + 2];
   }
-  return { data, width, height, geometry };
+  const prepared = { data, width, height, geometry };
+  return opts.align === 'axis' ? alignPrepared(prepared) : prepared;
 }

@@ -1,4 +1,5 @@
 /** Shapes that cross the backbone boundary. */
+import type { Alignment } from './align.js';
 
 /** Where the crop sits in the original photo, so a score grid can be mapped back onto its pixels. */
 export interface ImageGeometry {
@@ -13,6 +14,18 @@ export interface ImageGeometry {
   cropTop: number;
   cropWidth: number;
   cropHeight: number;
+  /** Set when the part was aligned (`align.ts`): the crop window shown turned, the map in that frame. */
+  pose?: PartPose;
+}
+
+/**
+ * Where a part lies in the crop window (pixel-edge coordinates): the aligned frame's centre shows
+ * crop point (cx, cy), and its x axis runs along `angle` (radians, clockwise on screen from +x).
+ */
+export interface PartPose {
+  cx: number;
+  cy: number;
+  angle: number;
 }
 
 export interface PreprocessOptions {
@@ -22,6 +35,8 @@ export interface PreprocessOptions {
   crop: number | null;
   /** Refuse images with more pixels than this (decompression bombs). */
   maxPixels?: number;
+  /** Turn the part onto its axis (`align.ts`); absent: `none`. */
+  align?: Alignment;
 }
 
 /** A decoded, resized, cropped image ready for the network. */

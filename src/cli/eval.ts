@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../common/config.js';
 import { appError } from '../common/errors.js';
-import { loadBackbone, TRAIN_ROTATIONS } from '../backbone/index.js';
+import { ALIGNMENTS, loadBackbone, TRAIN_ROTATIONS } from '../backbone/index.js';
 import {
   DISCRIMINATORS,
   METHODS,
@@ -43,6 +43,7 @@ const variantOf = (r: EvalRun): string => {
     r.discriminator && r.discriminator !== 'lof' ? r.discriminator : '',
     r.discriminatorWindow > 0 ? `window ${r.discriminatorWindow}` : '',
     r.trainRotations !== 'none' ? `turns ${r.trainRotations}` : '',
+    r.preprocess.align === 'axis' ? 'aligned' : '',
     r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
     r.thresholdRule,
     r.suspectEvidence === 'removedShare' ? 'share' : 'score',
@@ -147,6 +148,12 @@ const spec = {
       default: DEFAULT_LINE_CONFIG.trainRotations,
       arg: TRAIN_ROTATIONS.join('|'),
       description: 'trainRotations: training photos also turned by 180° or by every quarter turn (the line default)',
+    },
+    align: {
+      type: 'string',
+      default: DEFAULT_LINE_CONFIG.align,
+      arg: ALIGNMENTS.join('|'),
+      description: "align: every photo turned onto its part's axis and centred (the line default)",
     },
     'threshold-rule': {
       type: 'string',
@@ -274,6 +281,7 @@ async function run({ values }: ParsedArgs<typeof spec.options>): Promise<number>
           resize: values.resize === 'none' ? null : (num('resize', values.resize) as number),
           crop: values.crop === 'none' ? null : (num('crop', values.crop) as number),
           trainRotations: oneOf('train-rotations', values['train-rotations'], TRAIN_ROTATIONS),
+          align: oneOf('align', values.align, ALIGNMENTS),
           gtRule: oneOf<GtRule>('gt-rule', values['gt-rule'], ['official', 'half']),
           limitTrain: num('limit-train', values['limit-train']),
           limitTestPerType: num('limit-test', values['limit-test']),

@@ -10,6 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { appError } from '../common/errors.js';
+import { alignedToFrame } from '../backbone/align.js';
 import type { ImageGeometry } from '../backbone/types.js';
 
 export const GOOD_TYPE = 'good';
@@ -126,9 +127,16 @@ export async function loadGroundTruth(maskPath: string | null, geometry: ImageGe
   }
   const data = await img.extractChannel(0).raw().toBuffer();
   const cut = gtRule === 'official' ? 255 : 128;
+  const pose = geometry.pose;
   for (let y = 0; y < cropHeight; y++) {
-    const row = (y + cropTop) * resizedWidth + cropLeft;
-    for (let x = 0; x < cropWidth; x++) out[y * cropWidth + x] = data[row + x] >= cut ? 1 : 0;
+    for (let x = 0; x < cropWidth; x++) {
+      // An aligned image's mask is turned with it (nearest pixel: the rule's cut stays exact).
+      const [fx, fy] = pose ? alignedToFrame(pose, cropWidth, cropHeight, x + 0.5, y + 0.5) : [x + 0.5, y + 0.5];
+      const sx = Math.floor(fx);
+      const sy = Math.floor(fy);
+      if (sx < 0 || sy < 0 || sx >= cropWidth || sy >= cropHeight) continue;
+      out[y * cropWidth + x] = data[(sy + cropTop) * resizedWidth + cropLeft + sx] >= cut ? 1 : 0;
+    }
   }
   return out;
 }

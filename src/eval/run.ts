@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Backbone, ImageGeometry, TrainRotations } from '../backbone/index.js';
+import type { Alignment, Backbone, ImageGeometry, PreprocessOptions, TrainRotations } from '../backbone/index.js';
 import { prepareImage, turnPrepared, viewTurns } from '../backbone/index.js';
 import {
   resolveEngineConfig,
@@ -45,6 +45,8 @@ export interface EvalOptions {
   crop: number | null;
   /** Turned views of the training photos (the line setting `trainRotations`). */
   trainRotations: TrainRotations;
+  /** Every photo turned onto its part's axis (the line setting `align`). */
+  align: Alignment;
   gtRule: GtRule;
   /** Decision rules evaluated on every build (one run row each; the first drives the contact sheet). */
   rules: DecisionRules[];
@@ -65,7 +67,7 @@ export interface EvalRun {
   discriminator: DiscriminatorName | null;
   discriminatorWindow: number;
   trainRotations: TrainRotations;
-  preprocess: { resize: number | null; crop: number | null };
+  preprocess: PreprocessOptions;
   thresholdRule: ThresholdRule;
   suspectEvidence: SuspectEvidence;
   suspectFence: SuspectFence;
@@ -167,7 +169,9 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   const log = opts.onProgress ?? (() => {});
   const category = limitCategory(await listCategory(opts.root), opts);
   const all = [...category.train, ...category.test];
-  const pre = { resize: opts.resize, crop: opts.crop };
+  // `align` only when set: the feature cache's keys of unaligned photos stay what they were.
+  const pre: PreprocessOptions =
+    opts.align === 'none' ? { resize: opts.resize, crop: opts.crop } : { resize: opts.resize, crop: opts.crop, align: opts.align };
   const tEmbed = performance.now();
   const embedded = await embedImages(backbone, all, pre, 0, opts.featureCache, log);
   // Cached images cost no embedding: measured over the ones embedded now (0 when all were cached).
@@ -364,7 +368,7 @@ type EmbeddedImages = Map<string, Embedded> & { embeddedNow: number };
 async function embedImages(
   backbone: Backbone,
   images: readonly { path: string }[],
-  pre: { resize: number | null; crop: number | null },
+  pre: PreprocessOptions,
   turns: number,
   featureCache: string | undefined,
   log: (msg: string) => void,

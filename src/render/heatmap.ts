@@ -5,10 +5,13 @@
  *
  * A map is at crop resolution in resized coordinates (usually cropWidth × cropHeight; any mapW ×
  * mapH covering the crop window works). Map coordinate u (a pixel edge) sits at original
- * x = (cropLeft + u·cropWidth/mapW)·originalWidth/resizedWidth; likewise for y.
+ * x = (cropLeft + u·cropWidth/mapW)·originalWidth/resizedWidth; likewise for y. When the part was
+ * aligned (`geometry.pose`) the map shows the crop window turned, and that turn is undone on the
+ * way back.
  */
 import sharp from 'sharp';
 import { appError } from '../common/errors.js';
+import { alignedToFrame, frameToAligned } from '../backbone/align.js';
 import type { ImageGeometry } from '../backbone/types.js';
 import { lutIndex, TURBO_LUT } from './colormap.js';
 import { labelComponents } from './components.js';
@@ -102,34 +105,62 @@ function rasterize(
   checkMap(map, mapW, mapH);
   const W = g.originalWidth;
   const H = g.originalHeight;
+  const out = Buffer.alloc(W * H * 4);
+  const paint = (o: number, value: number | null): void => {
+    const level = value === null ? 0 : lutIndex(toUnit(value, scale));
+    out[o] = TURBO_LUT[3 * level];
+    out[o + 1] = TURBO_LUT[3 * level + 1];
+    out[o + 2] = TURBO_LUT[3 * level + 2];
+    out[o + 3] = value === null ? outsideAlpha : alphaLut[level];
+  };
+  if (g.pose) {
+    const pose = g.pose;
+    const kx = g.resizedWidth / W;
+    const ky = g.resizedHeight / H;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const [X, Y] = frameToAligned(pose, g.cropWidth, g.cropHeight, (x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
+        paint(4 * (y * W + x), sampleMap(map, mapW, mapH, (X * mapW) / g.cropWidth, (Y * mapH) / g.cropHeight));
+      }
+    }
+    return out;
+  }
   const p = placement(mapW, mapH, g);
   const xs = axisSamples(W, p.x0, p.sx, mapW);
   const ys = axisSamples(H, p.y0, p.sy, mapH);
-  const out = Buffer.alloc(W * H * 4);
   for (let y = 0; y < H; y++) {
     const ra = ys.a[y] * mapW;
     const rb = ys.b[y] * mapW;
     const fy = ys.f[y];
     for (let x = 0; x < W; x++) {
-      const o = 4 * (y * W + x);
-      let level = 0;
-      let alpha = outsideAlpha;
+      let value: number | null = null;
       if (ra >= 0 && xs.a[x] >= 0) {
         const xa = xs.a[x];
         const xb = xs.b[x];
         const fx = xs.f[x];
         const top = map[ra + xa] + (map[ra + xb] - map[ra + xa]) * fx;
         const bottom = map[rb + xa] + (map[rb + xb] - map[rb + xa]) * fx;
-        level = lutIndex(toUnit(top + (bottom - top) * fy, scale));
-        alpha = alphaLut[level];
+        value = top + (bottom - top) * fy;
       }
-      out[o] = TURBO_LUT[3 * level];
-      out[o + 1] = TURBO_LUT[3 * level + 1];
-      out[o + 2] = TURBO_LUT[3 * level + 2];
-      out[o + 3] = alpha;
+      paint(4 * (y * W + x), value);
     }
   }
   return out;
+}
+
+/** The map bilinearly at map edge coordinates (u, v), as `axisSamples` does per axis; null outside. */
+function sampleMap(map: Float32Array, mapW: number, mapH: number, u: number, v: number): number | null {
+  if (!(u >= 0 && u < mapW && v >= 0 && v < mapH)) return null;
+  const cu = Math.min(Math.max(u - 0.5, 0), mapW - 1);
+  const cv = Math.min(Math.max(v - 0.5, 0), mapH - 1);
+  const xa = Math.floor(cu);
+  const ya = Math.floor(cv);
+  const xb = Math.min(xa + 1, mapW - 1);
+  const yb = Math.min(ya + 1, mapH - 1);
+  const fx = cu - xa;
+  const top = map[ya * mapW + xa] + (map[ya * mapW + xb] - map[ya * mapW + xa]) * fx;
+  const bottom = map[yb * mapW + xa] + (map[yb * mapW + xb] - map[yb * mapW + xa]) * fx;
+  return top + (bottom - top) * (cv - ya);
 }
 
 const OPAQUE = new Uint8Array(256).fill(255);
@@ -185,10 +216,24 @@ export async function renderOverlayPng(
   return (meta.hasAlpha ? composed : composed.removeAlpha()).png().toBuffer();
 }
 
+/** Original pixel position of map edge coordinates (u, v); a region's box spans its cells' corners. */
+function corners(mapW: number, mapH: number, g: ImageGeometry): (u: number, v: number) => [number, number] {
+  const p = placement(mapW, mapH, g);
+  const pose = g.pose;
+  if (!pose) return (u, v) => [p.x0 + u * p.sx, p.y0 + v * p.sy];
+  const kx = g.originalWidth / g.resizedWidth;
+  const ky = g.originalHeight / g.resizedHeight;
+  return (u, v) => {
+    const [x, y] = alignedToFrame(pose, g.cropWidth, g.cropHeight, (u * g.cropWidth) / mapW, (v * g.cropHeight) / mapH);
+    return [(x + g.cropLeft) * kx, (y + g.cropTop) * ky];
+  };
+}
+
 /**
  * 8-connected regions of map > threshold (the rule of the image decision, score > threshold) with
  * their bounding boxes in original pixel coordinates (every original pixel the region's map cells
- * touch), most anomalous first. The service passes the engine's `decisionMap`.
+ * touch; for an aligned part the box around its turned cells), most anomalous first. The service
+ * passes the engine's `decisionMap`.
  */
 export function anomalyRegions(map: Float32Array, mapW: number, mapH: number, geometry: ImageGeometry, threshold: number): AnomalyRegion[] {
   checkMap(map, mapW, mapH);
@@ -209,16 +254,28 @@ export function anomalyRegions(map: Float32Array, mapW: number, mapH: number, ge
     if (y > maxY[r]) maxY[r] = y;
     if (map[i] > maxScore[r]) maxScore[r] = map[i];
   }
-  const p = placement(mapW, mapH, geometry);
   // Edges that are whole numbers up to rounding noise must not grow the box by a pixel.
   const floor = (v: number): number => Math.floor(v + 1e-9);
   const ceil = (v: number): number => Math.ceil(v - 1e-9);
+  const toOriginal = corners(mapW, mapH, geometry);
   const regions: AnomalyRegion[] = [];
   for (let r = 1; r <= count; r++) {
-    const left = Math.max(0, floor(p.x0 + minX[r] * p.sx));
-    const top = Math.max(0, floor(p.y0 + minY[r] * p.sy));
-    const right = Math.min(geometry.originalWidth, ceil(p.x0 + (maxX[r] + 1) * p.sx));
-    const bottom = Math.min(geometry.originalHeight, ceil(p.y0 + (maxY[r] + 1) * p.sy));
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const [u, v] of [
+      [minX[r], minY[r]],
+      [maxX[r] + 1, minY[r]],
+      [minX[r], maxY[r] + 1],
+      [maxX[r] + 1, maxY[r] + 1],
+    ]) {
+      const [x, y] = toOriginal(u, v);
+      xs.push(x);
+      ys.push(y);
+    }
+    const left = Math.max(0, floor(Math.min(...xs)));
+    const top = Math.max(0, floor(Math.min(...ys)));
+    const right = Math.min(geometry.originalWidth, ceil(Math.max(...xs)));
+    const bottom = Math.min(geometry.originalHeight, ceil(Math.max(...ys)));
     regions.push({ x: left, y: top, width: right - left, height: bottom - top, maxScore: maxScore[r] });
   }
   // Stable sort: equal maxima stay in row-major order of their first pixel.

@@ -2,10 +2,12 @@
  * Where the denoising removed a training photo's patches: the photo (EXIF-oriented, original size)
  * with removed patch cells tinted and outlined, and the area outside the crop window (never seen
  * by the bank) dimmed. Patch cell (i, j) of an h × w grid covers the crop window's share
- * [j·cropWidth/w, (j+1)·cropWidth/w) in resized coordinates, mapped back like the heatmaps.
+ * [j·cropWidth/w, (j+1)·cropWidth/w) in resized coordinates (of the aligned frame when the part
+ * was aligned), mapped back like the heatmaps.
  */
 import sharp from 'sharp';
 import { appError } from '../common/errors.js';
+import { frameToAligned } from '../backbone/align.js';
 import type { ImageGeometry } from '../backbone/types.js';
 
 const TINT: readonly [number, number, number] = [255, 48, 96];
@@ -23,16 +25,36 @@ function cellsAlong(n: number, cropStart: number, cropSize: number, scale: numbe
   return out;
 }
 
+/** Grid cell (row-major) of original pixel (x, y), or −1 outside the crop window. */
+function cellOf(grid: { h: number; w: number }, g: ImageGeometry): (x: number, y: number) => number {
+  const W = g.originalWidth;
+  const H = g.originalHeight;
+  const pose = g.pose;
+  if (pose) {
+    const kx = g.resizedWidth / W;
+    const ky = g.resizedHeight / H;
+    return (x, y) => {
+      const [X, Y] = frameToAligned(pose, g.cropWidth, g.cropHeight, (x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
+      const i = Math.floor(X / (g.cropWidth / grid.w));
+      const j = Math.floor(Y / (g.cropHeight / grid.h));
+      return i < 0 || j < 0 || i >= grid.w || j >= grid.h ? -1 : j * grid.w + i;
+    };
+  }
+  const xs = cellsAlong(W, g.cropLeft, g.cropWidth, W / g.resizedWidth, grid.w);
+  const ys = cellsAlong(H, g.cropTop, g.cropHeight, H / g.resizedHeight, grid.h);
+  return (x, y) => (xs[x] < 0 || ys[y] < 0 ? -1 : ys[y] * grid.w + xs[x]);
+}
+
 /** RGBA layer at the original size: the removed cells of `mask` (grid row-major, 1 = removed). */
 export function removalLayer(mask: Uint8Array, grid: { h: number; w: number }, g: ImageGeometry): Buffer {
   if (mask.length !== grid.h * grid.w) throw appError('INTERNAL', [`removal mask has ${mask.length} cells for ${grid.h}×${grid.w}`]);
   const W = g.originalWidth;
   const H = g.originalHeight;
-  const xs = cellsAlong(W, g.cropLeft, g.cropWidth, W / g.resizedWidth, grid.w);
-  const ys = cellsAlong(H, g.cropTop, g.cropHeight, H / g.resizedHeight, grid.h);
+  const cell = cellOf(grid, g);
   const state = (x: number, y: number): number => {
-    if (x < 0 || y < 0 || x >= W || y >= H || xs[x] < 0 || ys[y] < 0) return -1;
-    return mask[ys[y] * grid.w + xs[x]];
+    if (x < 0 || y < 0 || x >= W || y >= H) return -1;
+    const c = cell(x, y);
+    return c < 0 ? -1 : mask[c];
   };
   const out = Buffer.alloc(W * H * 4);
   for (let y = 0; y < H; y++) {

@@ -1,5 +1,6 @@
 /** Tasks and results exchanged with the inspection worker pool. */
 import type { BankSearchIndexes, BankSet } from '../engine/index.js';
+import type { PreprocessOptions } from '../backbone/index.js';
 import type { AnomalyRegion } from '../render/heatmap.js';
 import type { InspectStage } from './views.js';
 
@@ -14,7 +15,7 @@ export interface InspectTask {
   /** The bank's search index made by a worker earlier (shared memory), so the others need not. */
   searchIndex: BankSearchIndexes | null;
   images: Uint8Array[];
-  preprocess: { resize: number | null; crop: number | null; maxPixels: number };
+  preprocess: PreprocessOptions & { maxPixels: number };
   blurSigma: number;
   threshold: number;
   scale: { lo: number; hi: number };

@@ -29,6 +29,8 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   // A turned part is a defect on many lines (a component placed the wrong way round): turning the
   // training photos is the line's choice, for parts that lie at any angle (docs/BENCHMARKS.md).
   trainRotations: 'none',
+  // Likewise: an aligned part can no longer be told from one turned the wrong way.
+  align: 'none',
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
   coresetRatio: DEFAULT_ENGINE_CONFIG.coresetRatio,
   // The whole frame at the backbone's input scale (issue 15): a centre crop never looks at the
@@ -79,6 +81,10 @@ export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPat
   if (merged.threshold.policy === 'validation') {
     merged.threshold.target ??= 'f1';
     if (merged.threshold.target === 'recall') merged.threshold.recall ??= DEFAULT_VALIDATION_RECALL;
+  }
+  if (merged.align === 'axis' && merged.trainRotations !== 'none') {
+    // Every aligned photo shows the part the same way: turned views would teach poses no inspection sees.
+    throw appError('VALIDATION_FAILED', [`align "axis" and trainRotations "${merged.trainRotations}" exclude each other`]);
   }
   if (merged.crop !== null && merged.resize !== null && merged.crop > merged.resize) {
     throw appError('VALIDATION_FAILED', [`crop ${merged.crop} is larger than resize ${merged.resize}`]);

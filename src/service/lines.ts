@@ -4,7 +4,7 @@ import { appError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
 import type { LineRecord } from '../store/types.js';
-import { computeGeometry, probeImage } from '../backbone/index.js';
+import { computeGeometry, prepareImage, probeImage, type ImageGeometry } from '../backbone/index.js';
 import { renderRemovalPng } from '../render/removal.js';
 import type { BuildManager } from './builds.js';
 import type { MemoryBudget } from './capacity.js';
@@ -144,8 +144,16 @@ export class LineService {
     const found = await this.store.banks.removalMask(lineId, version, imageId);
     if (!found) throw appError('NO_REMOVAL_MASK', [version]);
     const bytes = await this.store.images.readBytes(lineId, imageId);
-    const { width, height } = await probeImage(bytes, Number.MAX_SAFE_INTEGER);
-    const geometry = computeGeometry(width, height, { resize: found.meta.config.resize, crop: found.meta.config.crop });
+    const { resize, crop, align } = found.meta.config;
+    const maxPixels = Number.MAX_SAFE_INTEGER;
+    // An aligned part's pose comes from its pixels; otherwise the sizes alone give the geometry.
+    let geometry: ImageGeometry;
+    if (align === 'axis') {
+      geometry = (await prepareImage(bytes, { resize, crop, align, maxPixels })).geometry;
+    } else {
+      const { width, height } = await probeImage(bytes, maxPixels);
+      geometry = computeGeometry(width, height, { resize, crop });
+    }
     return renderRemovalPng(bytes, found.mask, found.grid, geometry, maxSide);
   }
 

@@ -5,6 +5,7 @@
  * the stored shape, the service's type and the OpenAPI document cannot drift apart.
  */
 import { Type, type TSchema } from 'typebox';
+import { ALIGNMENTS } from '../backbone/align.js';
 import { TRAIN_ROTATIONS } from '../backbone/rotate.js';
 import { DISCRIMINATORS, METHODS, SUSPECT_EVIDENCE, SUSPECT_FENCES, SUSPECT_REBUILDS, THRESHOLD_RULES } from '../engine/index.js';
 
@@ -40,6 +41,10 @@ export const buildSettingFields = {
   trainRotations: Type.Enum(TRAIN_ROTATIONS, {
     description:
       'parts that lie at any angle: every training photo also learnt turned by 180° ("180") or by each quarter turn ("90", square frames); "none" where the orientation itself can be a defect',
+  }),
+  align: Type.Enum(ALIGNMENTS, {
+    description:
+      'loose parts at any angle and place: every photo turned onto the part\'s principal axis (wider end left) and centred before it is learnt or inspected ("axis"); "none" where the orientation itself can be a defect',
   }),
   suspectShare: Type.Number({
     minimum: 0,

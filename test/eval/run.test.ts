@@ -28,6 +28,7 @@ test(
         resize: 256,
         crop: 224,
         trainRotations: 'none',
+        align: 'none',
         gtRule: 'official',
         rules: [SPEC_DECISION_RULES],
         limitTrain: 40,

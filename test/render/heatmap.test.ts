@@ -153,3 +153,16 @@ test('anomalyRegions: bounding boxes in original pixels, most anomalous first', 
   assert.deepEqual(regions[1], { x: 70, y: 168, width: 4, height: 4, maxScore: 4 });
   assert.deepEqual(anomalyRegions(map, M, M, GEOMETRY, 11), []);
 });
+
+test('an aligned part (geometry.pose): regions and heatmap are turned back onto the photo', async () => {
+  // The aligned frame's x axis runs down the crop window (a quarter turn clockwise) about its
+  // centre: aligned point (X, Y) shows crop point (112 − Y, X).
+  const posed: ImageGeometry = { ...GEOMETRY, pose: { cx: 56, cy: 56, angle: Math.PI / 2 } };
+  const [region] = anomalyRegions(hotSpotMap(), M, M, posed, 1);
+  // Hot block X 50..54, Y 20..24 → crop x 88..92, y 50..54 → original x (40 + 88)·1.5625 = 200 …
+  // 206.25, y (8 + 50)·1.5625 = 90.625 … 96.875.
+  assert.deepEqual(region, { x: 200, y: 90, width: 7, height: 7, maxScore: 10 });
+  const heat = await decode(await renderHeatmapPng(hotSpotMap(), M, M, posed, SCALE));
+  assert.deepEqual(pixel(heat, 203, 93), lutColour(255), 'hot where the turned block lands');
+  assert.notDeepEqual(pixel(heat, 143, 46), lutColour(255), 'not where the block would be without the turn');
+});

@@ -23,6 +23,7 @@ const CONFIG: LineConfig = {
   lofK: 6,
   discriminatorWindow: 0,
   trainRotations: 'none',
+  align: 'none',
   removalQuantile: 0.15,
   coresetRatio: 0.1,
   resize: 256,
