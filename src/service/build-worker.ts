@@ -94,7 +94,14 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
     for (const img of chunk) {
       try {
         const bytes = await store.readRecordBytes(job.line, img);
-        prepared.push(await prepareImage(bytes, { resize: job.config.resize, crop: job.config.crop, align: job.config.align, maxPixels: job.maxPixels }));
+        prepared.push(
+          await prepareImage(bytes, {
+            resize: job.config.resize,
+            crop: job.config.crop,
+            align: job.config.align,
+            maxPixels: job.maxPixels,
+          }),
+        );
         refs.push({ id: img.id, filename: img.filename });
       } catch (err) {
         // Deleted since the build started, or unreadable: the bank is built from the others.

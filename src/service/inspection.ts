@@ -182,7 +182,12 @@ export class InspectionService {
             bankSet: bank.bankSet,
             searchIndex,
             images: chunk.map((f) => new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)),
-            preprocess: { resize: bank.meta.config.resize, crop: bank.meta.config.crop, align: bank.meta.config.align, maxPixels: config.maxPixels },
+            preprocess: {
+              resize: bank.meta.config.resize,
+              crop: bank.meta.config.crop,
+              align: bank.meta.config.align,
+              maxPixels: config.maxPixels,
+            },
             blurSigma: Number(bank.meta.engineConfig.blurSigma ?? 4),
             threshold,
             scale: bank.meta.colorScale,
