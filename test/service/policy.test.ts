@@ -18,6 +18,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     lofK: 6,
     discriminatorWindow: 0,
     trainRotations: 'none',
+    align: 'none',
     removalQuantile: 0.15,
     coresetRatio: 0.1,
     resize: 224,
@@ -50,6 +51,11 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     (e) => isAppError(e) && e.status === 400,
   );
   assert.deepEqual(mergeLineConfig(DEFAULT_LINE_CONFIG, { resize: null, crop: 112 }).resize, null);
+  assert.throws(
+    () => mergeLineConfig(mergeLineConfig(DEFAULT_LINE_CONFIG, { align: 'axis' }), { trainRotations: '180' }),
+    (e) => isAppError(e) && e.code === 'validation_failed',
+    'a PATCH that adds turns to an aligned line is refused',
+  );
   assert.equal(engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { discriminatorWindow: 2 })).discriminatorWindow, 2);
   const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
   assert.equal(engine.method, 'patchcore');
