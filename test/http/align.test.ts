@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { buildBank } from '../helpers/line-ops.js';
 import { call, form, type TestServer, startServer } from './server.js';
 
 let srv: TestServer;
@@ -80,25 +81,12 @@ async function rodPhoto(rod: Rod): Promise<Buffer> {
 /** Training rods: angles all round the circle, placed a little off centre. */
 const trainRod = (i: number): Rod => ({ seed: 700 + i, angle: i * 27 + 5, cx: 64 + ((i * 5) % 11) - 5, cy: 64 + ((i * 7) % 9) - 4 });
 
-async function build(line: string): Promise<{ id: string; status: string; bankVersion: number; error: unknown }> {
-  const started = await call(srv.url, 'POST', `/v1/lines/${line}/builds`);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  const t0 = Date.now();
-  for (;;) {
-    const b = await call(srv.url, 'GET', `/v1/lines/${line}/builds/${started.body.id}`);
-    if (!['queued', 'running'].includes(b.body.status)) return b.body;
-    if (Date.now() - t0 > 300_000) assert.fail(`build still ${b.body.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('aligned parts: a good part at a new angle is good, a stained one anomalous with its region on the stain', async () => {
   assert.equal((await call(srv.url, 'POST', '/v1/lines', { id: 'loose', config: { align: 'axis' } })).status, 201);
   const train = await Promise.all(Array.from({ length: 12 }, (_, i) => rodPhoto(trainRod(i))));
   const up = await call(srv.url, 'POST', '/v1/lines/loose/images', form(train.map((bytes, i) => ({ name: `rod-${i}.png`, bytes }))));
   assert.equal(up.status, 200, JSON.stringify(up.body));
-  const done = await build('loose');
-  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.equal(await buildBank(srv.url, 'loose'), 1);
   const meta = JSON.parse(await readFile(path.join(srv.config.dataDir, 'lines', 'loose', 'banks', '1', 'meta.json'), 'utf8'));
   assert.equal(meta.config.align, 'axis', 'the bank records the setting');
 
