@@ -504,7 +504,7 @@ async function trainTab(body, line) {
           h(
             'p',
             { class: 'muted' },
-            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${{ 180: ', photos also turned by 180°', 90: ', photos also turned by 90°, 180° and 270°' }[line.config.trainRotations] ?? ''}. `,
+            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${{ 180: ', photos also turned by 180°', 90: ', photos also turned by 90°, 180° and 270°' }[line.config.trainRotations] ?? ''}${line.config.align === 'axis' ? ', parts aligned on their axis' : ''}. `,
             h('a', { href: `#/lines/${line.id}/settings` }, 'Change'),
           ),
           h('div', { class: 'actions' }, startBtn, cancelBtn),
@@ -1243,6 +1243,19 @@ async function settingsTab(body, line) {
           ].map(([v, text]) => h('option', { value: v, selected: v === (c.trainRotations ?? 'none') }, text)),
         ),
       ),
+      h(
+        'label',
+        {},
+        'Parts aligned (loose parts at any angle and place)',
+        h(
+          'select',
+          { name: 'align' },
+          [
+            ['none', 'none: orientation matters'],
+            ['axis', 'on their axis, wider end left (not with turns)'],
+          ].map(([v, text]) => h('option', { value: v, selected: v === (c.align ?? 'none') }, text)),
+        ),
+      ),
       num('suspectShare', 'Suspect share', c.suspectShare, { min: 0, max: 1 }),
     ),
     h(
@@ -1278,6 +1291,7 @@ async function settingsTab(body, line) {
         resize: n('resize'),
         crop: n('crop'),
         trainRotations: f.get('trainRotations'),
+        align: f.get('align'),
         suspectShare: n('suspectShare'),
         threshold,
       },

@@ -155,6 +155,7 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
   const line = await call(srv.url, 'GET', `/v1/lines/${LINE}`, undefined, { authorization: `Bearer ${KEY}` });
   assert.equal(line.body.config.crop, 144);
   assert.equal(line.body.config.trainRotations, '180');
+  assert.equal(line.body.config.align, 'none', 'the form sends the alignment with the turns');
 
   // Training photos through the drop zone's file input, with progress.
   await page.click('.tabs a:has-text("Train")');
