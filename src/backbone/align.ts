@@ -88,59 +88,50 @@ export function partPose(img: PreparedImage): PartPose {
   const strong = levelQuantile(weight, 0.995);
   if (strong < MIN_CONTRAST) return IDENTITY(w, h);
   const cut = PART_SHARE * strong;
-  let count = 0;
-  for (let p = 0; p < plane; p++) {
-    weight[p] = weight[p] > cut ? weight[p] - cut : 0;
-    if (weight[p] > 0) count++;
-  }
+  // The part's pixels (index and weight: how far beyond the cut they differ from the tray).
+  const part: number[] = [];
+  for (let p = 0; p < plane; p++) if (weight[p] > cut) part.push(p);
+  const n = part.length;
+  const px = new Float64Array(n);
+  const py = new Float64Array(n);
+  const pw = new Float32Array(n); // grey-level precision, as the frame itself
   let m = 0;
-  let sx = 0;
-  let sy = 0;
-  for (let y = 0, p = 0; y < h; y++) {
-    for (let x = 0; x < w; x++, p++) {
-      const v = weight[p];
-      m += v;
-      sx += v * (x + 0.5);
-      sy += v * (y + 0.5);
-    }
+  let mx = 0;
+  let my = 0;
+  for (let k = 0; k < n; k++) {
+    px[k] = (part[k] % w) + 0.5;
+    py[k] = Math.floor(part[k] / w) + 0.5;
+    pw[k] = weight[part[k]] - cut;
+    m += pw[k];
+    mx += pw[k] * px[k];
+    my += pw[k] * py[k];
   }
-  if (!(m > 0)) return IDENTITY(w, h);
-  const mx = sx / m;
-  const my = sy / m;
+  mx /= m;
+  my /= m;
   let u20 = 0;
   let u02 = 0;
   let u11 = 0;
-  for (let y = 0, p = 0; y < h; y++) {
-    for (let x = 0; x < w; x++, p++) {
-      const v = weight[p];
-      if (v === 0) continue;
-      const dx = x + 0.5 - mx;
-      const dy = y + 0.5 - my;
-      u20 += v * dx * dx;
-      u02 += v * dy * dy;
-      u11 += v * dx * dy;
-    }
+  for (let k = 0; k < n; k++) {
+    const dx = px[k] - mx;
+    const dy = py[k] - my;
+    u20 += pw[k] * dx * dx;
+    u02 += pw[k] * dy * dy;
+    u11 += pw[k] * dx * dy;
   }
   let angle = 0.5 * Math.atan2(2 * u11, u20 - u02);
   // The axis has two directions: the wider end goes to the left (negative u), so Σ w·u·v² > 0
   // (wider at positive u) turns the axis by half a turn.
-  const along = new Float64Array(count);
-  const across = new Float64Array(count);
+  const along = new Float64Array(n);
+  const across = new Float64Array(n);
   let widthSkew = 0;
   const c = Math.cos(angle);
   const s = Math.sin(angle);
-  for (let y = 0, p = 0, k = 0; y < h; y++) {
-    for (let x = 0; x < w; x++, p++) {
-      const v = weight[p];
-      if (v === 0) continue;
-      const dx = x + 0.5 - mx;
-      const dy = y + 0.5 - my;
-      const u = c * dx + s * dy;
-      const t = -s * dx + c * dy;
-      widthSkew += v * u * t * t;
-      along[k] = u;
-      across[k++] = t;
-    }
+  for (let k = 0; k < n; k++) {
+    const dx = px[k] - mx;
+    const dy = py[k] - my;
+    along[k] = c * dx + s * dy;
+    across[k] = -s * dx + c * dy;
+    widthSkew += pw[k] * along[k] * across[k] * across[k];
   }
   // Centre of the extent, not the centroid: the centroid leans to the heavy end, and a long part
   // centred on it would leave the frame at the other end.
@@ -155,22 +146,26 @@ export function partPose(img: PreparedImage): PartPose {
   return { cx: mx + c * um - s * tm, cy: my + s * um + c * tm, angle };
 }
 
-/** The frame point (edge coordinates) that aligned point (X, Y) of a w × h frame shows. */
-export function alignedToFrame(pose: PartPose, w: number, h: number, X: number, Y: number): [number, number] {
-  const u = X - w / 2;
-  const v = Y - h / 2;
+/** Maps aligned point (X, Y) of a w × h frame to the frame point (edge coordinates) it shows. */
+export function alignedToFrame(pose: PartPose, w: number, h: number): (X: number, Y: number) => [number, number] {
   const c = Math.cos(pose.angle);
   const s = Math.sin(pose.angle);
-  return [pose.cx + c * u - s * v, pose.cy + s * u + c * v];
+  return (X, Y) => {
+    const u = X - w / 2;
+    const v = Y - h / 2;
+    return [pose.cx + c * u - s * v, pose.cy + s * u + c * v];
+  };
 }
 
-/** Inverse of `alignedToFrame`. */
-export function frameToAligned(pose: PartPose, w: number, h: number, x: number, y: number): [number, number] {
-  const u = x - pose.cx;
-  const v = y - pose.cy;
+/** The inverse of `alignedToFrame`. */
+export function frameToAligned(pose: PartPose, w: number, h: number): (x: number, y: number) => [number, number] {
   const c = Math.cos(pose.angle);
   const s = Math.sin(pose.angle);
-  return [w / 2 + c * u + s * v, h / 2 - s * u + c * v];
+  return (x, y) => {
+    const u = x - pose.cx;
+    const v = y - pose.cy;
+    return [w / 2 + c * u + s * v, h / 2 - s * u + c * v];
+  };
 }
 
 /**
@@ -184,15 +179,13 @@ export function alignPrepared(img: PreparedImage, pose: PartPose = partPose(img)
   const taps = new Int32Array(4 * plane);
   const fx = new Float32Array(plane);
   const fy = new Float32Array(plane);
-  const c = Math.cos(pose.angle);
-  const s = Math.sin(pose.angle);
+  const toFrame = alignedToFrame(pose, w, h);
   for (let Y = 0, p = 0; Y < h; Y++) {
     for (let X = 0; X < w; X++, p++) {
-      const u = X + 0.5 - w / 2;
-      const v = Y + 0.5 - h / 2;
+      const [ex, ey] = toFrame(X + 0.5, Y + 0.5);
       // Index coordinates of the sample point (pixel centres at integers).
-      const x = pose.cx + c * u - s * v - 0.5;
-      const y = pose.cy + s * u + c * v - 0.5;
+      const x = ex - 0.5;
+      const y = ey - 0.5;
       const x0 = Math.floor(x);
       const y0 = Math.floor(y);
       fx[p] = x - x0;

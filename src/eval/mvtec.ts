@@ -127,11 +127,11 @@ export async function loadGroundTruth(maskPath: string | null, geometry: ImageGe
   }
   const data = await img.extractChannel(0).raw().toBuffer();
   const cut = gtRule === 'official' ? 255 : 128;
-  const pose = geometry.pose;
+  // An aligned image's mask is turned with it (nearest pixel: the rule's cut stays exact).
+  const toFrame = geometry.pose ? alignedToFrame(geometry.pose, cropWidth, cropHeight) : (x: number, y: number) => [x, y];
   for (let y = 0; y < cropHeight; y++) {
     for (let x = 0; x < cropWidth; x++) {
-      // An aligned image's mask is turned with it (nearest pixel: the rule's cut stays exact).
-      const [fx, fy] = pose ? alignedToFrame(pose, cropWidth, cropHeight, x + 0.5, y + 0.5) : [x + 0.5, y + 0.5];
+      const [fx, fy] = toFrame(x + 0.5, y + 0.5);
       const sx = Math.floor(fx);
       const sy = Math.floor(fy);
       if (sx < 0 || sy < 0 || sx >= cropWidth || sy >= cropHeight) continue;

@@ -11,6 +11,19 @@ export interface Defect {
   size: number;
 }
 
+/** Numbers in [0, 1) fixed by the seed (xorshift32), so every synthetic photo can be made again. */
+export function seededRandom(seed: number): () => number {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
 /**
  * A synthetic part photo (square `size`, or `width` × `height`): a grey, horizontally striped
  * background with a dark ring near the middle; brightness, stripe phase, ring position and pixel noise vary per seed; optionally a painted defect.
@@ -22,15 +35,7 @@ export async function partImage(
   const width = opts.width ?? opts.size ?? 128;
   const height = opts.height ?? opts.size ?? 128;
   const size = Math.min(width, height);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const rand = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const gain = 0.95 + 0.1 * rand();
   const phase = (rand() - 0.5) * 1.2;
   const cx = width / 2 + (rand() - 0.5) * 3;

@@ -114,12 +114,12 @@ function rasterize(
     out[o + 3] = value === null ? outsideAlpha : alphaLut[level];
   };
   if (g.pose) {
-    const pose = g.pose;
+    const toAligned = frameToAligned(g.pose, g.cropWidth, g.cropHeight);
     const kx = g.resizedWidth / W;
     const ky = g.resizedHeight / H;
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
-        const [X, Y] = frameToAligned(pose, g.cropWidth, g.cropHeight, (x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
+        const [X, Y] = toAligned((x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
         paint(4 * (y * W + x), sampleMap(map, mapW, mapH, (X * mapW) / g.cropWidth, (Y * mapH) / g.cropHeight));
       }
     }
@@ -219,12 +219,12 @@ export async function renderOverlayPng(
 /** Original pixel position of map edge coordinates (u, v); a region's box spans its cells' corners. */
 function corners(mapW: number, mapH: number, g: ImageGeometry): (u: number, v: number) => [number, number] {
   const p = placement(mapW, mapH, g);
-  const pose = g.pose;
-  if (!pose) return (u, v) => [p.x0 + u * p.sx, p.y0 + v * p.sy];
+  if (!g.pose) return (u, v) => [p.x0 + u * p.sx, p.y0 + v * p.sy];
+  const toFrame = alignedToFrame(g.pose, g.cropWidth, g.cropHeight);
   const kx = g.originalWidth / g.resizedWidth;
   const ky = g.originalHeight / g.resizedHeight;
   return (u, v) => {
-    const [x, y] = alignedToFrame(pose, g.cropWidth, g.cropHeight, (u * g.cropWidth) / mapW, (v * g.cropHeight) / mapH);
+    const [x, y] = toFrame((u * g.cropWidth) / mapW, (v * g.cropHeight) / mapH);
     return [(x + g.cropLeft) * kx, (y + g.cropTop) * ky];
   };
 }

@@ -29,12 +29,12 @@ function cellsAlong(n: number, cropStart: number, cropSize: number, scale: numbe
 function cellOf(grid: { h: number; w: number }, g: ImageGeometry): (x: number, y: number) => number {
   const W = g.originalWidth;
   const H = g.originalHeight;
-  const pose = g.pose;
-  if (pose) {
+  if (g.pose) {
+    const toAligned = frameToAligned(g.pose, g.cropWidth, g.cropHeight);
     const kx = g.resizedWidth / W;
     const ky = g.resizedHeight / H;
     return (x, y) => {
-      const [X, Y] = frameToAligned(pose, g.cropWidth, g.cropHeight, (x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
+      const [X, Y] = toAligned((x + 0.5) * kx - g.cropLeft, (y + 0.5) * ky - g.cropTop);
       const i = Math.floor(X / (g.cropWidth / grid.w));
       const j = Math.floor(Y / (g.cropHeight / grid.h));
       return i < 0 || j < 0 || i >= grid.w || j >= grid.h ? -1 : j * grid.w + i;

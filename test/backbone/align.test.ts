@@ -90,8 +90,8 @@ test('frameToAligned undoes alignedToFrame', () => {
     [96, 80],
     [13.5, 61.25],
   ]) {
-    const [x, y] = alignedToFrame(pose, W, H, X, Y);
-    const [X2, Y2] = frameToAligned(pose, W, H, x, y);
+    const [x, y] = alignedToFrame(pose, W, H)(X, Y);
+    const [X2, Y2] = frameToAligned(pose, W, H)(x, y);
     assert.ok(Math.abs(X2 - X) < 1e-9 && Math.abs(Y2 - Y) < 1e-9, `(${X}, ${Y}) → (${X2}, ${Y2})`);
   }
 });

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { buildBank } from '../helpers/line-ops.js';
+import { seededRandom } from '../../src/eval/synthetic-parts.js';
 import { call, form, type TestServer, startServer } from './server.js';
 
 let srv: TestServer;
@@ -47,15 +48,8 @@ function stainCentre(rod: Rod): [number, number] {
  * the shape of a screw, drawn in its own coordinates (u along, v across) and turned and placed by `rod`.
  */
 async function rodPhoto(rod: Rod): Promise<Buffer> {
-  let s = (rod.seed * 2654435761) >>> 0 || 1;
-  const noise = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296 - 0.5;
-  };
+  const rand = seededRandom(rod.seed);
+  const noise = (): number => rand() - 0.5;
   const a = (rod.angle * Math.PI) / 180;
   const [sx, sy] = stainCentre(rod);
   const px = Buffer.alloc(SIZE * SIZE);
