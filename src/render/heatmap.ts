@@ -125,6 +125,8 @@ function rasterize(
     }
     return out;
   }
+  // Without a turn the sampling positions separate by axis: computed once per row and column
+  // instead of per pixel (a per-pixel mapping measured 50–80 ms slower on a 1600 × 1200 photo).
   const p = placement(mapW, mapH, g);
   const xs = axisSamples(W, p.x0, p.sx, mapW);
   const ys = axisSamples(H, p.y0, p.sy, mapH);
