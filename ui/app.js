@@ -1246,13 +1246,13 @@ async function settingsTab(body, line) {
       h(
         'label',
         {},
-        'Parts aligned (loose parts at any angle and place)',
+        'Parts aligned (loose parts; not with turns)',
         h(
           'select',
           { name: 'align' },
           [
             ['none', 'none: orientation matters'],
-            ['axis', 'on their axis, wider end left (not with turns)'],
+            ['axis', 'on their axis'],
           ].map(([v, text]) => h('option', { value: v, selected: v === (c.align ?? 'none') }, text)),
         ),
       ),
