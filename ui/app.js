@@ -321,7 +321,11 @@ async function linePage(view, id, tab, rest) {
       'div',
       { class: 'stats' },
       stat('Training photos', line.images),
-      stat('Active bank', line.activeBank ? `v${line.activeBank.version} · ${line.activeBank.method}` : 'none'),
+      stat(
+        'Active bank',
+        line.activeBank ? `v${line.activeBank.version} · ${line.activeBank.method}` : 'none',
+        { 90: 'photos learnt at every 90°', 180: 'photos learnt at 0° and 180°' }[line.activeBank?.turns?.learned],
+      ),
       stat('Threshold', line.threshold === null ? '–' : fmt(line.threshold), line.config.threshold.policy),
       stat('Last build', line.lastBuild ? line.lastBuild.status : '–'),
     ),
@@ -504,7 +508,7 @@ async function trainTab(body, line) {
           h(
             'p',
             { class: 'muted' },
-            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${{ 180: ', photos also turned by 180°', 90: ', photos also turned by 90°, 180° and 270°' }[line.config.trainRotations] ?? ''}${line.config.align === 'axis' ? ', parts aligned on their axis' : ''}. `,
+            `Method ${line.config.method}, τ ${line.config.removalQuantile}, ρ ${line.config.coresetRatio}, ${line.config.resize ?? 'original'} / ${line.config.crop ?? 'whole frame'}${{ auto: ', photos also turned where they show parts at any angle', 180: ', photos also turned by 180°', 90: ', photos also turned by 90°, 180° and 270°' }[line.config.trainRotations] ?? ''}${line.config.align === 'axis' ? ', parts aligned on their axis' : ''}. `,
             h('a', { href: `#/lines/${line.id}/settings` }, 'Change'),
           ),
           h('div', { class: 'actions' }, startBtn, cancelBtn),
@@ -1237,10 +1241,11 @@ async function settingsTab(body, line) {
           'select',
           { name: 'trainRotations' },
           [
+            ['auto', 'auto: when the photos show every angle'],
             ['none', 'none: orientation matters'],
             ['180', 'by 180°'],
             ['90', 'by every 90° (square frames)'],
-          ].map(([v, text]) => h('option', { value: v, selected: v === (c.trainRotations ?? 'none') }, text)),
+          ].map(([v, text]) => h('option', { value: v, selected: v === (c.trainRotations ?? 'auto') }, text)),
         ),
       ),
       h(
@@ -1251,6 +1256,7 @@ async function settingsTab(body, line) {
           'select',
           { name: 'align' },
           [
+            ['auto', 'auto: when the photos show every angle'],
             ['none', 'none: orientation matters'],
             ['axis', 'on their axis'],
           ].map(([v, text]) => h('option', { value: v, selected: v === (c.align ?? 'none') }, text)),

@@ -75,8 +75,22 @@ function borderMedian(plane: Float32Array, border: Int32Array): number {
   );
 }
 
-/** Where the part lies in a prepared image: the centre of its extent and the angle of its axis. */
-export function partPose(img: PreparedImage): PartPose {
+/** The part's pixels (centres, weights: how far beyond the cut they differ from the tray) and their moments. */
+interface PartMoments {
+  px: Float64Array;
+  py: Float64Array;
+  pw: Float32Array;
+  /** Weighted centroid. */
+  mx: number;
+  my: number;
+  /** Weighted central second moments. */
+  u20: number;
+  u02: number;
+  u11: number;
+}
+
+/** Blob analysis of a prepared image; null on a blank frame (no difference from the tray). */
+function partMoments(img: PreparedImage): PartMoments | null {
   const { width: w, height: h } = img;
   const plane = w * h;
   const grey = new Float32Array(plane);
@@ -86,9 +100,8 @@ export function partPose(img: PreparedImage): PartPose {
   const weight = grey;
   for (let p = 0; p < plane; p++) weight[p] = Math.abs(grey[p] - bg);
   const strong = levelQuantile(weight, 0.995);
-  if (strong < MIN_CONTRAST) return IDENTITY(w, h);
+  if (strong < MIN_CONTRAST) return null;
   const cut = PART_SHARE * strong;
-  // The part's pixels (index and weight: how far beyond the cut they differ from the tray).
   const part: number[] = [];
   for (let p = 0; p < plane; p++) if (weight[p] > cut) part.push(p);
   const n = part.length;
@@ -118,6 +131,34 @@ export function partPose(img: PreparedImage): PartPose {
     u02 += pw[k] * dy * dy;
     u11 += pw[k] * dx * dy;
   }
+  return { px, py, pw, mx, my, u20, u02, u11 };
+}
+
+/** The direction of a part's principal axis and how clearly it has one. */
+export interface PartAxis {
+  /** Radians, clockwise on screen from +x, in (−π/2, π/2]: an axis, so θ and θ + π are the same. */
+  angle: number;
+  /** √(λ₁/λ₂) of the second moments: 1 for a round part, about 6 for a screw. */
+  elongation: number;
+}
+
+/** The part's principal axis (null on a blank frame). */
+export function partAxis(img: PreparedImage): PartAxis | null {
+  const mo = partMoments(img);
+  if (mo === null) return null;
+  const { u20, u02, u11 } = mo;
+  const half = Math.hypot((u20 - u02) / 2, u11);
+  const mean = (u20 + u02) / 2;
+  return { angle: 0.5 * Math.atan2(2 * u11, u20 - u02), elongation: Math.sqrt((mean + half) / Math.max(mean - half, Number.MIN_VALUE)) };
+}
+
+/** Where the part lies in a prepared image: the centre of its extent and the angle of its axis. */
+export function partPose(img: PreparedImage): PartPose {
+  const { width: w, height: h } = img;
+  const mo = partMoments(img);
+  if (mo === null) return IDENTITY(w, h);
+  const { px, py, pw, mx, my, u20, u02, u11 } = mo;
+  const n = px.length;
   let angle = 0.5 * Math.atan2(2 * u11, u20 - u02);
   // The axis has two directions: the wider end goes to the left (negative u), so Σ w·u·v² > 0
   // (wider at positive u) turns the axis by half a turn.

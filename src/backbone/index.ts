@@ -12,8 +12,18 @@ import type { BackboneManifest, PatchFeatures, PreparedImage } from './types.js'
 
 export type { BackboneManifest, PatchFeatures, PreparedImage, ImageGeometry, PartPose, PreprocessOptions } from './types.js';
 export { prepareImage, probeImage, computeGeometry } from './preprocess.js';
-export { TRAIN_ROTATIONS, turnPrepared, viewTurns, type TrainRotations } from './rotate.js';
-export { ALIGNMENTS, alignedToFrame, frameToAligned, type Alignment } from './align.js';
+export { TRAIN_ROTATIONS, turnPrepared, viewTurns, type LearnedRotations, type TrainRotations } from './rotate.js';
+export { ALIGNMENTS, alignedToFrame, frameToAligned, partAxis, type Alignment, type PartAxis } from './align.js';
+export {
+  chooseTurns,
+  decideTurns,
+  orientationSpread,
+  sampleIndices,
+  TURNS_REASONS,
+  type OrientationSpread,
+  type TurnsChoice,
+  type TurnsReason,
+} from './orientation.js';
 
 export interface BackboneOptions {
   threads: number;

@@ -8,12 +8,17 @@
 import { appError } from '../common/errors.js';
 import type { PreparedImage } from './types.js';
 
-/** `none`: the photos as uploaded; `180`: also turned by half a turn; `90`: by every quarter turn. */
-export const TRAIN_ROTATIONS = ['none', '180', '90'] as const;
+/**
+ * `none`: the photos as uploaded; `180`: also turned by half a turn; `90`: by every quarter turn;
+ * `auto`: `90` where the photos show the part at any angle, else `none` (`orientation.ts`).
+ */
+export const TRAIN_ROTATIONS = ['auto', 'none', '180', '90'] as const;
 export type TrainRotations = (typeof TRAIN_ROTATIONS)[number];
+/** The views a build learns once `auto` is decided. */
+export type LearnedRotations = Exclude<TrainRotations, 'auto'>;
 
 /** Clockwise quarter turns of each view, view 0 (the photo as uploaded) first. */
-export function viewTurns(rotations: TrainRotations): number[] {
+export function viewTurns(rotations: LearnedRotations): number[] {
   return rotations === '90' ? [0, 1, 2, 3] : rotations === '180' ? [0, 2] : [0];
 }
 

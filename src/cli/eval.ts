@@ -147,7 +147,8 @@ const spec = {
       type: 'string',
       default: DEFAULT_LINE_CONFIG.trainRotations,
       arg: TRAIN_ROTATIONS.join('|'),
-      description: 'trainRotations: training photos also turned by 180° or by every quarter turn (the line default)',
+      description:
+        'trainRotations: training photos also turned by 180° or by every quarter turn; auto (the line default): by every quarter turn where the photos show the part at any angle',
     },
     align: {
       type: 'string',

@@ -6,8 +6,16 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Alignment, Backbone, ImageGeometry, PreprocessOptions, TrainRotations } from '../backbone/index.js';
-import { prepareImage, turnPrepared, viewTurns } from '../backbone/index.js';
+import type {
+  Alignment,
+  Backbone,
+  ImageGeometry,
+  LearnedRotations,
+  PreprocessOptions,
+  TrainRotations,
+  TurnsChoice,
+} from '../backbone/index.js';
+import { decideTurns, prepareImage, turnPrepared, viewTurns } from '../backbone/index.js';
 import {
   resolveEngineConfig,
   buildBankSet,
@@ -66,7 +74,9 @@ export interface EvalRun {
   method: Method;
   discriminator: DiscriminatorName | null;
   discriminatorWindow: number;
-  trainRotations: TrainRotations;
+  /** The views learnt (for `auto`, as decided) and why. */
+  trainRotations: LearnedRotations;
+  turns: TurnsChoice;
   preprocess: PreprocessOptions;
   thresholdRule: ThresholdRule;
   suspectEvidence: SuspectEvidence;
@@ -177,7 +187,17 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
   // Cached images cost no embedding: measured over the ones embedded now (0 when all were cached).
   const embedMsPerImage = embedded.embeddedNow ? (performance.now() - tEmbed) / embedded.embeddedNow : 0;
   const first = embedded.get(all[0].path) as Embedded;
-  const turns = viewTurns(opts.trainRotations);
+  // `auto` is decided as a build decides it, on the clean photos the training sets are drawn from.
+  const turnsChoice = await decideTurns({
+    setting: opts.trainRotations,
+    align: opts.align,
+    photos: category.train.length,
+    prepare: async (i) => prepareImage(await fs.readFile(category.train[i].path), { resize: opts.resize, crop: opts.crop }),
+    turnsFit: true,
+  });
+  if (opts.trainRotations === 'auto')
+    log(`trainRotations auto: ${turnsChoice.learned} (${turnsChoice.reason}, ${JSON.stringify(turnsChoice.spread)})`);
+  const turns = viewTurns(turnsChoice.learned);
   // The turned views of every photo that may be drawn for training (clean, and the anomalous test photos).
   const turned: EmbeddedImages[] = [];
   for (const t of turns.slice(1)) {
@@ -252,7 +272,8 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             method,
             discriminator: method === 'softpatch' ? opts.discriminator : null,
             discriminatorWindow: config.discriminatorWindow,
-            trainRotations: opts.trainRotations,
+            trainRotations: turnsChoice.learned,
+            turns: turnsChoice,
             preprocess: pre,
             thresholdRule: rules.thresholdRule,
             suspectEvidence: rules.suspectEvidence,

@@ -61,3 +61,53 @@ export async function partImage(
   const img = sharp(px, { raw: { width, height, channels: 3 } });
   return opts.format === 'jpeg' ? img.jpeg({ quality: 95 }).toBuffer() : img.png().toBuffer();
 }
+
+/** Side of a rod photo. */
+export const ROD_PHOTO_SIZE = 128;
+const SIZE = ROD_PHOTO_SIZE;
+
+export interface Rod {
+  seed: number;
+  /** Direction from head to tip, degrees clockwise on screen. */
+  angle: number;
+  /** Middle of the rod's extent, pixels. */
+  cx: number;
+  cy: number;
+  /** A bright stain this far along the rod from its middle (pixels), or none. */
+  stainAt?: number;
+}
+
+/** The stain's position on the photo. */
+export function stainCentre(rod: Rod): [number, number] {
+  const a = (rod.angle * Math.PI) / 180;
+  return [rod.cx + Math.cos(a) * (rod.stainAt ?? 0), rod.cy + Math.sin(a) * (rod.stainAt ?? 0)];
+}
+
+/**
+ * A dark threaded rod with a wide head on a light, slightly noisy tray (greyscale PNG): a part in
+ * the shape of a screw, drawn in its own coordinates (u along, v across) and turned and placed by `rod`.
+ */
+export async function rodPhoto(rod: Rod): Promise<Buffer> {
+  const rand = seededRandom(rod.seed);
+  const noise = (): number => rand() - 0.5;
+  const a = (rod.angle * Math.PI) / 180;
+  const [sx, sy] = stainCentre(rod);
+  const px = Buffer.alloc(SIZE * SIZE);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      const dx = x + 0.5 - rod.cx;
+      const dy = y + 0.5 - rod.cy;
+      const u = Math.cos(a) * dx + Math.sin(a) * dy;
+      const v = -Math.sin(a) * dx + Math.cos(a) * dy;
+      let g = 200 + 8 * noise();
+      const head = u >= -40 && u < -33 && Math.abs(v) < 12;
+      const shank = u >= -33 && u < 40 && Math.abs(v) < 5 - Math.max(0, u - 30) * 0.4;
+      if (head || shank) g = u > 0 && Math.floor(u / 4) % 2 === 0 ? 50 : 95;
+      if (rod.stainAt !== undefined && (x + 0.5 - sx) ** 2 + (y + 0.5 - sy) ** 2 < 5 * 5) g = 245;
+      px[y * SIZE + x] = Math.max(0, Math.min(255, Math.round(g)));
+    }
+  }
+  return sharp(px, { raw: { width: SIZE, height: SIZE, channels: 1 } })
+    .png()
+    .toBuffer();
+}

@@ -13,6 +13,8 @@ export interface BuildJob {
   threads: number;
   maxPixels: number;
   maxBankBytes: number;
+  /** `trainRotations: "auto"`: whether the build with quarter turns fits MAX_BANK_BYTES and the memory budget. */
+  turnsFit: boolean;
   minTrainImages: number;
   /** Images embedded per backbone run. */
   batch: number;

@@ -7,7 +7,7 @@
  */
 import { appError, catalogued, isAppError } from '../common/errors.js';
 import { lowerThreadPriority } from '../common/priority.js';
-import { loadBackbone, prepareImage, turnPrepared, viewTurns, type Backbone } from '../backbone/index.js';
+import { decideTurns, loadBackbone, prepareImage, turnPrepared, viewTurns, type Backbone, type TurnsChoice } from '../backbone/index.js';
 import type { ImageGeometry, PreparedImage } from '../backbone/types.js';
 import { buildBankSet, type TrainingFeatures, calibrate } from '../engine/index.js';
 import { decisionRulesFor } from './line-config.js';
@@ -74,6 +74,18 @@ interface Embedded {
   features: TrainingFeatures;
   used: TrainingImageRef[];
   crop: { width: number; height: number };
+  turns: TurnsChoice;
+}
+
+/** Training photo i prepared for the backbone; null when it was deleted since the build started, or is unreadable. */
+async function preparePhoto(store: ImageStore, i: number, align = job.config.align): Promise<PreparedImage | null> {
+  try {
+    const bytes = await store.readRecordBytes(job.line, job.images[i]);
+    return await prepareImage(bytes, { resize: job.config.resize, crop: job.config.crop, align, maxPixels: job.maxPixels });
+  } catch (err) {
+    if (!isAppError(err) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return null;
+  }
 }
 
 async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedded> {
@@ -83,30 +95,26 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
   let crop: ImageGeometry | null = null;
   let dim = 0;
   const total = job.images.length;
-  // Each photo's views are spilled one after another (photo-major, as `TrainingFeatures` reads them).
-  const turns = viewTurns(job.config.trainRotations);
   progress('embedding', 0, total);
+  const choice = await decideTurns({
+    setting: job.config.trainRotations,
+    align: job.config.align,
+    photos: total,
+    prepare: (i) => preparePhoto(store, i, 'none'),
+    turnsFit: job.turnsFit,
+  });
+  // Each photo's views are spilled one after another (photo-major, as `TrainingFeatures` reads them).
+  const turns = viewTurns(choice.learned);
   for (let start = 0; start < total; start += job.batch) {
     checkCancelled();
-    const chunk = job.images.slice(start, start + job.batch);
     const prepared: PreparedImage[] = [];
     const refs: TrainingImageRef[] = [];
-    for (const img of chunk) {
-      try {
-        const bytes = await store.readRecordBytes(job.line, img);
-        prepared.push(
-          await prepareImage(bytes, {
-            resize: job.config.resize,
-            crop: job.config.crop,
-            align: job.config.align,
-            maxPixels: job.maxPixels,
-          }),
-        );
-        refs.push({ id: img.id, filename: img.filename });
-      } catch (err) {
-        // Deleted since the build started, or unreadable: the bank is built from the others.
-        if (!isAppError(err) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+    for (let i = start; i < Math.min(total, start + job.batch); i++) {
+      // A photo that is gone or unreadable is left out: the bank is built from the others.
+      const img = await preparePhoto(store, i);
+      if (img === null) continue;
+      prepared.push(img);
+      refs.push({ id: job.images[i].id, filename: job.images[i].filename });
     }
     // Outside the per-photo try: a turn these frames cannot take fails the build with its reason.
     const views = prepared.flatMap((p) => turns.map((t) => turnPrepared(p, t)));
@@ -125,7 +133,7 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
       await spill.append(f.data);
       if (i % turns.length === turns.length - 1) used.push(refs[k]);
     }
-    progress('embedding', Math.min(total, start + chunk.length), total);
+    progress('embedding', Math.min(total, start + job.batch), total);
   }
   if (used.length < job.minTrainImages) throw appError('TOO_FEW_IMAGES', [job.minTrainImages, used.length]);
   const g = crop as ImageGeometry | null;
@@ -134,6 +142,7 @@ async function embedAll(backbone: Backbone, spill: FeatureSpill): Promise<Embedd
     features: { count: used.length, views: V, grid: grid!, dim, read: (b, v = 0) => spill.read(b * V + v), resident: false },
     used,
     crop: { width: g!.cropWidth, height: g!.cropHeight },
+    turns: choice,
   };
 }
 
@@ -155,7 +164,7 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
     // Not needed past embedding: release its memory before the bank is built.
     await backbone.close();
   }
-  const { features, used, crop } = embedded;
+  const { features, used, crop, turns } = embedded;
   const built = await buildBankSet(features, job.engineConfig, {
     signal: abort.signal,
     maxBytes: job.maxBankBytes,
@@ -197,6 +206,7 @@ async function buildFrom(spill: FeatureSpill): Promise<StagedBank> {
       createdAt: new Date().toISOString(),
       method: bankSet.method,
       config: job.config,
+      turns,
       engineConfig: { ...job.engineConfig },
       backbone: { id: backbone.id, sha256: backbone.sha256 },
       grid: bankSet.grid,

@@ -15,7 +15,7 @@ import type { Store } from '../store/index.js';
 import { newBuildId } from '../store/ids.js';
 import type { BuildError, BuildRecord } from '../store/types.js';
 import type { BuildJob, ManagerMessage, StagedBank, WorkerMessage } from './build-protocol.js';
-import { assertWithinCapacity, estimateBuild, type MemoryBudget } from './capacity.js';
+import { assertWithinCapacity, estimateBuild, type MemoryBudget, turnedEstimate } from './capacity.js';
 import { engineConfigFor, mergeLineConfig, withDefaults, type LineConfigPatch } from './line-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import { applyRetention } from './retention.js';
@@ -97,14 +97,19 @@ export class BuildManager {
     const images = buildConfig.trainImages === null ? all : all.slice(-buildConfig.trainImages);
     if (this.byLine.has(lineId)) throw appError('BUILD_IN_PROGRESS', [lineId]);
     if (images.length < config.minTrainImages) throw appError('TOO_FEW_IMAGES', [config.minTrainImages, images.length]);
-    const estimate = estimateBuild(images, buildConfig, engineConfig, manifest);
+    let estimate = estimateBuild(images, buildConfig, engineConfig, manifest);
     assertWithinCapacity(estimate, config.maxBankBytes);
     // Builds already queued or running will need their share too.
     const reserved = [...this.active.values()].reduce((sum, b) => sum + b.estimatedBytes, 0);
-    this.deps.budget.assertFits(
-      estimate.bytes + reserved,
-      reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build',
-    );
+    const what = reserved > 0 ? 'This build (with the builds already queued or running)' : 'This build';
+    this.deps.budget.assertFits(estimate.bytes + reserved, what);
+    // `auto` may learn quarter turns: reserve them when they fit, else the build learns none.
+    const turned =
+      buildConfig.trainRotations === 'auto' && buildConfig.align === 'none'
+        ? turnedEstimate(images, buildConfig, engineConfig, manifest)
+        : null;
+    const turnsFit = turned !== null && turned.bytes <= config.maxBankBytes && this.deps.budget.fits(turned.bytes + reserved);
+    if (turnsFit) estimate = turned;
 
     const now = new Date().toISOString();
     const record: BuildRecord = {
@@ -154,6 +159,7 @@ export class BuildManager {
       threads: config.ortThreads,
       maxPixels: config.maxPixels,
       maxBankBytes: config.maxBankBytes,
+      turnsFit,
       minTrainImages: config.minTrainImages,
       batch: EMBED_BATCH,
     };

@@ -5,7 +5,7 @@
  * before the kernel's OOM killer would end the process.
  */
 import { computeGeometry } from '../backbone/preprocess.js';
-import { assertQuarterTurnable, viewTurns } from '../backbone/rotate.js';
+import { assertQuarterTurnable, type LearnedRotations, viewTurns } from '../backbone/rotate.js';
 import type { BackboneManifest, ImageGeometry } from '../backbone/types.js';
 import { appError, isAppError } from '../common/errors.js';
 import { estimateBuildBytes, type EngineConfig } from '../engine/index.js';
@@ -26,19 +26,21 @@ function featureStride(manifest: BackboneManifest): number {
 }
 
 /**
- * Patches per image from the crop geometry (the largest frame when `crop` is null). Refuses
- * `trainRotations` "90" on frames that are not square before a build is queued.
+ * Patches per image from the crop geometry (the largest frame when `crop` is null), with the views
+ * `rotations` learns (by default the line's; `auto` counts as `none`, its turns are weighed by the
+ * caller). Refuses quarter turns of frames that are not square before a build is queued.
  */
 export function estimateBuild(
   images: readonly ImageRecord[],
   config: LineConfig,
   engineConfig: EngineConfig,
   manifest: BackboneManifest,
+  rotations: LearnedRotations = config.trainRotations === 'auto' ? 'none' : config.trainRotations,
 ): BuildEstimate {
   const stride = featureStride(manifest);
   const dim = manifest.output.dim;
   let patchesPerImage = 0;
-  const views = viewTurns(config.trainRotations);
+  const views = viewTurns(rotations);
   const quarterTurns = views.some((t) => t % 2 === 1);
   for (const img of images) {
     let g: ImageGeometry;
@@ -64,6 +66,21 @@ const MB = 1024 * 1024;
 
 /** The fast search's per-row index: 129 projected coordinates and a squared norm, float32. */
 export const SEARCH_INDEX_BYTES_PER_ROW = 130 * 4;
+
+/** The estimate with quarter turns, which `trainRotations: "auto"` may learn; null when the frames are not square. */
+export function turnedEstimate(
+  images: readonly ImageRecord[],
+  config: LineConfig,
+  engineConfig: EngineConfig,
+  manifest: BackboneManifest,
+): BuildEstimate | null {
+  try {
+    return estimateBuild(images, config, engineConfig, manifest, '90');
+  } catch (err) {
+    if (isAppError(err) && err.code === 'unprocessable') return null;
+    throw err;
+  }
+}
 
 export function assertWithinCapacity(estimate: BuildEstimate, maxBytes: number): void {
   if (estimate.bytes <= maxBytes) return;
@@ -100,6 +117,11 @@ export class MemoryBudget {
       this.assertFits(bankLoadBytes(await store.banks.meta(lineId, version), this.inspectWorkers), `Loading bank ${lineId}/${version}`);
     }
     return store.bankCache.get(lineId, version);
+  }
+
+  /** Whether `bytes` more fit the budget now. */
+  fits(bytes: number): boolean {
+    return this.rss() + bytes <= this.budgetBytes;
   }
 
   /** Throws MEMORY_BUDGET when `bytes` more would go past the budget. */

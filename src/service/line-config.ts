@@ -26,9 +26,10 @@ export const DEFAULT_LINE_CONFIG: Readonly<LineConfig> = Object.freeze({
   discriminator: DEFAULT_ENGINE_CONFIG.discriminator,
   lofK: DEFAULT_ENGINE_CONFIG.lofK,
   discriminatorWindow: DEFAULT_ENGINE_CONFIG.discriminatorWindow,
-  // A turned part is a defect on many lines (a component placed the wrong way round): turning the
-  // training photos is the line's choice, for parts that lie at any angle (docs/BENCHMARKS.md).
-  trainRotations: 'none',
+  // The photos say whether their parts lie at any angle (backbone/orientation.ts): only then are
+  // turned views learnt, so a part placed the wrong way round stays a defect on a line whose photos
+  // show it one way (docs/BENCHMARKS.md, issue 15).
+  trainRotations: 'auto',
   // Likewise: an aligned part can no longer be told from one turned the wrong way.
   align: 'none',
   removalQuantile: DEFAULT_ENGINE_CONFIG.removalQuantile,
@@ -82,7 +83,7 @@ export function mergeLineConfig(base: Readonly<LineConfig>, patch: LineConfigPat
     merged.threshold.target ??= 'f1';
     if (merged.threshold.target === 'recall') merged.threshold.recall ??= DEFAULT_VALIDATION_RECALL;
   }
-  if (merged.align === 'axis' && merged.trainRotations !== 'none') {
+  if (merged.align === 'axis' && merged.trainRotations !== 'none' && merged.trainRotations !== 'auto') {
     // Every aligned photo shows the part the same way: turned views would teach poses no inspection sees.
     throw appError('VALIDATION_FAILED', [`align "axis" and trainRotations "${merged.trainRotations}" exclude each other`]);
   }

@@ -4,6 +4,7 @@
  * documents with the same schemas: one definition of every shape that crosses the HTTP boundary.
  */
 import { Type, type Static } from 'typebox';
+import { TURNS_REASONS } from '../backbone/orientation.js';
 import {
   BuildRecordSchema,
   BuildStatusSchema,
@@ -17,9 +18,25 @@ import {
 } from '../store/schemas.js';
 import type { BankMeta, BuildRecord, ImageRecord, LineRecord } from '../store/types.js';
 
+export const TurnsSchema = Type.Object(
+  {
+    learned: Type.Enum(['none', '180', '90']),
+    reason: Type.Enum(TURNS_REASONS),
+    spread: Nullable(
+      Type.Object({
+        photos: Type.Integer({ description: 'training photos read' }),
+        withAxis: Type.Integer({ description: 'of them, those whose part is at least twice as long as it is wide' }),
+        resultant: Nullable(Type.Number({ description: 'how parallel their axes are: 1 all parallel, 0 spread evenly' })),
+      }),
+    ),
+  },
+  { description: 'the views learnt of each training photo (trainRotations; for "auto" as its photos decided) and why' },
+);
+
 export const BankSummarySchema = Type.Object({
   version: Type.Integer(),
   method: MethodSchema,
+  turns: Type.Optional(TurnsSchema),
   rows: Type.Integer(),
   threshold: Type.Number({ description: "the bank's `auto` threshold (m + k·s at build time)" }),
   createdAt: Type.String(),
@@ -167,6 +184,7 @@ export function bankSummary(version: number, meta: BankMeta, line: LineRecord): 
   return {
     version,
     method: meta.method,
+    ...(meta.turns ? { turns: meta.turns } : {}),
     rows: meta.rows.cls + (meta.rows.seg ?? 0),
     threshold: meta.threshold,
     createdAt: meta.createdAt,

@@ -40,7 +40,7 @@ export const buildSettingFields = {
   }),
   trainRotations: Type.Enum(TRAIN_ROTATIONS, {
     description:
-      'parts that lie at any angle: every training photo also learnt turned by 180° ("180") or by each quarter turn ("90", square frames); "none" where the orientation itself can be a defect',
+      'parts that lie at any angle: every training photo also learnt turned by 180° ("180") or by each quarter turn ("90", square frames); "none" where the orientation itself can be a defect; "auto" (default) learns the quarter turns only where the training photos show an elongated part at every angle',
   }),
   align: Type.Enum(ALIGNMENTS, {
     description:

@@ -4,6 +4,7 @@
  */
 import type { Static } from 'typebox';
 import type { Method, ThresholdRule } from '../engine/index.js';
+import type { TurnsChoice } from '../backbone/orientation.js';
 import type {
   BuildErrorSchema,
   BuildRecordSchema,
@@ -111,6 +112,8 @@ export interface BankMeta {
   createdAt: string;
   method: Method;
   config: LineConfig;
+  /** The views learnt of each training photo and why (`trainRotations`, decided for `auto`); absent in banks built before it. */
+  turns?: TurnsChoice;
   /** The full engine configuration the bank was built with. */
   engineConfig: Record<string, unknown>;
   backbone: { id: string; sha256: string };

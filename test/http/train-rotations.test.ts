@@ -1,15 +1,18 @@
 /**
  * `trainRotations` over HTTP with the real backbone (issue 15): a line whose parts lie at any angle
  * learns each photo turned too, so a part turned by a quarter turn is good; a line left at the
- * default still flags it, which is what a line where orientation matters needs. The setting is
- * recorded with the bank, each photo is reported once, and frames that cannot be turned by a
- * quarter turn are refused with the reason.
+ * default (`auto`) whose photos show a round part learns no turns and still flags it, which is
+ * what a line where orientation matters needs, while a default line whose photos show a long part
+ * at every angle learns the turns by itself. The setting and the decision are recorded with the
+ * bank, each photo is reported once, and frames that cannot be turned by a quarter turn are
+ * refused with the reason.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { rodPhoto } from '../../src/eval/synthetic-parts.js';
 import { call, form, partImage, type TestServer, startServer } from './server.js';
 
 let srv: TestServer;
@@ -34,8 +37,10 @@ async function build(line: string): Promise<{ id: string; status: string; error:
   }
 }
 
-async function line(id: string, trainRotations: string, photo: (i: number) => Promise<Buffer>): Promise<void> {
-  assert.equal((await call(srv.url, 'POST', '/v1/lines', { id, config: { trainRotations } })).status, 201);
+/** A line of 12 training photos; `trainRotations` null leaves the line's default. */
+async function line(id: string, trainRotations: string | null, photo: (i: number) => Promise<Buffer>): Promise<void> {
+  const created = await call(srv.url, 'POST', '/v1/lines', trainRotations === null ? { id } : { id, config: { trainRotations } });
+  assert.equal(created.status, 201);
   const train = await Promise.all(Array.from({ length: 12 }, (_, i) => photo(i)));
   const up = await call(srv.url, 'POST', `/v1/lines/${id}/images`, form(train.map((bytes, i) => ({ name: `good-${i}.png`, bytes }))));
   assert.equal(up.status, 200, JSON.stringify(up.body));
@@ -51,7 +56,7 @@ test('a part turned by a quarter turn: good on a line that learns turned photos,
   // Horizontal stripes behind the part: turned, they run vertically, a pose no training photo shows.
   const photo = (i: number): Promise<Buffer> => partImage(300 + i);
   await line('any-angle', '90', photo);
-  await line('fixed-angle', 'none', photo);
+  await line('fixed-angle', null, photo);
   const builds = [];
   for (const id of ['any-angle', 'fixed-angle']) {
     const done = await build(id);
@@ -60,6 +65,12 @@ test('a part turned by a quarter turn: good on a line that learns turned photos,
   }
   const meta = JSON.parse(await readFile(path.join(srv.config.dataDir, 'lines', 'any-angle', 'banks', '1', 'meta.json'), 'utf8'));
   assert.equal(meta.config.trainRotations, '90', 'the bank records the setting');
+  assert.deepEqual(meta.turns, { learned: '90', reason: 'set', spread: null });
+  const fixed = JSON.parse(await readFile(path.join(srv.config.dataDir, 'lines', 'fixed-angle', 'banks', '1', 'meta.json'), 'utf8'));
+  assert.equal(fixed.config.trainRotations, 'auto');
+  assert.equal(fixed.turns.learned, 'none', 'a ring has no axis: the default line learns no turns');
+  assert.equal(fixed.turns.reason, 'no-axis');
+  assert.equal(fixed.turns.spread.photos, 12);
   assert.equal(meta.trainingImages.length, 12);
   assert.equal(meta.calibration.imageScores.length, 12, 'calibrated per photo');
   const report = await call(srv.url, 'GET', `/v1/lines/any-angle/builds/${builds[0].id}/noise-report`);
@@ -79,6 +90,28 @@ test('a part turned by a quarter turn: good on a line that learns turned photos,
   assert.equal(anyStained.anomalous, true, `a stain is still a defect: ${anyStained.score} vs ${anyStained.threshold}`);
   assert.equal(fixedUpright.anomalous, false);
   assert.equal(fixedTurned.anomalous, true, `turned part on the default line: ${fixedTurned.score} vs ${fixedTurned.threshold}`);
+});
+
+test('a default line whose photos show a long part at every angle learns the turns by itself', async () => {
+  const rod = (i: number) => ({ seed: 800 + i, angle: i * 29 + 7, cx: 64 + ((i * 5) % 7) - 3, cy: 64 + ((i * 3) % 7) - 3 });
+  await line('rods', null, (i) => rodPhoto(rod(i)));
+  const done = await build('rods');
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const got = await call(srv.url, 'GET', '/v1/lines/rods');
+  assert.equal(got.body.config.trainRotations, 'auto');
+  const turns = got.body.activeBank.turns;
+  assert.deepEqual([turns.learned, turns.reason], ['90', 'any-angle'], JSON.stringify(turns));
+  assert.equal(turns.spread.photos, 12);
+  assert.equal(turns.spread.withAxis, 12);
+  assert.ok(turns.spread.resultant < 0.5, JSON.stringify(turns));
+
+  // A good rod at an angle between the training ones is good, a stained one anomalous.
+  const [good, stained] = await inspect('rods', [
+    await rodPhoto({ seed: 950, angle: 111, cx: 63, cy: 65 }),
+    await rodPhoto({ seed: 951, angle: 250, cx: 65, cy: 63, stainAt: 18 }),
+  ]);
+  assert.equal(good.anomalous, false, `good rod: ${good.score} vs ${good.threshold}`);
+  assert.equal(stained.anomalous, true, `stained rod: ${stained.score} vs ${stained.threshold}`);
 });
 
 test('trainRotations "90" on frames that are not square is refused before a build is queued, with the reason; "180" builds', async () => {

@@ -6,7 +6,7 @@ import type { BackboneManifest } from '../../src/backbone/types.js';
 import { median } from '../../src/common/stats.js';
 import { robustSpread, suspectImages, thresholdFrom } from '../../src/engine/calibrate/index.js';
 import { estimateBuildBytes } from '../../src/engine/index.js';
-import { assertWithinCapacity, estimateBuild } from '../../src/service/capacity.js';
+import { assertWithinCapacity, estimateBuild, turnedEstimate } from '../../src/service/capacity.js';
 import { DEFAULT_LINE_CONFIG, effectiveThreshold, engineConfigFor, mergeLineConfig } from '../../src/service/line-config.js';
 import { noiseReportEntries } from '../../src/service/noise-report.js';
 import type { CalibrationRecord, ImageRecord } from '../../src/store/types.js';
@@ -17,7 +17,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     discriminator: 'lof',
     lofK: 6,
     discriminatorWindow: 0,
-    trainRotations: 'none',
+    trainRotations: 'auto',
     align: 'none',
     removalQuantile: 0.15,
     coresetRatio: 0.1,
@@ -56,6 +56,7 @@ test('line config: documented defaults, partial merges, cross-field rules', () =
     (e) => isAppError(e) && e.code === 'validation_failed',
     'a PATCH that adds turns to an aligned line is refused',
   );
+  assert.equal(mergeLineConfig(DEFAULT_LINE_CONFIG, { align: 'axis' }).trainRotations, 'auto', 'auto learns no turns when aligned');
   assert.equal(engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { discriminatorWindow: 2 })).discriminatorWindow, 2);
   const engine = engineConfigFor(mergeLineConfig(DEFAULT_LINE_CONFIG, { method: 'patchcore', lofK: 5 }));
   assert.equal(engine.method, 'patchcore');
@@ -187,6 +188,10 @@ test('build estimate: patches from the geometry, refused over MAX_BANK_BYTES wit
     (err: unknown) => isAppError(err) && err.code === 'unprocessable' && /261×224/.test(err.message),
   );
   assert.equal(estimateBuild([img(300, 257)], { ...DEFAULT_LINE_CONFIG, trainRotations: '180' }, engine, manifest).views, 2);
+  // `auto` counts one view; its turns are weighed apart, and only square frames can take them.
+  assert.equal(estimateBuild([img(900, 900)], { ...spec, trainRotations: 'auto' }, engine, manifest).views, 1);
+  assert.deepEqual(turnedEstimate([img(900, 900), img(300, 257)], spec, engine, manifest), turned);
+  assert.equal(turnedEstimate([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest), null);
   // The default whole frame: 300 × 257 → 261 × 224, 32 × 28 patches.
   assert.equal(estimateBuild([img(900, 900), img(300, 257)], DEFAULT_LINE_CONFIG, engine, manifest).patchesPerImage, 32 * 28);
   assert.ok(e.bytes > 2 * 784 * 1024 * 4, 'features alone are a lower bound');
