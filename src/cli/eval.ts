@@ -38,11 +38,17 @@ function num(name: string, value: string | undefined): number | undefined {
 
 const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed(d));
 
-const variantOf = (r: EvalRun): string => {
+/** `learned`: a run of `trainRotations: "auto"` names what it learnt (runs of one setting share the summary's row). */
+const turnsOf = (r: EvalRun, learned: boolean): string => {
+  if (r.turns.reason !== 'set') return learned ? `turns auto: ${r.trainRotations}` : 'turns auto';
+  return r.trainRotations !== 'none' ? `turns ${r.trainRotations}` : '';
+};
+
+const variantOf = (r: EvalRun, learned = true): string => {
   const parts = [
     r.discriminator && r.discriminator !== 'lof' ? r.discriminator : '',
     r.discriminatorWindow > 0 ? `window ${r.discriminatorWindow}` : '',
-    r.trainRotations !== 'none' ? `turns ${r.trainRotations}` : '',
+    turnsOf(r, learned),
     r.preprocess.align === 'axis' ? 'aligned' : '',
     r.preprocess.crop === null ? `whole ${r.preprocess.resize ?? 'orig'}` : `crop ${r.preprocess.resize}/${r.preprocess.crop}`,
     r.thresholdRule,
@@ -79,7 +85,7 @@ const SUMMARY_METRICS: readonly [string, (r: EvalRun) => number | null][] = [
 export function formatSummary(runs: EvalRun[]): string {
   const groups = new Map<string, EvalRun[]>();
   for (const r of runs) {
-    const key = `${variantOf(r)}|${r.noise}|${r.overlap ? 'yes' : 'no'}`;
+    const key = `${variantOf(r, false)}|${r.noise}|${r.overlap ? 'yes' : 'no'}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const head = `| method | noise | overlap | runs | ${SUMMARY_METRICS.map(([n]) => n).join(' | ')} |`;
