@@ -1241,7 +1241,7 @@ async function settingsTab(body, line) {
           'select',
           { name: 'trainRotations' },
           [
-            ['auto', 'auto: when the photos show every angle'],
+            ['auto', 'auto: by the photos'],
             ['none', 'none: orientation matters'],
             ['180', 'by 180°'],
             ['90', 'by every 90° (square frames)'],
@@ -1256,7 +1256,6 @@ async function settingsTab(body, line) {
           'select',
           { name: 'align' },
           [
-            ['auto', 'auto: when the photos show every angle'],
             ['none', 'none: orientation matters'],
             ['axis', 'on their axis'],
           ].map(([v, text]) => h('option', { value: v, selected: v === (c.align ?? 'none') }, text)),

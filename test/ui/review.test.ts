@@ -13,6 +13,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ALIGNMENTS } from '../../src/backbone/align.js';
+import { TRAIN_ROTATIONS } from '../../src/backbone/rotate.js';
 import { PROJECT_ROOT } from '../../src/common/config.js';
 import { call, partImage, startServer, type TestServer } from '../http/server.js';
 
@@ -149,6 +151,12 @@ test('the review page: key, line, settings, uploads, build, noise report, inspec
     suspectShare: '0.38',
   }))
     await page.fill(`#settings-form input[name=${name}]`, value);
+  // The form offers exactly the values the API takes, the line's default selected.
+  const options = (name: string) =>
+    page.locator(`#settings-form select[name=${name}] option`).evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.deepEqual(await options('trainRotations'), [...TRAIN_ROTATIONS]);
+  assert.deepEqual(await options('align'), [...ALIGNMENTS]);
+  assert.equal(await page.locator('#settings-form select[name=trainRotations]').inputValue(), 'auto');
   await page.selectOption('#settings-form select[name=trainRotations]', '180');
   await page.click('#settings-form button[type=submit]');
   await page.locator('.toast.ok', { hasText: 'Settings saved' }).waitFor();
