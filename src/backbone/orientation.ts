@@ -68,20 +68,14 @@ export interface TurnsChoice {
   spread: OrientationSpread | null;
 }
 
-/** Whether the parts in these photos lie at any angle. */
-export function anyAngle(spread: OrientationSpread): boolean {
-  return spread.photos > 0 && spread.withAxis >= AXIS_SHARE * spread.photos && (spread.resultant ?? 1) < SPREAD_RESULTANT;
-}
-
 /** The views an `auto` line learns, from the spread of its photos' axes. */
 export function chooseTurns(spread: OrientationSpread, frame: { square: boolean; turnsFit: boolean }): TurnsChoice {
-  if (anyAngle(spread)) {
-    if (!frame.square) return { learned: 'none', reason: 'not-square', spread };
-    if (!frame.turnsFit) return { learned: 'none', reason: 'over-capacity', spread };
-    return { learned: '90', reason: 'any-angle', spread };
-  }
-  const reason = spread.withAxis >= AXIS_SHARE * spread.photos && spread.photos > 0 ? 'one-orientation' : 'no-axis';
-  return { learned: 'none', reason, spread };
+  const mostHaveAxis = spread.photos > 0 && spread.withAxis >= AXIS_SHARE * spread.photos;
+  if (!mostHaveAxis) return { learned: 'none', reason: 'no-axis', spread };
+  if ((spread.resultant ?? 1) >= SPREAD_RESULTANT) return { learned: 'none', reason: 'one-orientation', spread };
+  if (!frame.square) return { learned: 'none', reason: 'not-square', spread };
+  if (!frame.turnsFit) return { learned: 'none', reason: 'over-capacity', spread };
+  return { learned: '90', reason: 'any-angle', spread };
 }
 
 /** `count` indices spread evenly over `0..n−1` (all of them when n ≤ count). */
@@ -97,7 +91,7 @@ export interface TurnsInput {
   photos: number;
   /** Photo i prepared as the build prepares it, without alignment; null when it cannot be read. */
   prepare: (i: number) => Promise<PreparedImage | null>;
-  /** Whether the build with quarter turns fits MAX_BANK_BYTES. */
+  /** Whether the build with quarter turns fits MAX_BANK_BYTES and the memory budget. */
   turnsFit: boolean;
 }
 

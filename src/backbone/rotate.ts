@@ -15,7 +15,8 @@ import type { PreparedImage } from './types.js';
 export const TRAIN_ROTATIONS = ['auto', 'none', '180', '90'] as const;
 export type TrainRotations = (typeof TRAIN_ROTATIONS)[number];
 /** The views a build learns once `auto` is decided. */
-export type LearnedRotations = Exclude<TrainRotations, 'auto'>;
+export const LEARNED_ROTATIONS = ['none', '180', '90'] as const;
+export type LearnedRotations = (typeof LEARNED_ROTATIONS)[number];
 
 /** Clockwise quarter turns of each view, view 0 (the photo as uploaded) first. */
 export function viewTurns(rotations: LearnedRotations): number[] {

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { TURNS_REASONS } from '../backbone/orientation.js';
+import { LEARNED_ROTATIONS } from '../backbone/rotate.js';
 import {
   BuildRecordSchema,
   BuildStatusSchema,
@@ -20,7 +21,7 @@ import type { BankMeta, BuildRecord, ImageRecord, LineRecord } from '../store/ty
 
 export const TurnsSchema = Type.Object(
   {
-    learned: Type.Enum(['none', '180', '90']),
+    learned: Type.Enum(LEARNED_ROTATIONS),
     reason: Type.Enum(TURNS_REASONS),
     spread: Nullable(
       Type.Object({
