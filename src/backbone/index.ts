@@ -13,7 +13,7 @@ import type { BackboneManifest, PatchFeatures, PreparedImage } from './types.js'
 export type { BackboneManifest, PatchFeatures, PreparedImage, ImageGeometry, PartPose, PreprocessOptions } from './types.js';
 export { prepareImage, probeImage, computeGeometry } from './preprocess.js';
 export { TRAIN_ROTATIONS, turnPrepared, viewTurns, type LearnedRotations, type TrainRotations } from './rotate.js';
-export { ALIGNMENTS, alignedToFrame, frameToAligned, partAxis, type Alignment, type PartAxis } from './align.js';
+export { ALIGNMENTS, alignedToFrame, frameToAligned, partAxis, partPose, type Alignment, type PartAxis } from './align.js';
 export {
   chooseTurns,
   decideTurns,

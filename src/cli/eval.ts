@@ -40,8 +40,8 @@ const fmt = (v: number | null, d = 4): string => (v === null ? '—' : v.toFixed
 
 /** `learned`: a run of `trainRotations: "auto"` names what it learnt (runs of one setting share the summary's row). */
 const turnsOf = (r: EvalRun, learned: boolean): string => {
-  if (r.turns.reason !== 'set') return learned ? `turns auto: ${r.trainRotations}` : 'turns auto';
-  return r.trainRotations !== 'none' ? `turns ${r.trainRotations}` : '';
+  if (r.turns.reason !== 'set') return learned ? `turns auto: ${r.turns.learned}` : 'turns auto';
+  return r.turns.learned !== 'none' ? `turns ${r.turns.learned}` : '';
 };
 
 const variantOf = (r: EvalRun, learned = true): string => {

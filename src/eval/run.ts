@@ -6,15 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  Alignment,
-  Backbone,
-  ImageGeometry,
-  LearnedRotations,
-  PreprocessOptions,
-  TrainRotations,
-  TurnsChoice,
-} from '../backbone/index.js';
+import type { Alignment, Backbone, ImageGeometry, PreprocessOptions, TrainRotations, TurnsChoice } from '../backbone/index.js';
 import { decideTurns, prepareImage, turnPrepared, viewTurns } from '../backbone/index.js';
 import {
   resolveEngineConfig,
@@ -75,7 +67,6 @@ export interface EvalRun {
   discriminator: DiscriminatorName | null;
   discriminatorWindow: number;
   /** The views learnt (for `auto`, as decided) and why. */
-  trainRotations: LearnedRotations;
   turns: TurnsChoice;
   preprocess: PreprocessOptions;
   thresholdRule: ThresholdRule;
@@ -272,7 +263,6 @@ export async function runEvaluation(backbone: Backbone, opts: EvalOptions): Prom
             method,
             discriminator: method === 'softpatch' ? opts.discriminator : null,
             discriminatorWindow: config.discriminatorWindow,
-            trainRotations: turnsChoice.learned,
             turns: turnsChoice,
             preprocess: pre,
             thresholdRule: rules.thresholdRule,

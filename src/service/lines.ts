@@ -4,7 +4,7 @@ import { appError } from '../common/errors.js';
 import type { Store } from '../store/index.js';
 import { assertLineId } from '../store/paths.js';
 import type { LineRecord } from '../store/types.js';
-import { computeGeometry, prepareImage, probeImage, type ImageGeometry } from '../backbone/index.js';
+import { computeGeometry, partPose, prepareImage, probeImage, type ImageGeometry } from '../backbone/index.js';
 import { renderRemovalPng } from '../render/removal.js';
 import type { BuildManager } from './builds.js';
 import type { MemoryBudget } from './capacity.js';
@@ -146,10 +146,12 @@ export class LineService {
     const bytes = await this.store.images.readBytes(lineId, imageId);
     const { resize, crop, align } = found.meta.config;
     const maxPixels = Number.MAX_SAFE_INTEGER;
-    // An aligned part's pose comes from its pixels; otherwise the sizes alone give the geometry.
+    // An aligned part's pose comes from its pixels (the turn itself is not needed to draw the
+    // overlay); otherwise the sizes alone give the geometry.
     let geometry: ImageGeometry;
     if (align === 'axis') {
-      geometry = (await prepareImage(bytes, { resize, crop, align, maxPixels })).geometry;
+      const upright = await prepareImage(bytes, { resize, crop, maxPixels });
+      geometry = { ...upright.geometry, pose: partPose(upright) };
     } else {
       const { width, height } = await probeImage(bytes, maxPixels);
       geometry = computeGeometry(width, height, { resize, crop });

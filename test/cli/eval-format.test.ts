@@ -15,7 +15,6 @@ function run(category: string, turns: TurnsChoice, imageAuroc: number): EvalRun 
     method: 'softpatch',
     discriminator: 'lof',
     discriminatorWindow: 0,
-    trainRotations: turns.learned,
     turns,
     preprocess: { resize: 224, crop: null },
     thresholdRule: 'fence',

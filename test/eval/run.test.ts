@@ -38,7 +38,7 @@ test(
       const r = result.runs[0];
       assert.equal(r.trainImages, 40 + 4); // floor(0.1 · 40) injected
       // Bottles seen from above are round: `auto` learns no turns.
-      assert.deepEqual([r.trainRotations, r.turns.reason, r.turns.spread?.photos], ['none', 'no-axis', 40]);
+      assert.deepEqual([r.turns.learned, r.turns.reason, r.turns.spread?.photos], ['none', 'no-axis', 40]);
       assert.equal(r.movedImages.length, 4);
       assert.equal(r.testImages, 6 * 4 - 4); // no-overlap: the injected images left the test set
       assert.ok(r.imageAuroc >= 0.9, `image AUROC ${r.imageAuroc}`);
